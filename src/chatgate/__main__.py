@@ -1,0 +1,5 @@
+"""Allow ``python -m chatgate``."""
+
+from chatgate.cli import app
+
+app()

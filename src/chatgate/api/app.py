@@ -1,0 +1,107 @@
+"""``create_app(settings)``: the FastAPI application and, by default, its worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from chatgate import __version__
+from chatgate.api.errors import install_error_handlers
+from chatgate.api.middleware import GatewayMiddleware
+from chatgate.api.ratelimit import RateLimiter
+from chatgate.api.routes import account, health, keys, messages, sandbox
+from chatgate.api.state import Gateway
+from chatgate.channels.sandbox import SandboxAdapter
+from chatgate.config import Settings
+from chatgate.engine.retry import RetryPolicy
+from chatgate.engine.wakeup import LocalWakeup
+from chatgate.engine.worker import Worker
+from chatgate.services.delivery import DeliveryHandlers, sandbox_resolver
+from chatgate.services.key_cache import KeyCache
+from chatgate.storage.database import Database
+
+DESCRIPTION = """\
+One API for WhatsApp, Telegram, Messenger, Instagram, TikTok, LINE, Kakao, Viber, Zalo and
+SMS. Authenticate with `Authorization: Bearer cg_live_…` (or a `cg_test_…` key, whose
+messages go to the sandbox). Every error has the shape
+`{"error": {"code", "message", "field"}, "request_id"}`.
+"""
+
+
+def build_gateway(settings: Settings, database: Database | None = None) -> Gateway:
+    """Everything a process needs to serve requests, not yet started."""
+    database = database or Database(settings)
+    return Gateway(
+        settings=settings,
+        database=database,
+        key_cache=KeyCache(database, settings.key_cache_refresh_seconds),
+        limiter=RateLimiter(settings.redis_url),
+        wakeup=LocalWakeup(),
+        sandbox=SandboxAdapter(settings.sandbox_delivered_after, settings.sandbox_read_after),
+        http=httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False),
+    )
+
+
+def build_worker(gateway: Gateway) -> Worker:
+    """The worker that delivers this gateway's messages."""
+    settings = gateway.settings
+    handlers = DeliveryHandlers(
+        gateway.database, gateway.http, sandbox_resolver(gateway.sandbox), RetryPolicy()
+    )
+    return Worker(
+        gateway.database,
+        handlers.handlers(),
+        gateway.wakeup,
+        batch_size=settings.worker_batch_size,
+        lease_seconds=settings.worker_lease_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gateway]:
+    """Start the gateway's background tasks (key refresh, worker) and stop them after."""
+    await gateway.key_cache.refresh()
+    tasks = [asyncio.create_task(gateway.key_cache.run(), name="key-cache")]
+    worker = build_worker(gateway) if with_worker else None
+    if worker is not None:
+        tasks.append(asyncio.create_task(worker.run(), name="worker"))
+    try:
+        yield gateway
+    finally:
+        if worker is not None:
+            worker.stop()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(tasks[-1]), timeout=10)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await gateway.http.aclose()
+        await gateway.database.dispose()
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """The gateway's ASGI application; runs the worker too unless ``worker_enabled`` is off."""
+    gateway = build_gateway(settings, database)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(gateway, with_worker=settings.worker_enabled):
+            yield
+
+    app = FastAPI(
+        title="Chatgate",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    install_error_handlers(app)
+    for module in (health, account, keys, messages, sandbox):
+        app.include_router(module.router)
+    app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,125 @@
+"""Every error leaves in one envelope: ``{"error": {code, message, field}, "request_id"}``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from chatgate.domain.content import CONTENT_TYPES
+from chatgate.errors import ChatgateError
+
+log = structlog.get_logger(__name__)
+
+_SOURCES = ("body", "query", "path", "header", "cookie")
+# Our validators prefix a message with the field it is about: "to: must be ...".
+_FIELD_PREFIX = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.\-]*): (.+)$", re.DOTALL)
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def envelope(request_id: str, code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The error body."""
+    return {"error": {"code": code, "message": message, "field": field}, "request_id": request_id}
+
+
+def request_id_of(request: Request) -> str:
+    """The id the middleware gave this request."""
+    return str(request.scope.get("state", {}).get("request_id", "req_unknown"))
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An error answer in the envelope."""
+    return JSONResponse(
+        envelope(request_id_of(request), code, message, field), status_code=status, headers=headers
+    )
+
+
+def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, str]:
+    """``(code, field, message)`` for one pydantic error, with the field as a dotted path."""
+    loc = [str(part) for part in error.get("loc", ())]
+    source = loc.pop(0) if loc and loc[0] in _SOURCES else "body"
+    error_type = error.get("type", "")
+    message = str(error.get("msg", "is invalid"))
+    if error_type == "json_invalid":
+        return (
+            "invalid_json",
+            "body",
+            f"the body is not valid JSON: {error.get('ctx', {}).get('error', message)}",
+        )
+    # A discriminated union puts the chosen tag in the path: content.text.text -> content.text
+    path = [
+        part
+        for index, part in enumerate(loc)
+        if not (index and loc[index - 1] == "content" and part in CONTENT_TYPES)
+    ]
+    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+        path.append("type")
+        message = f"must be one of: {', '.join(CONTENT_TYPES)}"
+    match = _FIELD_PREFIX.match(message)
+    if error_type in ("value_error", "assertion_error") and match:
+        path.extend(part for part in match.group(1).split(".") if part and part != "body")
+        message = match.group(2)
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if not path:
+        return "invalid_request", source if source != "body" else "body", message
+    field = ".".join(path)
+    if error_type == "missing":
+        message = "is required"
+    elif error_type == "extra_forbidden":
+        message = "is not a known field"
+    return "invalid_request", field, message
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error, ours or the framework's, leave in the envelope."""
+
+    @app.exception_handler(ChatgateError)
+    async def _ours(request: Request, exc: ChatgateError) -> JSONResponse:
+        return error_response(
+            request, exc.status_code, exc.code, exc.message, exc.field, exc.headers or None
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        code, field, message = (
+            describe_validation_error(errors[0])
+            if errors
+            else ("invalid_request", None, "invalid request")
+        )
+        status = 400 if code == "invalid_json" else 422
+        return error_response(request, status, code, message, field)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(
+            request,
+            exc.status_code,
+            code,
+            str(exc.detail),
+            None,
+            dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception(
+            "api.unhandled_error", path=request.url.path, request_id=request_id_of(request)
+        )
+        return error_response(
+            request, 500, "internal_error", "an unexpected error occurred; it has been logged"
+        )

@@ -1,0 +1,119 @@
+"""``Idempotency-Key``: a retried POST gets the first answer instead of a second effect.
+
+The key is claimed in its own short transaction; the work and the stored response are then
+committed together, so a crash can never leave a message written without its stored answer.
+A key whose request failed is released, so that the client's retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.api.state import gateway_of
+from chatgate.domain.records import ApiKey
+from chatgate.errors import Conflict, InvalidRequest
+from chatgate.storage import idempotency as idempotency_store
+from chatgate.storage.types import utcnow
+
+HEADER = "Idempotency-Key"
+_MAX_KEY = 255
+
+Producer = Callable[[AsyncConnection], Awaitable[BaseModel]]
+Redactor = Callable[[BaseModel], BaseModel]
+
+
+def _json(model: BaseModel) -> bytes:
+    return model.model_dump_json(by_alias=True).encode("utf-8")
+
+
+async def _fingerprint(request: Request) -> str:
+    body = await request.body()
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        canonical = body
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def _json_response(body: bytes, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=body, status_code=status, media_type="application/json", headers=headers
+    )
+
+
+async def respond(
+    request: Request,
+    key: ApiKey,
+    status: int,
+    produce: Producer,
+    *,
+    redact: Redactor | None = None,
+) -> Response:
+    """Run ``produce`` in one write transaction and answer with its result, idempotently.
+
+    ``redact`` turns the answer into what may be stored for replays (secrets removed).
+    """
+    gateway = gateway_of(request)
+    database = gateway.database
+    idempotency_key = request.headers.get(HEADER)
+    if idempotency_key is None:
+        async with database.write() as conn:
+            result = await produce(conn)
+        return _json_response(_json(result), status)
+
+    if not 1 <= len(idempotency_key) <= _MAX_KEY or not idempotency_key.isprintable():
+        raise InvalidRequest(f"must be 1 to {_MAX_KEY} printable characters", field=HEADER)
+    fingerprint = await _fingerprint(request)
+    settings = gateway.settings
+    now = utcnow()
+    async with database.write() as conn:
+        earlier = await idempotency_store.claim_key(
+            conn,
+            key.account_id,
+            idempotency_key,
+            fingerprint,
+            now=now,
+            lock_until=now + timedelta(seconds=settings.idempotency_lock_seconds),
+            expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
+        )
+    if earlier is not None:
+        if earlier.fingerprint != fingerprint:
+            raise InvalidRequest(
+                "this Idempotency-Key was used for a different request",
+                code="idempotency_key_reused",
+                field=HEADER,
+            )
+        if earlier.response_status is None or earlier.response_body is None:
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress; retry later",
+                code="idempotency_in_progress",
+                field=HEADER,
+            )
+        return _json_response(
+            earlier.response_body.encode("utf-8"),
+            earlier.response_status,
+            {"Idempotency-Replayed": "true"},
+        )
+
+    try:
+        async with database.write() as conn:
+            result = await produce(conn)
+            stored = _json(redact(result)) if redact else _json(result)
+            await idempotency_store.complete_key(
+                conn, key.account_id, idempotency_key, status, stored.decode("utf-8")
+            )
+    except BaseException:
+        async with database.write() as conn:
+            await idempotency_store.release_key(conn, key.account_id, idempotency_key)
+        raise
+    return _json_response(_json(result), status)

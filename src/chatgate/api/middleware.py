@@ -1,0 +1,125 @@
+"""One pure-ASGI middleware for what every request shares.
+
+It gives each request an id, refuses bodies that are too large or not JSON before any
+route runs, and stamps the id and the key's rate-limit state on every response.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatgate.api.errors import envelope
+from chatgate.api.ratelimit import RateLimitState
+from chatgate.domain.ids import new_id
+from chatgate.errors import ChatgateError
+
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class PayloadTooLarge(ChatgateError):
+    """The body is larger than the gateway accepts."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class GatewayMiddleware:
+    """Request ids, body guards and response headers."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
+        request_id = given if _CLIENT_REQUEST_ID.fullmatch(given) else new_id("req")
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                out["X-Request-ID"] = request_id
+                limit: RateLimitState | None = state.get("rate_limit")
+                if limit is not None:
+                    for name, value in limit.headers().items():
+                        out[name] = value
+            await send(message)
+
+        refusal = self._refusal(scope["method"], headers, request_id)
+        if refusal is not None:
+            await self._refuse(send_with_headers, *refusal)
+            return
+        await self.app(scope, self._capped(receive), send_with_headers)
+
+    def _refusal(
+        self, method: str, headers: Headers, request_id: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        if method not in _BODY_METHODS:
+            return None
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return 413, envelope(
+                request_id,
+                "payload_too_large",
+                f"the body must be at most {self.max_body_bytes} bytes",
+                "body",
+            )
+        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+        content_type = headers.get("content-type")
+        if has_body and not _is_json(content_type or ""):
+            shown = content_type or "none"
+            return 415, envelope(
+                request_id,
+                "unsupported_media_type",
+                f"send the body as application/json (got {shown})",
+                "Content-Type",
+            )
+        return None
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, body: dict[str, Any]) -> None:
+        payload = orjson.dumps(body)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    def _capped(self, receive: Receive) -> Receive:
+        received = 0
+        cap = self.max_body_bytes
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap:
+                    raise PayloadTooLarge(f"the body must be at most {cap} bytes", field="body")
+            return message
+
+        return capped_receive

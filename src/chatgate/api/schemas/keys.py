@@ -1,0 +1,117 @@
+"""Bodies of ``/v1/keys`` and ``/v1/account``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from ipaddress import ip_network
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from chatgate.api.schemas.common import ApiModel
+from chatgate.domain.channels import ChannelType
+from chatgate.domain.keys import KeyMode, Scope
+from chatgate.domain.records import Account, ApiKey
+
+
+class CreateKeyRequest(ApiModel):
+    """A new key. Omitted fields take the creating key's values."""
+
+    name: str = Field(default="api key", min_length=1, max_length=100)
+    mode: KeyMode | None = None
+    scopes: list[Scope] | None = Field(default=None, min_length=1, max_length=20)
+    ip_allowlist: list[str] = Field(
+        default_factory=list, max_length=100, examples=[["203.0.113.0/24", "2001:db8::/32"]]
+    )
+    allowed_channels: list[ChannelType] | None = Field(default=None, min_length=1)
+    rate_limit: int | None = Field(default=None, ge=1, le=1_000_000, description="per minute")
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        normalised = []
+        for index, cidr in enumerate(value):
+            try:
+                normalised.append(str(ip_network(cidr.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"{index}: {cidr!r} is not an IP address or CIDR range") from exc
+        return normalised
+
+
+class KeyOut(BaseModel):
+    """A key as the API shows it: never its secret."""
+
+    id: str
+    object: Literal["api_key"] = "api_key"
+    name: str
+    mode: KeyMode
+    prefix: str = Field(description="the start of the secret, to recognise it")
+    scopes: list[str]
+    ip_allowlist: list[str]
+    allowed_channels: list[str] | None
+    rate_limit: int | None = Field(description="requests per minute; null for the default")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        """Render a stored key."""
+        return cls(**cls.fields_of(key))
+
+    @staticmethod
+    def fields_of(key: ApiKey) -> dict[str, Any]:
+        """The model's fields taken from a stored key."""
+        return {
+            "id": key.id,
+            "name": key.name,
+            "mode": key.mode,
+            "prefix": key.display_prefix,
+            "scopes": sorted(key.scopes),
+            "ip_allowlist": [str(network) for network in key.ip_allowlist],
+            "allowed_channels": sorted(key.allowed_channels)
+            if key.allowed_channels is not None
+            else None,
+            "rate_limit": key.rate_limit,
+            "created_at": key.created_at,
+            "revoked_at": key.revoked_at,
+        }
+
+
+class CreatedKey(KeyOut):
+    """A new key with its secret: the only time the secret is shown."""
+
+    key: str | None = Field(
+        description="the secret; shown in this response only (null when an idempotent "
+        "replay answers, since the secret is never stored)"
+    )
+
+
+class KeyList(BaseModel):
+    """Every key of the account."""
+
+    object: Literal["list"] = "list"
+    data: list[KeyOut]
+
+
+class AccountOut(BaseModel):
+    """The account the key belongs to, and the key itself."""
+
+    id: str
+    object: Literal["account"] = "account"
+    name: str
+    created_at: datetime
+    mode: KeyMode = Field(description="the mode of the key making this request")
+    key_id: str
+    scopes: list[str]
+
+    @classmethod
+    def of(cls, account: Account, key: ApiKey) -> AccountOut:
+        """Render an account as seen by ``key``."""
+        return cls(
+            id=account.id,
+            name=account.name,
+            created_at=account.created_at,
+            mode=key.mode,
+            key_id=key.id,
+            scopes=sorted(key.scopes),
+        )

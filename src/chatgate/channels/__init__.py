@@ -1,0 +1,1 @@
+"""Channel adapters: one module per platform, each translating our messages to its API."""

@@ -1,0 +1,131 @@
+"""The sandbox channel: simulated delivery for test keys and the demo.
+
+Test keys never reach a platform. The sandbox takes any channel's message, answers like a
+platform would and reports ``delivered`` and ``read`` after settable delays. It can be told
+to fail, per message or by recipient:
+
+- ``metadata.sandbox.fail``: ``invalid_recipient`` or ``rejected`` (refused at send,
+  permanent), ``undeliverable`` (sent, then failed like an asynchronous platform error),
+  ``unavailable`` (a retryable outage: every attempt fails).
+- ``metadata.sandbox.delivered_after`` / ``read_after``: seconds, overriding the defaults.
+- Magic phone numbers (Twilio-style test numbers): ``+15005550001`` invalid recipient,
+  ``+15005550002`` undeliverable, ``+15005550003`` rejected, ``+15005550004`` unavailable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chatgate.channels.base import (
+    ChannelAdapter,
+    ExpectedReceipt,
+    OutboundMessage,
+    ProviderError,
+    ProviderRequest,
+    SendResult,
+)
+from chatgate.domain.status import Status
+
+Failure = Literal["invalid_recipient", "rejected", "undeliverable", "unavailable"]
+
+MAGIC_RECIPIENTS: Mapping[str, Failure] = {
+    "+15005550001": "invalid_recipient",
+    "+15005550002": "undeliverable",
+    "+15005550003": "rejected",
+    "+15005550004": "unavailable",
+}
+
+_FAILURE_TEXT: Mapping[Failure, str] = {
+    "invalid_recipient": "the recipient does not exist on this channel",
+    "rejected": "the platform refused the message",
+    "undeliverable": "the message could not be delivered to the recipient's device",
+    "unavailable": "the platform is temporarily unavailable",
+}
+
+
+class SandboxOptions(BaseModel):
+    """``metadata.sandbox``: how the sandbox should treat one message."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fail: Failure | None = None
+    delivered_after: float | None = Field(default=None, ge=0, le=3600)
+    read_after: float | None = Field(default=None, ge=0, le=3600)
+
+
+class InvalidSandboxOptions(ValueError):
+    """``metadata.sandbox`` does not fit :class:`SandboxOptions`."""
+
+
+def sandbox_options(metadata: Mapping[str, Any] | None) -> SandboxOptions:
+    """Read ``metadata.sandbox``; raise :class:`InvalidSandboxOptions` naming the bad field."""
+    raw = (metadata or {}).get("sandbox")
+    if raw is None:
+        return SandboxOptions()
+    try:
+        return SandboxOptions.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = ".".join(str(part) for part in error["loc"])
+        field = "metadata.sandbox" + (f".{location}" if location else "")
+        raise InvalidSandboxOptions(f"{field}: {error['msg']}") from exc
+
+
+class SandboxAdapter(ChannelAdapter):
+    """Simulates any channel without a network call."""
+
+    name = "sandbox"
+
+    def __init__(self, delivered_after: float, read_after: float) -> None:
+        self.delivered_after = delivered_after
+        self.read_after = read_after
+
+    def build_request(self, message: OutboundMessage) -> ProviderRequest:
+        """Decide the simulated outcome; raises :class:`InvalidSandboxOptions`."""
+        options = sandbox_options(message.metadata)
+        failure = options.fail or MAGIC_RECIPIENTS.get(message.recipient)
+        delivered_after = (
+            self.delivered_after if options.delivered_after is None else options.delivered_after
+        )
+        read_after = self.read_after if options.read_after is None else options.read_after
+        return ProviderRequest(
+            method="POST",
+            url=f"sandbox://{message.channel}/messages",
+            json={"to": message.recipient, "content": dict(message.content)},
+            context={
+                "failure": failure,
+                "delivered_after": delivered_after,
+                "read_after": max(read_after, delivered_after),
+            },
+        )
+
+    async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
+        """Answer as a platform would, without touching the network."""
+        failure: Failure | None = request.context["failure"]
+        if failure in ("invalid_recipient", "rejected", "unavailable"):
+            raise ProviderError(
+                failure,
+                _FAILURE_TEXT[failure],
+                retryable=failure == "unavailable",
+                status_code=503 if failure == "unavailable" else 400,
+            )
+        delivered_after: float = request.context["delivered_after"]
+        if failure == "undeliverable":
+            receipts: tuple[ExpectedReceipt, ...] = (
+                ExpectedReceipt(
+                    delivered_after,
+                    Status.FAILED,
+                    {"code": failure, "message": _FAILURE_TEXT[failure]},
+                ),
+            )
+        else:
+            receipts = (
+                ExpectedReceipt(delivered_after, Status.DELIVERED),
+                ExpectedReceipt(request.context["read_after"], Status.READ),
+            )
+        return SendResult(provider_message_id=f"sbx_{secrets.token_hex(12)}", receipts=receipts)

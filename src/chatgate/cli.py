@@ -1,0 +1,289 @@
+"""The ``chatgate`` command: serve, worker, migrate, accounts and keys.
+
+Every flag also reads a ``CHATGATE_*`` variable, and the store is ``CHATGATE_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from chatgate.config import Settings
+from chatgate.domain.keys import KeyMode, Scope
+from chatgate.errors import ChatgateError
+from chatgate.logging import configure_logging
+from chatgate.storage.database import Database
+from chatgate.storage.migrate import upgrade
+
+app = typer.Typer(help="Chatgate, the self-hostable messaging gateway.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+T = TypeVar("T")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON", envvar="CHATGATE_JSON")]
+
+
+def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        database = Database(settings)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ChatgateError as error:
+        console.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from error
+
+
+def _emit(payload: Any) -> None:
+    typer.echo(json.dumps(payload, ensure_ascii=False, default=str))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database up to the newest schema."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    upgrade(settings)
+    console.print("[green]database is up to date[/green]")
+
+
+def _print_demo(settings: Settings, live: str, test: str) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    console.print("\n[bold green]Created the demo account[/bold green] (keys are shown only once):")
+    console.print(f"  live key: [bold]{live}[/bold]")
+    console.print(f"  test key: [bold]{test}[/bold]  (messages go to the sandbox)\n")
+    body = (
+        '{"channel": "sms", "to": "+14155550123", '
+        '"content": {"type": "text", "text": "Hello from Chatgate 👋"}}'
+    )
+    console.print("Send a message through the sandbox:\n", style="bold")
+    console.print(
+        f"curl -sS {base}/v1/messages \\\n"
+        f'  -H "Authorization: Bearer {test}" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        f"  -d '{body}'\n",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f'then: curl -sS {base}/v1/messages/<id> -H "Authorization: Bearer {test}"\n',
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="CHATGATE_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="CHATGATE_PORT")] = 8000,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            envvar="CHATGATE_WORKER_ENABLED",
+            help="run the worker in this process",
+        ),
+    ] = True,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo/--no-demo", envvar="CHATGATE_DEMO", help="create a demo account on first start"
+        ),
+    ] = False,
+    migrate_first: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            envvar="CHATGATE_MIGRATE",
+            help="apply migrations before serving",
+        ),
+    ] = True,
+) -> None:
+    """Serve the API (and, unless --no-worker, deliver messages in the same process)."""
+    from chatgate.api.app import create_app
+    from chatgate.services.accounts import ensure_demo_account
+
+    settings = Settings(host=host, port=port, worker_enabled=worker)
+    configure_logging(settings.log_level, settings.log_format)
+    if migrate_first:
+        upgrade(settings)
+    if demo:
+        created = _with_database(settings, ensure_demo_account)
+        if created.live_secret and created.test_secret:
+            _print_demo(settings, created.live_secret, created.test_secret)
+        else:
+            console.print(
+                "The demo account exists already; its keys were shown when it was created. "
+                "Make a new one with: [bold]chatgate keys create --account demo --mode test[/bold]"
+            )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+@app.command("worker")
+def run_worker() -> None:
+    """Deliver messages without serving the API; stops cleanly on SIGTERM."""
+    from chatgate.api.app import build_gateway, running
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with running(build_gateway(settings), with_worker=True):
+            await stop.wait()
+
+    asyncio.run(main())
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="a unique name")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an account."""
+    from chatgate.services.accounts import create_account
+
+    account = _with_database(Settings(), lambda db: create_account(db, name))
+    if as_json:
+        _emit(
+            {"id": account.id, "name": account.name, "created_at": account.created_at.isoformat()}
+        )
+    else:
+        console.print(f"created account [bold]{account.name}[/bold] ({account.id})")
+
+
+def _parse_scopes(raw: str) -> frozenset[str]:
+    scopes = frozenset(part.strip() for part in raw.split(",") if part.strip())
+    known = {scope.value for scope in Scope}
+    unknown = sorted(scopes - known)
+    if unknown or not scopes:
+        raise typer.BadParameter(f"unknown scopes {unknown}; known: {', '.join(sorted(known))}")
+    return scopes
+
+
+@keys_app.command("create")
+def keys_create(
+    account: Annotated[str, typer.Option(envvar="CHATGATE_ACCOUNT", help="the account's name")],
+    mode: Annotated[KeyMode, typer.Option(envvar="CHATGATE_KEY_MODE")] = KeyMode.LIVE,
+    scopes: Annotated[
+        str, typer.Option(envvar="CHATGATE_KEY_SCOPES", help="comma-separated")
+    ] = "*",
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(envvar="CHATGATE_KEY_RATE_LIMIT", min=1, help="requests per minute"),
+    ] = None,
+    name: Annotated[str, typer.Option(envvar="CHATGATE_KEY_NAME")] = "cli key",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key; its secret is printed this once."""
+    from chatgate.services.accounts import get_account_by_name
+    from chatgate.services.keys import KeySpec, create_key
+
+    spec = KeySpec(name=name, mode=mode, scopes=_parse_scopes(scopes), rate_limit=rate_limit)
+
+    async def work(database: Database) -> tuple[Any, str]:
+        found = await get_account_by_name(database, account)
+        async with database.write() as conn:
+            return await create_key(conn, found.id, spec)
+
+    key, secret = _with_database(Settings(), work)
+    if as_json:
+        _emit(
+            {
+                "id": key.id,
+                "key": secret,
+                "account_id": key.account_id,
+                "mode": key.mode.value,
+                "scopes": sorted(key.scopes),
+            }
+        )
+    else:
+        console.print(f"created {key.mode.value} key {key.id} for {account}:")
+        console.print(secret, markup=False, highlight=False, soft_wrap=True)
+        console.print("[dim]store it now: it is not shown again[/dim]")
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str, typer.Option(envvar="CHATGATE_ACCOUNT", help="the account's name")],
+    as_json: JsonFlag = False,
+) -> None:
+    """List an account's keys (never their secrets)."""
+    from chatgate.services.accounts import get_account_by_name
+    from chatgate.services.keys import list_keys
+
+    async def work(database: Database) -> list[Any]:
+        found = await get_account_by_name(database, account)
+        return await list_keys(database, found.id)
+
+    found = _with_database(Settings(), work)
+    rows = [
+        {
+            "id": key.id,
+            "name": key.name,
+            "mode": key.mode.value,
+            "prefix": key.display_prefix,
+            "scopes": sorted(key.scopes),
+            "rate_limit": key.rate_limit,
+            "created_at": key.created_at.isoformat(),
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        }
+        for key in found
+    ]
+    if as_json:
+        _emit(rows)
+        return
+    table = Table("id", "name", "mode", "prefix", "scopes", "revoked")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["mode"],
+            row["prefix"],
+            ",".join(row["scopes"]),
+            row["revoked_at"] or "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id, key_…")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke a key; every process refuses it within a second."""
+    from chatgate.services.keys import revoke_key_by_id
+
+    key = _with_database(Settings(), lambda db: revoke_key_by_id(db, key_id))
+    if as_json:
+        _emit({"id": key.id, "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None})
+    else:
+        console.print(f"revoked {key.id}")

@@ -1,0 +1,83 @@
+"""One typed settings object, read from ``CHATGATE_*`` variables, built once and passed down."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Every field reads ``CHATGATE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATGATE_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./chatgate.db",
+        description="sqlite:///path (embedded default) or postgresql://user@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:port/db; shares rate limits between processes"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None, description="the gateway's address as the outside world sees it"
+    )
+
+    key_cache_refresh_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=1.0,
+        description="how often each process checks for changed keys; a revocation takes "
+        "effect everywhere within this time",
+    )
+    default_rate_limit: int = Field(default=60, ge=1, description="requests per minute per key")
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    idempotency_lock_seconds: int = Field(
+        default=60, ge=1, description="how long an unfinished request holds its idempotency key"
+    )
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    worker_enabled: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_batch_size: int = Field(default=200, ge=1, le=5000)
+    worker_lease_seconds: float = Field(default=30.0, gt=0)
+
+    sandbox_delivered_after: float = Field(
+        default=0.4, ge=0, description="seconds from sent to delivered in the sandbox"
+    )
+    sandbox_read_after: float = Field(
+        default=3.0, ge=0, description="seconds from sent to read in the sandbox"
+    )
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+aiosqlite:", "postgresql", "postgres:")):
+            raise ValueError("database_url must be sqlite:///path or postgresql://user@host/db")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def async_database_url(self) -> str:
+        """The database URL with the async driver SQLAlchemy needs."""
+        url = self.database_url
+        for plain, driver in (
+            ("sqlite+aiosqlite://", "sqlite+aiosqlite://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql+asyncpg://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")

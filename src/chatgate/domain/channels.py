@@ -1,0 +1,52 @@
+"""The channel types Chatgate speaks, how each addresses a recipient, and each one's rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ChannelType(StrEnum):
+    """A messaging platform as the native API names it."""
+
+    WHATSAPP = "whatsapp"
+    WHATSAPP_WEB = "whatsapp_web"
+    TELEGRAM = "telegram"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    TIKTOK = "tiktok"
+    LINE = "line"
+    KAKAO = "kakao"
+    VIBER = "viber"
+    ZALO = "zalo"
+    SMS = "sms"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRules:
+    """What a platform allows before any adapter is involved.
+
+    ``can_initiate`` is false where the platform lets a business answer only after the user
+    has written first. ``service_window_hours`` is the customer-service window after the
+    user's last message; outside it only ``templates_outside_window`` content may be sent
+    (and nothing at all when that set is empty).
+    """
+
+    can_initiate: bool = True
+    service_window_hours: int | None = None
+    templates_outside_window: bool = False
+
+
+CHANNEL_RULES: dict[ChannelType, ChannelRules] = {
+    ChannelType.WHATSAPP: ChannelRules(service_window_hours=24, templates_outside_window=True),
+    ChannelType.WHATSAPP_WEB: ChannelRules(),
+    ChannelType.TELEGRAM: ChannelRules(can_initiate=False),
+    ChannelType.MESSENGER: ChannelRules(can_initiate=False, service_window_hours=24),
+    ChannelType.INSTAGRAM: ChannelRules(can_initiate=False, service_window_hours=24),
+    ChannelType.TIKTOK: ChannelRules(can_initiate=False, service_window_hours=48),
+    ChannelType.LINE: ChannelRules(),
+    ChannelType.KAKAO: ChannelRules(),
+    ChannelType.VIBER: ChannelRules(),
+    ChannelType.ZALO: ChannelRules(),
+    ChannelType.SMS: ChannelRules(),
+}

@@ -1,0 +1,275 @@
+"""What a message carries: a typed union discriminated by ``type``.
+
+Each kind has its own fields. Adapters translate these shapes to each platform's wire
+format; nothing here knows about a platform. Text is kept exactly as given (emoji and any
+UTF-8 round-trip byte-exact); only strings that cannot be stored faithfully are refused.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from enum import StrEnum
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+
+
+class MediaKind(StrEnum):
+    """The kind of a media attachment."""
+
+    IMAGE = "image"
+    DOCUMENT = "document"
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+_EXTENSION_KINDS: dict[str, MediaKind] = {
+    **dict.fromkeys(("jpg", "jpeg", "png", "gif", "webp", "bmp", "heic"), MediaKind.IMAGE),
+    **dict.fromkeys(("mp4", "3gp", "3gpp", "mov", "webm", "mkv", "avi"), MediaKind.VIDEO),
+    **dict.fromkeys(("mp3", "ogg", "oga", "opus", "aac", "m4a", "amr", "wav"), MediaKind.AUDIO),
+    **dict.fromkeys(
+        ("pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "csv", "zip", "rtf"),
+        MediaKind.DOCUMENT,
+    ),
+}
+
+
+def media_kind_from_url(url: str) -> MediaKind | None:
+    """Guess a media kind from the URL path's extension, or ``None`` when it says nothing."""
+    extension = posixpath.splitext(urlsplit(url).path)[1].lower().lstrip(".")
+    return _EXTENSION_KINDS.get(extension)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_min_length=0)
+
+
+class Media(_Strict):
+    """A file the platform fetches from ``url``."""
+
+    url: HttpUrl
+    kind: MediaKind | None = Field(
+        default=None, description="image, document, video or audio; guessed from the URL if absent"
+    )
+    caption: str | None = Field(default=None, max_length=MAX_CAPTION)
+    filename: str | None = Field(default=None, min_length=1, max_length=255)
+    voice: bool = Field(default=False, description="an audio file sent as a voice note")
+    mime_type: str | None = Field(default=None, max_length=127, pattern=r"^[\w.+-]+/[\w.+-]+$")
+
+    @model_validator(mode="after")
+    def _resolve_kind(self) -> Media:
+        kind = self.kind or media_kind_from_url(str(self.url))
+        if kind is None:
+            raise ValueError(
+                "kind: cannot tell the media kind from the URL; set kind to "
+                "image, document, video or audio"
+            )
+        if self.voice and kind is not MediaKind.AUDIO:
+            raise ValueError("voice: only audio can be sent as a voice note")
+        object.__setattr__(self, "kind", kind)
+        return self
+
+
+class TextContent(_Strict):
+    """Plain text, emoji included."""
+
+    type: Literal["text"] = "text"
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    preview_url: bool = False
+
+
+class MediaContent(_Strict):
+    """An image, document, video or audio file, with an optional caption."""
+
+    type: Literal["media"] = "media"
+    media: Media
+
+
+class TemplateButton(_Strict):
+    """A parameter for one button of a template (quick-reply payload or URL suffix)."""
+
+    index: int = Field(ge=0, le=9)
+    sub_type: Literal["quick_reply", "url"] = "quick_reply"
+    value: str = Field(min_length=1, max_length=2000)
+
+
+class TemplateHeader(_Strict):
+    """A template's header parameter: text or a media file."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=60)
+    media: Media | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TemplateHeader:
+        if (self.text is None) == (self.media is None):
+            raise ValueError("header takes exactly one of text or media")
+        return self
+
+
+class Template(_Strict):
+    """A pre-approved template with its variables."""
+
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[\w.\-]+$")
+    language: str = Field(default="en", min_length=2, max_length=15, pattern=r"^[A-Za-z_\-]+$")
+    variables: dict[str, str] | list[str] = Field(
+        default_factory=dict, description='named ({"name": value}) or positional ([v1, v2])'
+    )
+    header: TemplateHeader | None = None
+    buttons: list[TemplateButton] = Field(default_factory=list, max_length=10)
+
+    @field_validator("variables")
+    @classmethod
+    def _variables_fit(cls, value: dict[str, str] | list[str]) -> dict[str, str] | list[str]:
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        if len(value) > 100:
+            raise ValueError("at most 100 variables")
+        for key, text in items:
+            if isinstance(key, str) and not key:
+                raise ValueError("variable names must not be empty")
+            if len(text) > MAX_CAPTION:
+                raise ValueError(f"variable {key!r} is longer than {MAX_CAPTION} characters")
+        return value
+
+
+class TemplateContent(_Strict):
+    """A template message (required outside a service window on some channels)."""
+
+    type: Literal["template"] = "template"
+    template: Template
+
+
+class Button(_Strict):
+    """One button: a reply with an ``id``, a link, or a phone call."""
+
+    type: Literal["reply", "url", "call"] = "reply"
+    title: str = Field(min_length=1, max_length=40)
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    url: HttpUrl | None = None
+    phone: str | None = Field(default=None, min_length=3, max_length=32)
+
+    @model_validator(mode="after")
+    def _target(self) -> Button:
+        needed = {"reply": "id", "url": "url", "call": "phone"}[self.type]
+        if getattr(self, needed) is None:
+            raise ValueError(f"a {self.type} button needs {needed}")
+        return self
+
+
+class ListRow(_Strict):
+    """One choice in a list section."""
+
+    id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=24)
+    description: str | None = Field(default=None, max_length=72)
+
+
+class ListSection(_Strict):
+    """A titled group of list rows."""
+
+    title: str | None = Field(default=None, max_length=24)
+    rows: list[ListRow] = Field(min_length=1, max_length=10)
+
+
+class Interactive(_Strict):
+    """Buttons or a list under a body text."""
+
+    kind: Literal["buttons", "list"]
+    body: str = Field(min_length=1, max_length=MAX_TEXT)
+    header: str | None = Field(default=None, max_length=60)
+    footer: str | None = Field(default=None, max_length=60)
+    buttons: list[Button] = Field(default_factory=list, max_length=10)
+    button_text: str | None = Field(default=None, min_length=1, max_length=20)
+    sections: list[ListSection] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Interactive:
+        if self.kind == "buttons":
+            if not self.buttons:
+                raise ValueError("buttons: a buttons message needs at least one button")
+            if self.sections:
+                raise ValueError("sections: only a list message has sections")
+        else:
+            if not self.sections:
+                raise ValueError("sections: a list message needs at least one section")
+            if self.buttons:
+                raise ValueError("buttons: a list message has sections, not buttons")
+            if self.button_text is None:
+                raise ValueError("button_text: a list message needs the text of its button")
+        return self
+
+
+class InteractiveContent(_Strict):
+    """Reply buttons, link buttons or a list of choices."""
+
+    type: Literal["interactive"] = "interactive"
+    interactive: Interactive
+
+
+class Location(_Strict):
+    """A point on the map, optionally named."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(default=None, max_length=1000)
+    address: str | None = Field(default=None, max_length=1000)
+
+
+class LocationContent(_Strict):
+    """A location pin."""
+
+    type: Literal["location"] = "location"
+    location: Location
+
+
+class ContactCard(_Strict):
+    """A person's card: a name and at least one phone or email."""
+
+    name: str = Field(min_length=1, max_length=200)
+    phones: list[str] = Field(default_factory=list, max_length=10)
+    emails: list[str] = Field(default_factory=list, max_length=10)
+    organization: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ContactCard:
+        if not self.phones and not self.emails:
+            raise ValueError("phones: a contact card needs at least one phone or email")
+        return self
+
+
+class ContactContent(_Strict):
+    """One or more contact cards."""
+
+    type: Literal["contact"] = "contact"
+    contacts: list[ContactCard] = Field(min_length=1, max_length=10)
+
+
+class Reaction(_Strict):
+    """An emoji reaction to an earlier message; an empty emoji removes the reaction."""
+
+    message_id: str = Field(min_length=1, max_length=256)
+    emoji: str = Field(max_length=16)
+
+
+class ReactionContent(_Strict):
+    """A reaction to a message."""
+
+    type: Literal["reaction"] = "reaction"
+    reaction: Reaction
+
+
+Content = Annotated[
+    TextContent
+    | MediaContent
+    | TemplateContent
+    | InteractiveContent
+    | LocationContent
+    | ContactContent
+    | ReactionContent,
+    Field(discriminator="type"),
+]
+
+CONTENT_TYPES = ("text", "media", "template", "interactive", "location", "contact", "reaction")

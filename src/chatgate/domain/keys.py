@@ -1,0 +1,64 @@
+"""API keys: their scopes and modes, and how a secret is made and hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    """What a key may do."""
+
+    ALL = "*"
+    MESSAGES_SEND = "messages:send"
+    MESSAGES_READ = "messages:read"
+    KEYS_MANAGE = "keys:manage"
+    CHANNELS_MANAGE = "channels:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+    CONTACTS_READ = "contacts:read"
+    CONTACTS_WRITE = "contacts:write"
+    TEMPLATES_MANAGE = "templates:manage"
+    ACCOUNT_READ = "account:read"
+
+
+class KeyMode(StrEnum):
+    """Live keys reach the platforms; test keys only ever reach the sandbox."""
+
+    LIVE = "live"
+    TEST = "test"
+
+
+KEY_PREFIX = "cg_"
+# 32 random bytes: 256 bits, as token_urlsafe encodes them in 43 characters.
+_SECRET_BYTES = 32
+
+
+def generate_secret(mode: KeyMode) -> str:
+    """Return a new key secret such as ``cg_live_…`` carrying 256 bits of randomness."""
+    return f"{KEY_PREFIX}{mode.value}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+
+
+def hash_secret(secret: str) -> str:
+    """The SHA-256 hex digest under which a secret is stored and looked up."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def mode_of(secret: str) -> KeyMode | None:
+    """The mode a secret claims by its prefix, or ``None`` if it is not one of ours."""
+    for mode in KeyMode:
+        if secret.startswith(f"{KEY_PREFIX}{mode.value}_"):
+            return mode
+    return None
+
+
+def display_prefix(secret: str) -> str:
+    """The part of a secret safe to show again: its prefix and four characters."""
+    mode = mode_of(secret)
+    head = f"{KEY_PREFIX}{mode.value}_" if mode else ""
+    return f"{head}{secret[len(head) : len(head) + 4]}…"
+
+
+def grants(held: frozenset[str], wanted: Scope) -> bool:
+    """Whether a key holding ``held`` scopes may act under ``wanted``."""
+    return Scope.ALL.value in held or wanted.value in held

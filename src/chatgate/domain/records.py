@@ -1,0 +1,93 @@
+"""Records the services pass around: accounts, keys and messages as stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Any
+
+from chatgate.domain.keys import KeyMode, Scope, grants
+from chatgate.domain.status import Status
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A tenant: every other record belongs to exactly one."""
+
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as the gateway knows it (never the secret, only its hash)."""
+
+    id: str
+    account_id: str
+    name: str
+    mode: KeyMode
+    display_prefix: str
+    scopes: frozenset[str]
+    ip_allowlist: tuple[IPv4Network | IPv6Network, ...]
+    allowed_channels: frozenset[str] | None
+    rate_limit: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    def grants(self, scope: Scope) -> bool:
+        """Whether this key may act under ``scope``."""
+        return grants(self.scopes, scope)
+
+    def allows_ip(self, host: str | None) -> bool:
+        """Whether a request from ``host`` may use this key (an empty allowlist allows all)."""
+        if not self.ip_allowlist:
+            return True
+        if host is None:
+            return False
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.ip_allowlist)
+
+    def allows_channel(self, channel: str) -> bool:
+        """Whether this key may send on ``channel``."""
+        return self.allowed_channels is None or channel in self.allowed_channels
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """One entry of a message's history."""
+
+    id: str
+    seq: int
+    type: str
+    status: Status | None
+    detail: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message, outbound or inbound, as stored."""
+
+    id: str
+    account_id: str
+    mode: KeyMode
+    direction: str
+    channel: str
+    sender: str | None
+    recipient: str
+    content: dict[str, Any]
+    metadata: dict[str, Any] | None
+    reply_to: str | None
+    status: Status
+    error_code: str | None
+    error_message: str | None
+    provider_message_id: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,42 @@
+"""Message statuses and the rule that they only move forward."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a message is in its life."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    RECEIVED = "received"
+    UNKNOWN = "unknown"
+
+
+_PROGRESS: dict[Status, int] = {
+    Status.SCHEDULED: 0,
+    Status.QUEUED: 1,
+    Status.SENT: 2,
+    Status.DELIVERED: 3,
+    Status.READ: 4,
+}
+FINAL = frozenset({Status.FAILED, Status.CANCELED, Status.READ, Status.RECEIVED})
+
+
+def moves_forward(current: Status, new: Status) -> bool:
+    """Whether ``new`` may replace ``current`` as a message's status.
+
+    A late receipt (``delivered`` after ``read``) is recorded as an event but must not
+    regress the status; ``failed`` and ``canceled`` end a message that is not yet final.
+    """
+    if new is Status.UNKNOWN or current in (Status.FAILED, Status.CANCELED, Status.RECEIVED):
+        return False
+    if new in (Status.FAILED, Status.CANCELED):
+        return current is not Status.READ
+    return _PROGRESS.get(new, -1) > _PROGRESS.get(current, -1)

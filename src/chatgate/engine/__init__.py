@@ -1,0 +1,1 @@
+"""The delivery engine: jobs, claiming with leases, the worker loop, retry policy."""

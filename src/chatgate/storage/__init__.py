@@ -1,0 +1,1 @@
+"""Persistence: tables, the database handle and one query module per aggregate."""

@@ -1,0 +1,125 @@
+"""The jobs table: the durable queue that the worker claims from.
+
+A job is claimed by stamping it with a worker id and a lease end; a job whose lease has run
+out is claimable again, which is how the work of a dead worker is taken over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.storage.tables import jobs
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A unit of work: send a message, apply a receipt, ..."""
+
+    id: int
+    kind: str
+    message_id: str | None
+    payload: dict[str, Any] | None
+    run_at: datetime
+    attempts: int
+
+
+def job_row(
+    kind: str,
+    run_at: datetime,
+    *,
+    message_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The column values of a new job."""
+    return {
+        "kind": kind,
+        "message_id": message_id,
+        "payload": payload,
+        "run_at": run_at,
+        "attempts": 0,
+        "locked_by": None,
+        "locked_until": None,
+        "created_at": run_at,
+    }
+
+
+async def enqueue(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new jobs (rows from :func:`job_row`) in the caller's transaction."""
+    if rows:
+        await conn.execute(insert(jobs), list(rows))
+
+
+async def claim_due_jobs(
+    conn: AsyncConnection, worker_id: str, *, now: datetime, lease: timedelta, limit: int
+) -> list[Job]:
+    """Lease up to ``limit`` due jobs to ``worker_id``, oldest first.
+
+    On PostgreSQL, ``SKIP LOCKED`` lets any number of workers claim at once without waiting
+    on each other; on SQLite the caller's ``BEGIN IMMEDIATE`` makes it the only claimer.
+    """
+    due = (
+        select(jobs.c.id)
+        .where(jobs.c.run_at <= now, or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now))
+        .order_by(jobs.c.run_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(due.scalar_subquery()))
+        .values(locked_by=worker_id, locked_until=now + lease, attempts=jobs.c.attempts + 1)
+        .returning(
+            jobs.c.id,
+            jobs.c.kind,
+            jobs.c.message_id,
+            jobs.c.payload,
+            jobs.c.run_at,
+            jobs.c.attempts,
+        )
+    )
+    claimed = [Job(**row._mapping) for row in result]
+    claimed.sort(key=lambda job: (job.run_at, job.id))
+    return claimed
+
+
+async def finish_jobs(conn: AsyncConnection, job_ids: Sequence[int]) -> None:
+    """Remove finished jobs so that the table holds only pending work."""
+    if job_ids:
+        await conn.execute(delete(jobs).where(jobs.c.id.in_(list(job_ids))))
+
+
+async def reschedule_job(conn: AsyncConnection, job_id: int, run_at: datetime) -> None:
+    """Release a job to run again at ``run_at`` (a retry)."""
+    await conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(run_at=run_at, locked_by=None, locked_until=None)
+    )
+
+
+async def release_jobs(conn: AsyncConnection, worker_id: str, job_ids: Sequence[int]) -> None:
+    """Hand back jobs this worker holds but will not finish (shutdown)."""
+    if job_ids:
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(list(job_ids)), jobs.c.locked_by == worker_id)
+            .values(locked_by=None, locked_until=None, attempts=jobs.c.attempts - 1)
+        )
+
+
+async def next_due_at(conn: AsyncConnection) -> datetime | None:
+    """When the next job becomes claimable (a pending run time or a lease end)."""
+    pending = await conn.scalar(
+        select(func.min(jobs.c.run_at)).where(jobs.c.locked_until.is_(None))
+    )
+    lease_end = await conn.scalar(
+        select(func.min(jobs.c.locked_until)).where(jobs.c.locked_until.is_not(None))
+    )
+    candidates: list[datetime] = [value for value in (pending, lease_end) if value is not None]
+    return min(candidates) if candidates else None

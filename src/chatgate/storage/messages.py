@@ -1,0 +1,237 @@
+"""Queries on messages and their event history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.domain.ids import new_id
+from chatgate.domain.keys import KeyMode
+from chatgate.domain.records import Message, MessageEvent
+from chatgate.domain.status import Status
+from chatgate.storage.tables import message_events, messages
+
+
+def _message(mapping: Any) -> Message:
+    return Message(
+        id=mapping["id"],
+        account_id=mapping["account_id"],
+        mode=KeyMode(mapping["mode"]),
+        direction=mapping["direction"],
+        channel=mapping["channel"],
+        sender=mapping["sender"],
+        recipient=mapping["recipient"],
+        content=mapping["content"],
+        metadata=mapping["metadata"],
+        reply_to=mapping["reply_to"],
+        status=Status(mapping["status"]),
+        error_code=mapping["error_code"],
+        error_message=mapping["error_message"],
+        provider_message_id=mapping["provider_message_id"],
+        created_at=mapping["created_at"],
+        updated_at=mapping["updated_at"],
+    )
+
+
+def _event(mapping: Any) -> MessageEvent:
+    return MessageEvent(
+        id=mapping["id"],
+        seq=mapping["seq"],
+        type=mapping["type"],
+        status=Status(mapping["status"]) if mapping["status"] else None,
+        detail=mapping["detail"],
+        created_at=mapping["created_at"],
+    )
+
+
+def message_row(message: Message, api_key_id: str | None) -> dict[str, Any]:
+    """The column values that store ``message``."""
+    return {
+        "id": message.id,
+        "account_id": message.account_id,
+        "mode": message.mode.value,
+        "direction": message.direction,
+        "channel": message.channel,
+        "connection_id": None,
+        "sender": message.sender,
+        "recipient": message.recipient,
+        "content": message.content,
+        "metadata": message.metadata,
+        "reply_to": message.reply_to,
+        "status": message.status.value,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "provider_message_id": message.provider_message_id,
+        "api_key_id": api_key_id,
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
+    }
+
+
+def first_event_row(message: Message) -> dict[str, Any]:
+    """The column values of a new message's first event (sequence 1)."""
+    return {
+        "id": new_id("evt"),
+        "account_id": message.account_id,
+        "message_id": message.id,
+        "seq": 1,
+        "type": "message.status" if message.direction == "outbound" else "message.received",
+        "status": message.status.value,
+        "detail": None,
+        "created_at": message.created_at,
+    }
+
+
+async def insert_messages(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new messages together with their first events."""
+    if not rows:
+        return
+    await conn.execute(insert(messages), list(rows))
+
+
+async def insert_event_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ready-made event rows (their sequence numbers already known)."""
+    if rows:
+        await conn.execute(insert(message_events), list(rows))
+
+
+async def append_event(
+    conn: AsyncConnection,
+    *,
+    account_id: str,
+    message_id: str,
+    type_: str,
+    status: Status | None,
+    detail: dict[str, Any] | None,
+    at: datetime,
+) -> None:
+    """Append an event to a message's history with the next sequence number."""
+    next_seq = (
+        select(func.coalesce(func.max(message_events.c.seq), 0) + 1)
+        .where(message_events.c.message_id == message_id)
+        .scalar_subquery()
+    )
+    await conn.execute(
+        insert(message_events).from_select(
+            ["id", "account_id", "message_id", "seq", "type", "status", "detail", "created_at"],
+            select(
+                literal(new_id("evt")),
+                literal(account_id),
+                literal(message_id),
+                next_seq,
+                literal(type_),
+                literal(status.value if status else None),
+                literal(detail, type_=message_events.c.detail.type),
+                literal(at, type_=message_events.c.created_at.type),
+            ),
+        )
+    )
+
+
+async def get_message_by_id(conn: AsyncConnection, message_id: str) -> Message | None:
+    """The message ``message_id`` of whichever account (for the worker only)."""
+    row = (await conn.execute(select(messages).where(messages.c.id == message_id))).first()
+    return _message(row._mapping) if row else None
+
+
+async def get_messages_by_ids(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Message]:
+    """The messages with these ids, by id (for the worker only)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(select(messages).where(messages.c.id.in_(list(ids))))
+    return {row.id: _message(row._mapping) for row in rows}
+
+
+async def get_message(
+    conn: AsyncConnection, account_id: str, mode: KeyMode, message_id: str
+) -> Message | None:
+    """The message ``message_id`` if it belongs to the account and mode."""
+    row = (
+        await conn.execute(
+            select(messages).where(
+                messages.c.id == message_id,
+                messages.c.account_id == account_id,
+                messages.c.mode == mode.value,
+            )
+        )
+    ).first()
+    return _message(row._mapping) if row else None
+
+
+async def list_events(conn: AsyncConnection, message_id: str) -> list[MessageEvent]:
+    """A message's events in order."""
+    rows = await conn.execute(
+        select(message_events)
+        .where(message_events.c.message_id == message_id)
+        .order_by(message_events.c.seq)
+    )
+    return [_event(row._mapping) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """What ``list_messages`` may filter on; ``None`` means any."""
+
+    status: Status | None = None
+    channel: str | None = None
+    recipient: str | None = None
+    direction: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def list_messages(
+    conn: AsyncConnection,
+    account_id: str,
+    mode: KeyMode,
+    filters: MessageFilter,
+    *,
+    before_id: str | None,
+    limit: int,
+) -> list[Message]:
+    """Messages newest first, starting after the cursor ``before_id``."""
+    query: Select[Any] = select(messages).where(
+        messages.c.account_id == account_id, messages.c.mode == mode.value
+    )
+    conditions = {
+        messages.c.status: filters.status.value if filters.status else None,
+        messages.c.channel: filters.channel,
+        messages.c.recipient: filters.recipient,
+        messages.c.direction: filters.direction,
+    }
+    for column, value in conditions.items():
+        if value is not None:
+            query = query.where(column == value)
+    if filters.created_after is not None:
+        query = query.where(messages.c.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(messages.c.created_at < filters.created_before)
+    if before_id is not None:
+        query = query.where(messages.c.id < before_id)
+    rows = await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))
+    return [_message(row._mapping) for row in rows]
+
+
+async def set_status(
+    conn: AsyncConnection,
+    message_id: str,
+    status: Status,
+    at: datetime,
+    *,
+    provider_message_id: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> None:
+    """Move a message to ``status`` (the caller has checked it moves forward)."""
+    values: dict[str, Any] = {"status": status.value, "updated_at": at}
+    if provider_message_id is not None:
+        values["provider_message_id"] = provider_message_id
+    if error_code is not None:
+        values["error_code"] = error_code
+        values["error_message"] = error_message
+    await conn.execute(update(messages).where(messages.c.id == message_id).values(**values))

@@ -1,0 +1,1 @@
+"""Alembic migrations of Chatgate's schema (run with ``chatgate migrate``)."""

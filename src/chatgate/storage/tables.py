@@ -1,0 +1,160 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from chatgate.storage.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(40)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("display_prefix", String(32), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("ip_allowlist", JSON, nullable=False),
+    Column("allowed_channels", JSON, nullable=True),
+    Column("rate_limit", Integer, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+# One row per cached thing; its version is bumped in the same transaction as any change,
+# so that every process can notice the change with one cheap read.
+cache_versions = Table(
+    "cache_versions",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+channel_connections = Table(
+    "channel_connections",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("type", String(20), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("credentials", LargeBinary, nullable=True),
+    Column("settings", JSON, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("connection_id", ID, nullable=True),
+    Column("sender", String(256), nullable=True),
+    Column("recipient", String(256), nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("metadata", JSON, nullable=True),
+    Column("reply_to", String(256), nullable=True),
+    Column("status", String(12), nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("provider_message_id", String(256), nullable=True),
+    Column("api_key_id", ID, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_messages_account_mode_id", "account_id", "mode", "id"),
+    Index("ix_messages_provider_id", "channel", "provider_message_id"),
+)
+
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("status", String(12), nullable=True),
+    Column("detail", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("message_id", "seq", name="uq_message_events_message_seq"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("kind", String(20), nullable=False),
+    Column("message_id", ID, nullable=True),
+    Column("payload", JSON, nullable=True),
+    Column("run_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_jobs_run_at", "run_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("mode", String(8), primary_key=True),
+    Column("channel", String(20), primary_key=True),
+    Column("peer", String(256), primary_key=True),
+    Column("last_inbound_at", UtcDateTime, nullable=True),
+    Column("last_outbound_at", UtcDateTime, nullable=True),
+)

@@ -1,0 +1,92 @@
+"""Helpers for tests: accounts with keys, auth headers, waiting for a status."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from chatgate.api.state import Gateway
+from chatgate.config import Settings
+from chatgate.domain.keys import KeyMode
+from chatgate.services.accounts import create_account
+from chatgate.services.keys import KeySpec, create_key
+
+
+def settings_for(database_url: str, **overrides: object) -> Settings:
+    """Settings for tests: fast sandbox receipts, fast key refresh, no demo."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "sandbox_delivered_after": 0.05,
+        "sandbox_read_after": 0.15,
+        "key_cache_refresh_seconds": 0.1,
+        "worker_poll_seconds": 0.2,
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An account and the secrets of its keys."""
+
+    account_id: str
+    live: str
+    test: str
+
+
+def gateway(app: FastAPI) -> Gateway:
+    """The gateway behind ``app``."""
+    found: Gateway = app.state.gateway
+    return found
+
+
+def auth(secret: str) -> dict[str, str]:
+    """The header that authenticates with ``secret``."""
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def make_key(app: FastAPI, account_id: str, mode: KeyMode, **spec: Any) -> tuple[str, str]:
+    """A key on ``account_id``; returns ``(id, secret)``."""
+    values: dict[str, Any] = {
+        "name": "test",
+        "mode": mode,
+        "scopes": frozenset({"*"}),
+        "rate_limit": 100_000,
+    }
+    values.update(spec)
+    async with gateway(app).database.write() as conn:
+        key, secret = await create_key(conn, account_id, KeySpec(**values))
+    return key.id, secret
+
+
+async def make_tenant(app: FastAPI) -> Tenant:
+    """A fresh account with one live and one test key."""
+    account = await create_account(gateway(app).database, f"acct-{uuid.uuid4().hex[:12]}")
+    _, live = await make_key(app, account.id, KeyMode.LIVE)
+    _, test = await make_key(app, account.id, KeyMode.TEST)
+    return Tenant(account.id, live, test)
+
+
+def text_message(to: str = "+14155550123", text: str = "hello", **extra: Any) -> dict[str, Any]:
+    """A text message body for ``POST /v1/messages``."""
+    return {"channel": "sms", "to": to, "content": {"type": "text", "text": text}, **extra}
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient, secret: str, message_id: str, wanted: str, limit: float = 10.0
+) -> dict[str, Any]:
+    """Poll the message until it has ``wanted`` status; fail after ``limit`` seconds."""
+    async with asyncio.timeout(limit):
+        while True:
+            response = await client.get(f"/v1/messages/{message_id}", headers=auth(secret))
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            if body["status"] == wanted:
+                return body
+            await asyncio.sleep(0.02)
