@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=200, ge=1, le=5000)
     worker_lease_seconds: float = Field(default=30.0, gt=0)
 
+    send_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="tries of a send before it ends as failed"
+    )
+    retry_base_seconds: float = Field(default=1.0, gt=0, description="first backoff ceiling")
+    retry_cap_seconds: float = Field(default=300.0, gt=0, description="largest backoff ceiling")
+
     sandbox_delivered_after: float = Field(
         default=0.4, ge=0, description="seconds from sent to delivered in the sandbox"
     )

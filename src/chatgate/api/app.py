@@ -49,8 +49,13 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
 def build_worker(gateway: Gateway) -> Worker:
     """The worker that delivers this gateway's messages."""
     settings = gateway.settings
+    retry = RetryPolicy(
+        base=settings.retry_base_seconds,
+        cap=settings.retry_cap_seconds,
+        max_attempts=settings.send_max_attempts,
+    )
     handlers = DeliveryHandlers(
-        gateway.database, gateway.http, sandbox_resolver(gateway.sandbox), RetryPolicy()
+        gateway.database, gateway.http, sandbox_resolver(gateway.sandbox), retry
     )
     return Worker(
         gateway.database,

@@ -18,7 +18,7 @@ log = structlog.get_logger(__name__)
 
 _SOURCES = ("body", "query", "path", "header", "cookie")
 # Our validators prefix a message with the field it is about: "to: must be ...".
-_FIELD_PREFIX = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.\-]*): (.+)$", re.DOTALL)
+_FIELD_PREFIX = re.compile(r"^(?:Value error, )?(\w[\w.\-]*): (.+)$", re.DOTALL)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 

@@ -34,13 +34,13 @@ def _json(model: BaseModel) -> bytes:
     return model.model_dump_json(by_alias=True).encode("utf-8")
 
 
-async def _fingerprint(request: Request) -> str:
-    body = await request.body()
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests "the same": method, path and the JSON body's content."""
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
     except orjson.JSONDecodeError:
         canonical = body
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
     digest.update(canonical)
     return digest.hexdigest()
 
@@ -73,7 +73,7 @@ async def respond(
 
     if not 1 <= len(idempotency_key) <= _MAX_KEY or not idempotency_key.isprintable():
         raise InvalidRequest(f"must be 1 to {_MAX_KEY} printable characters", field=HEADER)
-    fingerprint = await _fingerprint(request)
+    request_print = fingerprint(request.method, request.url.path, await request.body())
     settings = gateway.settings
     now = utcnow()
     async with database.write() as conn:
@@ -81,13 +81,13 @@ async def respond(
             conn,
             key.account_id,
             idempotency_key,
-            fingerprint,
+            request_print,
             now=now,
             lock_until=now + timedelta(seconds=settings.idempotency_lock_seconds),
             expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
         )
     if earlier is not None:
-        if earlier.fingerprint != fingerprint:
+        if earlier.fingerprint != request_print:
             raise InvalidRequest(
                 "this Idempotency-Key was used for a different request",
                 code="idempotency_key_reused",

@@ -1,0 +1,134 @@
+"""Bad input: a clear 4xx in the error envelope naming the field; nothing written."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import Tenant, auth, text_message
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str, field: str | None) -> None:
+    """The response is the error envelope with this status, code and field."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "request_id"}
+    assert body["error"]["code"] == code
+    assert body["error"]["field"] == field
+    assert body["error"]["message"]
+    assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+async def count_messages(client: httpx.AsyncClient, secret: str) -> int:
+    """How many messages the key's account has (up to 100)."""
+    listed = await client.get("/v1/messages", params={"limit": 100}, headers=auth(secret))
+    return len(listed.json()["data"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (text_message(to="14155550123"), "to"),
+        (text_message(to="+1415"), "to"),
+        (text_message(to="+999123456789"), "to"),
+        ({**text_message(), "channel": "telegram", "to": "not a chat"}, "to"),
+        ({**text_message(), "content": {"type": "hologram"}}, "content.type"),
+        ({**text_message(), "content": {"text": "no type"}}, "content.type"),
+        ({**text_message(), "content": {"type": "text"}}, "content.text"),
+        ({**text_message(), "content": {"type": "text", "text": ""}}, "content.text"),
+        ({**text_message(), "content": {"type": "text", "text": "x" * 4097}}, "content.text"),
+        (
+            {**text_message(), "content": {"type": "media", "media": {"url": "ftp://x/a.png"}}},
+            "content.media.url",
+        ),
+        (
+            {
+                **text_message(),
+                "content": {"type": "media", "media": {"url": "https://x.example/blob"}},
+            },
+            "content.media.kind",
+        ),
+        ({**text_message(), "channel": "carrier-pigeon"}, "channel"),
+        ({"channel": "sms", "content": {"type": "text", "text": "hi"}}, "to"),
+        ({**text_message(), "colour": "red"}, "colour"),
+        (text_message(text="nul \x00 byte"), "content.text"),
+        (text_message(text="lone \ud800 surrogate"), "content.text"),
+        ({**text_message(), "metadata": {"k\x00": 1}}, "metadata"),
+        ({**text_message(), "metadata": {"big": "x" * 20_000}}, "metadata"),
+        ({**text_message(), "metadata": {"sandbox": {"fail": "explode"}}}, "metadata.sandbox.fail"),
+    ],
+)
+async def test_bad_fields_are_named(
+    client: httpx.AsyncClient, tenant: Tenant, body: dict[str, Any], field: str
+) -> None:
+    # json.dumps escapes as \uXXXX, so that a lone surrogate can travel as JSON does.
+    response = await client.post(
+        "/v1/messages",
+        content=json.dumps(body),
+        headers={**auth(tenant.test), "Content-Type": "application/json"},
+    )
+    assert_envelope(response, 422, "invalid_request", field)
+    assert await count_messages(client, tenant.test) == 0
+
+
+async def test_malformed_json_is_400(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.post(
+        "/v1/messages",
+        content=b'{"channel": "sms", "to": ',
+        headers={**auth(tenant.test), "Content-Type": "application/json"},
+    )
+    assert_envelope(response, 400, "invalid_json", "body")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_wrong_content_type_is_415(
+    client: httpx.AsyncClient, tenant: Tenant, content_type: str | None
+) -> None:
+    headers = auth(tenant.test)
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = await client.post("/v1/messages", content=b'{"channel": "sms"}', headers=headers)
+    assert_envelope(response, 415, "unsupported_media_type", "Content-Type")
+
+
+async def test_json_with_charset_is_fine(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.post(
+        "/v1/messages",
+        content=httpx.Request("POST", "/", json=text_message()).content,
+        headers={**auth(tenant.test), "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 202
+
+
+async def test_missing_body_is_named(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.post("/v1/messages", headers=auth(tenant.test))
+    assert_envelope(response, 422, "invalid_request", "body")
+
+
+async def test_oversize_body_is_413(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    huge = b'{"pad": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        "/v1/messages",
+        content=huge,
+        headers={**auth(tenant.test), "Content-Type": "application/json"},
+    )
+    assert_envelope(response, 413, "payload_too_large", "body")
+
+
+async def test_bad_query_parameters_are_named(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.get("/v1/messages", params={"limit": 1000}, headers=auth(tenant.test))
+    assert_envelope(response, 422, "invalid_request", "limit")
+    response = await client.get(
+        "/v1/messages", params={"status": "lost"}, headers=auth(tenant.test)
+    )
+    assert_envelope(response, 422, "invalid_request", "status")
+    response = await client.get("/v1/messages/not-an-id", headers=auth(tenant.test))
+    assert_envelope(response, 422, "invalid_request", "message_id")
+
+
+async def test_unknown_route_is_enveloped(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/nothing-here")
+    assert_envelope(response, 404, "not_found", None)
