@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from chatgate.config import Settings
-from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
@@ -72,8 +71,7 @@ async def test_future_jobs_wait_for_their_time(database: Database) -> None:
 async def test_a_late_receipt_is_recorded_without_regressing(database: Database) -> None:
     account = await create_account(database, "late-receipts")
     now = utcnow()
-    message = Message(
-        id=new_id("msg"),
+    message = Message.new(
         account_id=account.id,
         mode=KeyMode.TEST,
         direction="outbound",
@@ -81,14 +79,9 @@ async def test_a_late_receipt_is_recorded_without_regressing(database: Database)
         sender=None,
         recipient="+14155550123",
         content={"type": "text", "text": "x"},
-        metadata=None,
-        reply_to=None,
         status=Status.SENT,
-        error_code=None,
-        error_message=None,
+        at=now,
         provider_message_id="p1",
-        created_at=now,
-        updated_at=now,
     )
     async with database.write() as conn:
         await message_store.insert_messages(conn, [message_store.message_row(message, None)])

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 
 
@@ -28,6 +29,19 @@ class OutboundMessage:
     content: Mapping[str, Any]
     reply_to: str | None
     metadata: Mapping[str, Any] | None
+
+    @classmethod
+    def of(cls, message: Message) -> OutboundMessage:
+        """The adapter's view of a stored message."""
+        return cls(
+            id=message.id,
+            channel=message.channel,
+            sender=message.sender,
+            recipient=message.recipient,
+            content=message.content,
+            reply_to=message.reply_to,
+            metadata=message.metadata,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
+from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode, Scope, grants
 from chatgate.domain.status import Status
 
@@ -91,3 +92,40 @@ class Message:
     provider_message_id: str | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        account_id: str,
+        mode: KeyMode,
+        direction: str,
+        channel: str,
+        sender: str | None,
+        recipient: str,
+        content: dict[str, Any],
+        status: Status,
+        at: datetime,
+        metadata: dict[str, Any] | None = None,
+        reply_to: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> Message:
+        """A message created at ``at``, with an id that sorts by that time."""
+        return cls(
+            id=new_id("msg", now_ms=int(at.timestamp() * 1000)),
+            account_id=account_id,
+            mode=mode,
+            direction=direction,
+            channel=channel,
+            sender=sender,
+            recipient=recipient,
+            content=content,
+            metadata=metadata,
+            reply_to=reply_to,
+            status=status,
+            error_code=None,
+            error_message=None,
+            provider_message_id=provider_message_id,
+            created_at=at,
+            updated_at=at,
+        )

@@ -68,18 +68,6 @@ async def apply_status(
     )
 
 
-def _outbound(message: Message) -> OutboundMessage:
-    return OutboundMessage(
-        id=message.id,
-        channel=message.channel,
-        sender=message.sender,
-        recipient=message.recipient,
-        content=message.content,
-        reply_to=message.reply_to,
-        metadata=message.metadata,
-    )
-
-
 class DeliveryHandlers:
     """The ``send`` and ``receipt`` job handlers."""
 
@@ -125,7 +113,7 @@ class DeliveryHandlers:
             )
             return self._failed(job, message, error)
         try:
-            request = adapter.build_request(_outbound(message))
+            request = adapter.build_request(OutboundMessage.of(message))
             result = await adapter.send(request, self.http)
         except ProviderError as error:
             if error.retryable and self.retry.should_retry(job.attempts):

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
@@ -28,8 +27,7 @@ async def record_inbound(
     at: datetime,
 ) -> Message:
     """Store a received message and note that ``sender`` wrote, in the caller's transaction."""
-    message = Message(
-        id=new_id("msg", now_ms=int(at.timestamp() * 1000)),
+    message = Message.new(
         account_id=account_id,
         mode=mode,
         direction="inbound",
@@ -37,14 +35,9 @@ async def record_inbound(
         sender=sender,
         recipient=recipient,
         content=content,
-        metadata=None,
-        reply_to=None,
         status=Status.RECEIVED,
-        error_code=None,
-        error_message=None,
+        at=at,
         provider_message_id=provider_message_id,
-        created_at=at,
-        updated_at=at,
     )
     await message_store.insert_messages(conn, [message_store.message_row(message, None)])
     await message_store.insert_event_rows(conn, [message_store.first_event_row(message)])

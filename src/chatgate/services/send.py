@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.channels.base import OutboundMessage
 from chatgate.channels.sandbox import InvalidSandboxOptions, SandboxAdapter
 from chatgate.domain.channels import CHANNEL_RULES, ChannelType
-from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey, Message
 from chatgate.domain.status import Status
@@ -95,19 +94,9 @@ async def _check_configured(conn: AsyncConnection, key: ApiKey, command: SendCom
         )
 
 
-def _check_sandbox(sandbox: SandboxAdapter, message_id: str, command: SendCommand) -> None:
+def _check_sandbox(sandbox: SandboxAdapter, message: Message) -> None:
     try:
-        sandbox.build_request(
-            OutboundMessage(
-                id=message_id,
-                channel=command.channel.value,
-                sender=command.sender,
-                recipient=command.to,
-                content=command.content,
-                reply_to=command.reply_to,
-                metadata=command.metadata,
-            )
-        )
+        sandbox.build_request(OutboundMessage.of(message))
     except InvalidSandboxOptions as exc:
         field, _, text = str(exc).partition(": ")
         raise InvalidRequest(text, field=field) from exc
@@ -131,7 +120,19 @@ async def accept_messages(
     event_rows: list[dict[str, Any]] = []
     job_rows: list[dict[str, Any]] = []
     for command in commands:
-        message_id = new_id("msg", now_ms=int(now.timestamp() * 1000))
+        message = Message.new(
+            account_id=key.account_id,
+            mode=key.mode,
+            direction="outbound",
+            channel=command.channel.value,
+            sender=command.sender,
+            recipient=command.to,
+            content=command.content,
+            status=Status.QUEUED,
+            at=now,
+            metadata=command.metadata,
+            reply_to=command.reply_to,
+        )
         try:
             if not key.allows_channel(command.channel.value):
                 raise Forbidden(
@@ -142,29 +143,11 @@ async def accept_messages(
             if key.mode is KeyMode.LIVE:
                 await _check_configured(conn, key, command)
             else:
-                _check_sandbox(sandbox, message_id, command)
+                _check_sandbox(sandbox, message)
             await _check_rules(conn, key, command, now)
         except ChatgateError as error:
             results.append(error)
             continue
-        message = Message(
-            id=message_id,
-            account_id=key.account_id,
-            mode=key.mode,
-            direction="outbound",
-            channel=command.channel.value,
-            sender=command.sender,
-            recipient=command.to,
-            content=command.content,
-            metadata=command.metadata,
-            reply_to=command.reply_to,
-            status=Status.QUEUED,
-            error_code=None,
-            error_message=None,
-            provider_message_id=None,
-            created_at=now,
-            updated_at=now,
-        )
         results.append(message)
         message_rows.append(message_store.message_row(message, key.id))
         event_rows.append(message_store.first_event_row(message))
