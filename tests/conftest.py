@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from chatgate.api.app import create_app
 from chatgate.config import Settings
+from chatgate.logging import configure_logging
 from chatgate.storage.migrate import upgrade
 from tests.support import Tenant, make_tenant, settings_for
 
@@ -37,6 +38,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "chatgate.db"
     upgrade(settings_for(f"sqlite:///{path}"))
     return path
+
+
+def _temporary_database(prefix: str) -> Iterator[str]:
+    """Create and migrate a database, yield its URL, drop it after."""
+    assert POSTGRES_URL
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = _admin_url(POSTGRES_URL)
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = f"{admin.rsplit('/', 1)[0]}/{name}"
+    try:
+        upgrade(settings_for(url))
+        yield url
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _admin_url(url: str) -> str:
@@ -55,22 +78,17 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(message)
         pytest.skip(message)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"chatgate_test_{worker}_{uuid.uuid4().hex[:10]}"
-    admin = _admin_url(POSTGRES_URL)
+    yield from _temporary_database(f"chatgate_test_{worker}")
 
-    async def run(statement: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    base = admin.rsplit("/", 1)[0]
-    url = f"{base}/{name}"
-    upgrade(settings_for(url))
-    yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of the test's own, for tests that run other processes on it."""
+    if not POSTGRES_URL:
+        if IN_CI:
+            pytest.fail("CI needs CHATGATE_TEST_DATABASE_URL")
+        pytest.skip("set CHATGATE_TEST_DATABASE_URL to run the multi-process PostgreSQL tests")
+    yield from _temporary_database("chatgate_procs")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -109,3 +127,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def tenant(app: FastAPI) -> Tenant:
     """A new account with a live and a test key (high rate limits)."""
     return await make_tenant(app)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _production_logging() -> None:
+    """Log as ``chatgate serve`` does, so that tests see what operators would."""
+    configure_logging("warning", "console")

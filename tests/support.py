@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,13 +19,15 @@ from chatgate.services.keys import KeySpec, create_key
 
 
 def settings_for(database_url: str, **overrides: object) -> Settings:
-    """Settings for tests: fast sandbox receipts, fast key refresh, no demo."""
+    """Settings for tests: fast sandbox receipts, fast key refresh, unpaced sandbox."""
     values: dict[str, object] = {
         "database_url": database_url,
         "sandbox_delivered_after": 0.05,
         "sandbox_read_after": 0.15,
         "key_cache_refresh_seconds": 0.1,
         "worker_poll_seconds": 0.2,
+        # Pacing has tests of its own; elsewhere a burst should not wait for a platform's rate.
+        "sandbox_pacing": False,
         "log_level": "warning",
     }
     values.update(overrides)
@@ -90,3 +93,12 @@ async def wait_for_status(
             if body["status"] == wanted:
                 return body
             await asyncio.sleep(0.02)
+
+
+async def until(condition: Callable[[], Awaitable[bool]], limit: float = 10.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``limit`` seconds."""
+    async with asyncio.timeout(limit):
+        while True:
+            if await condition():
+                return
+            await asyncio.sleep(0.01)

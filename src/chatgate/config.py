@@ -44,18 +44,37 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     worker_batch_size: int = Field(default=200, ge=1, le=5000)
     worker_lease_seconds: float = Field(default=30.0, gt=0)
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=64, description="claim loops per worker process"
+    )
+    worker_drain_seconds: float = Field(
+        default=20.0, ge=0, description="on SIGTERM, how long to finish work in hand"
+    )
 
     send_max_attempts: int = Field(
         default=8, ge=1, le=100, description="tries of a send before it ends as failed"
     )
     retry_base_seconds: float = Field(default=1.0, gt=0, description="first backoff ceiling")
     retry_cap_seconds: float = Field(default=300.0, gt=0, description="largest backoff ceiling")
+    send_max_age_seconds: int = Field(
+        default=24 * 3600, ge=1, description="a message not sent by this age ends as failed"
+    )
 
     sandbox_delivered_after: float = Field(
         default=0.4, ge=0, description="seconds from sent to delivered in the sandbox"
     )
     sandbox_read_after: float = Field(
         default=3.0, ge=0, description="seconds from sent to read in the sandbox"
+    )
+
+    sandbox_latency: float = Field(
+        default=0.0, ge=0, le=60, description="seconds the sandbox takes to answer a send"
+    )
+    sandbox_record_path: str | None = Field(
+        default=None, description="append every sandbox send to this file (tests, benchmarks)"
+    )
+    sandbox_pacing: bool = Field(
+        default=True, description="pace sandbox sends at each platform's documented rates"
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -10,10 +10,14 @@ import structlog
 
 def configure_logging(level: str, fmt: str) -> None:
     """Send structlog and standard logging to stderr at ``level`` in ``fmt``."""
+    # Tracebacks are printed plain: a formatter that shows local variables would print
+    # request headers, and with them API keys, into the log.
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(

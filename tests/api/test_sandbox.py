@@ -44,14 +44,14 @@ async def test_undeliverable_fails_after_sent(client: httpx.AsyncClient, tenant:
     assert failed["error"]["code"] == "undeliverable"
 
 
-async def test_retryable_outage_is_retried_then_given_up(
-    settings: Settings, tenant: Tenant
-) -> None:
+async def test_retryable_outage_is_retried_then_given_up(settings: Settings) -> None:
+    """With its own gateway as the only worker, so that its retry settings are the ones used."""
     fast_retries = settings.model_copy(
         update={"send_max_attempts": 3, "retry_base_seconds": 0.01, "retry_cap_seconds": 0.05}
     )
     app = create_app(fast_retries)
     async with LifespanManager(app):
+        tenant = await make_tenant(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await _send(client, tenant.test, text_message(to="+15005550004"))

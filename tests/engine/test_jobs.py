@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
-
-from chatgate.config import Settings
-from chatgate.domain.keys import KeyMode
-from chatgate.domain.records import Message
 from chatgate.domain.status import Status
-from chatgate.services.accounts import create_account
 from chatgate.services.delivery import apply_status
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database
 from chatgate.storage.types import utcnow
-
-
-@pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    db = Database(settings)
-    yield db
-    await db.dispose()
+from tests.engine.conftest import store_message
 
 
 async def test_a_dead_workers_jobs_are_taken_over_after_the_lease(database: Database) -> None:
@@ -69,26 +56,10 @@ async def test_future_jobs_wait_for_their_time(database: Database) -> None:
 
 
 async def test_a_late_receipt_is_recorded_without_regressing(database: Database) -> None:
-    account = await create_account(database, "late-receipts")
-    now = utcnow()
-    message = Message.new(
-        account_id=account.id,
-        mode=KeyMode.TEST,
-        direction="outbound",
-        channel="sms",
-        sender=None,
-        recipient="+14155550123",
-        content={"type": "text", "text": "x"},
-        status=Status.SENT,
-        at=now,
-        provider_message_id="p1",
-    )
+    message = await store_message(database, Status.SENT, utcnow())
     async with database.write() as conn:
-        await message_store.insert_messages(conn, [message_store.message_row(message, None)])
-        await message_store.insert_event_rows(conn, [message_store.first_event_row(message)])
-    async with database.write() as conn:
-        await apply_status(conn, message, Status.READ, None)
-        await apply_status(conn, message, Status.DELIVERED, None)  # arrives late
+        await apply_status(conn, message, Status.READ, None, utcnow())
+        await apply_status(conn, message, Status.DELIVERED, None, utcnow())  # arrives late
     async with database.read() as conn:
         stored = await message_store.get_message_by_id(conn, message.id)
         events = await message_store.list_events(conn, message.id)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from chatgate.config import Settings
 from chatgate.storage.database import Database
-from chatgate.storage.migrate import upgrade
+from chatgate.storage.migrate import alembic_config, upgrade, upgrade_async
 from chatgate.storage.tables import metadata
 
 
@@ -28,7 +30,7 @@ async def test_migrated_schema_matches_the_tables(settings: Settings) -> None:
     finally:
         await database.dispose()
     assert differences == []
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
 
 
 def test_upgrade_is_idempotent(settings: Settings) -> None:
@@ -44,5 +46,41 @@ async def test_sqlite_runs_in_wal_with_full_sync(settings: Settings) -> None:
         async with database.read() as conn:
             assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
             assert await conn.scalar(text("PRAGMA synchronous")) == 2  # FULL
+    finally:
+        await database.dispose()
+
+
+async def test_event_sequence_migration_continues_existing_histories(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'old.db'}")
+    await upgrade_async(settings, "0001")
+    database = Database(settings)
+    try:
+        async with database.write() as conn:
+            await conn.execute(
+                text("INSERT INTO accounts (id, name, created_at) VALUES ('acc_1', 'a', '2026')")
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO messages (id, account_id, mode, direction, channel, recipient,"
+                    " content, status, created_at, updated_at) VALUES ('msg_1', 'acc_1', 'test',"
+                    " 'outbound', 'sms', '+14155550123', '{}', 'sent', '2026-01-01', '2026-01-01')"
+                )
+            )
+            for seq in (1, 2):
+                await conn.execute(
+                    text(
+                        "INSERT INTO message_events (id, account_id, message_id, seq, type,"
+                        " created_at) VALUES (:id, 'acc_1', 'msg_1', :seq, 'message.status',"
+                        " '2026-01-01')"
+                    ),
+                    {"id": f"evt_{seq}", "seq": seq},
+                )
+    finally:
+        await database.dispose()
+    await upgrade_async(settings)
+    database = Database(settings)
+    try:
+        async with database.read() as conn:
+            assert await conn.scalar(text("SELECT event_seq FROM messages")) == 2
     finally:
         await database.dispose()

@@ -5,24 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 
 from chatgate import __version__
 from chatgate.api.errors import install_error_handlers
+from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
 from chatgate.api.ratelimit import RateLimiter
 from chatgate.api.routes import account, health, keys, messages, sandbox
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
+from chatgate.engine.clock import Clock, system_clock
+from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
-from chatgate.engine.wakeup import LocalWakeup
+from chatgate.engine.wakeup import LocalWakeup, PostgresListener
 from chatgate.engine.worker import Worker
-from chatgate.services.delivery import DeliveryHandlers, sandbox_resolver
+from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
+from chatgate.services.dispatch import adapter_resolver, pace_resolver
 from chatgate.services.key_cache import KeyCache
-from chatgate.storage.database import Database
+from chatgate.storage.database import Database, postgres_dsn
 
 DESCRIPTION = """\
 One API for WhatsApp, Telegram, Messenger, Instagram, TikTok, LINE, Kakao, Viber, Zalo and
@@ -41,21 +46,36 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
         key_cache=KeyCache(database, settings.key_cache_refresh_seconds),
         limiter=RateLimiter(settings.redis_url),
         wakeup=LocalWakeup(),
-        sandbox=SandboxAdapter(settings.sandbox_delivered_after, settings.sandbox_read_after),
+        sandbox=SandboxAdapter(
+            settings.sandbox_delivered_after,
+            settings.sandbox_read_after,
+            latency=settings.sandbox_latency,
+            record_path=settings.sandbox_record_path,
+        ),
+        pacer=Pacer(settings.redis_url),
         http=httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False),
     )
 
 
-def build_worker(gateway: Gateway) -> Worker:
+def build_worker(gateway: Gateway, *, clock: Clock = system_clock) -> Worker:
     """The worker that delivers this gateway's messages."""
     settings = gateway.settings
-    retry = RetryPolicy(
-        base=settings.retry_base_seconds,
-        cap=settings.retry_cap_seconds,
-        max_attempts=settings.send_max_attempts,
+    policy = DeliveryPolicy(
+        retry=RetryPolicy(
+            base=settings.retry_base_seconds,
+            cap=settings.retry_cap_seconds,
+            max_attempts=settings.send_max_attempts,
+        ),
+        max_age=timedelta(seconds=settings.send_max_age_seconds),
     )
     handlers = DeliveryHandlers(
-        gateway.database, gateway.http, sandbox_resolver(gateway.sandbox), retry
+        gateway.database,
+        gateway.http,
+        adapter_resolver(gateway.sandbox),
+        policy,
+        pacer=gateway.pacer,
+        resolve_pace=pace_resolver(pace_sandbox=settings.sandbox_pacing),
+        clock=clock,
     )
     return Worker(
         gateway.database,
@@ -64,28 +84,36 @@ def build_worker(gateway: Gateway) -> Worker:
         batch_size=settings.worker_batch_size,
         lease_seconds=settings.worker_lease_seconds,
         poll_seconds=settings.worker_poll_seconds,
+        concurrency=settings.worker_concurrency,
+        clock=clock,
     )
 
 
 @contextlib.asynccontextmanager
 async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gateway]:
-    """Start the gateway's background tasks (key refresh, worker) and stop them after."""
+    """Start the gateway's background tasks (key refresh, wake-ups, worker); stop them after.
+
+    On the way out the worker stops claiming and gets ``worker_drain_seconds`` to finish
+    what it holds; anything left is handed back for another worker.
+    """
+    settings = gateway.settings
     await gateway.key_cache.refresh()
     tasks = [asyncio.create_task(gateway.key_cache.run(), name="key-cache")]
+    if with_worker and not gateway.database.is_sqlite:
+        listener = PostgresListener(postgres_dsn(settings.database_url), gateway.wakeup)
+        tasks.append(asyncio.create_task(listener.run(), name="wakeup-listener"))
     worker = build_worker(gateway) if with_worker else None
-    if worker is not None:
-        tasks.append(asyncio.create_task(worker.run(), name="worker"))
+    worker_task = asyncio.create_task(worker.run(), name="worker") if worker else None
     try:
         yield gateway
     finally:
-        if worker is not None:
-            worker.stop()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(tasks[-1]), timeout=10)
+        if worker is not None and worker_task is not None:
+            await worker.drain(worker_task, settings.worker_drain_seconds)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await gateway.http.aclose()
+        gateway.sandbox.close()
         await gateway.database.dispose()
 
 
@@ -106,7 +134,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    for module in (health, account, keys, messages, sandbox):
+    modules = (health, account, keys, messages, sandbox)
+    for module in modules:
         app.include_router(module.router)
-    app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes)
+    # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.
+    routes = [*app.router.routes, *(route for m in modules for route in m.router.routes)]
+    app.add_middleware(
+        GatewayMiddleware, max_body_bytes=settings.max_body_bytes, methods=PathMethods(routes)
+    )
     return app

@@ -19,7 +19,14 @@ log = structlog.get_logger(__name__)
 _SOURCES = ("body", "query", "path", "header", "cookie")
 # Our validators prefix a message with the field it is about: "to: must be ...".
 _FIELD_PREFIX = re.compile(r"^(?:Value error, )?(\w[\w.\-]*): (.+)$", re.DOTALL)
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_HTTP_CODES = {
+    400: "invalid_json",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+# The framework answers 400 when it cannot parse the body (e.g. JSON nested too deeply).
+_HTTP_FIELDS = {400: "body", 413: "body"}
 
 
 def envelope(request_id: str, code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -73,6 +80,10 @@ def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, s
         message = match.group(2)
     elif message.startswith("Value error, "):
         message = message[len("Value error, ") :]
+    if error_type == "extra_forbidden" and path and not path[-1]:
+        # A key named "" would make the field the parent's path, or nothing at all.
+        path.pop()
+        return "invalid_request", ".".join(path) or "body", 'has a field named "", not a known one'
     if not path:
         return "invalid_request", source if source != "body" else "body", message
     field = ".".join(path)
@@ -111,7 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code,
             code,
             str(exc.detail),
-            None,
+            _HTTP_FIELDS.get(exc.status_code),
             dict(exc.headers) if exc.headers else None,
         )
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Annotated
 
 import orjson
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +26,17 @@ from chatgate.storage.types import utcnow
 
 HEADER = "Idempotency-Key"
 _MAX_KEY = 255
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=_MAX_KEY,
+        description="Retry safely: a repeat with the same key and body gets the first answer "
+        "(with `Idempotency-Replayed: true`) for 24 hours.",
+    ),
+]
 
 Producer = Callable[[AsyncConnection], Awaitable[BaseModel]]
 Redactor = Callable[[BaseModel], BaseModel]

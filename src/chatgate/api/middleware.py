@@ -1,7 +1,8 @@
 """One pure-ASGI middleware for what every request shares.
 
-It gives each request an id, refuses bodies that are too large or not JSON before any
-route runs, and stamps the id and the key's rate-limit state on every response.
+It gives each request an id, refuses a method the path does not have and bodies that are
+too large or not JSON before any route runs, and stamps the id and the key's rate-limit
+state on every response.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatgate.api.errors import envelope
+from chatgate.api.methods import PathMethods
 from chatgate.api.ratelimit import RateLimitState
 from chatgate.domain.ids import new_id
 from chatgate.errors import ChatgateError
@@ -36,12 +38,22 @@ def _is_json(content_type: str) -> bool:
     )
 
 
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's root path, as the router matches it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
 class GatewayMiddleware:
     """Request ids, body guards and response headers."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, methods: PathMethods | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.methods = methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +75,16 @@ class GatewayMiddleware:
                         out[name] = value
             await send(message)
 
+        allowed = self.methods.allowed(_route_path(scope)) if self.methods else None
+        if allowed is not None and scope["method"] not in allowed:
+            allow = ", ".join(sorted(allowed))
+            body = envelope(
+                request_id,
+                "method_not_allowed",
+                f"{scope['method']} is not allowed here; allowed: {allow}",
+            )
+            await self._refuse(send_with_headers, 405, body, {"allow": allow})
+            return
         refusal = self._refusal(scope["method"], headers, request_id)
         if refusal is not None:
             await self._refuse(send_with_headers, *refusal)
@@ -95,7 +117,9 @@ class GatewayMiddleware:
         return None
 
     @staticmethod
-    async def _refuse(send: Send, status: int, body: dict[str, Any]) -> None:
+    async def _refuse(
+        send: Send, status: int, body: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> None:
         payload = orjson.dumps(body)
         await send(
             {
@@ -104,6 +128,7 @@ class GatewayMiddleware:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(payload)).encode()),
+                    *((name.encode(), value.encode()) for name, value in (extra or {}).items()),
                 ],
             }
         )

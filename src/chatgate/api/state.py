@@ -10,6 +10,7 @@ from fastapi import Request
 from chatgate.api.ratelimit import RateLimiter
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
+from chatgate.engine.pacing import Pacer
 from chatgate.engine.wakeup import LocalWakeup
 from chatgate.services.key_cache import KeyCache
 from chatgate.storage.database import Database
@@ -25,6 +26,7 @@ class Gateway:
     limiter: RateLimiter
     wakeup: LocalWakeup
     sandbox: SandboxAdapter
+    pacer: Pacer
     http: httpx.AsyncClient
 
 

@@ -7,9 +7,12 @@ as :class:`ProviderError` already classified as retryable or permanent.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -101,6 +104,48 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status_code = status_code
+
+
+# HTTP statuses worth another try: timeouts, throttling and server-side failures.
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def error_from_status(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    retry_after: float | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProviderError:
+    """A :class:`ProviderError` for an HTTP failure: 429, 408 and 5xx are retryable."""
+    hint = retry_after
+    if hint is None and headers is not None:
+        hint = parse_retry_after(headers.get("retry-after"))
+    retryable = status in RETRYABLE_STATUSES or status >= 500
+    return ProviderError(code, message, retryable=retryable, retry_after=hint, status_code=status)
+
+
+def error_from_transport(error: httpx.TransportError) -> ProviderError:
+    """A network failure (refused, reset, timed out): always worth another try."""
+    code = "timeout" if isinstance(error, httpx.TimeoutException) else "network_error"
+    return ProviderError(code, type(error).__name__, retryable=True)
 
 
 class ChannelAdapter(ABC):

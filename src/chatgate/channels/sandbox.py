@@ -8,12 +8,19 @@ to fail, per message or by recipient:
   permanent), ``undeliverable`` (sent, then failed like an asynchronous platform error),
   ``unavailable`` (a retryable outage: every attempt fails).
 - ``metadata.sandbox.delivered_after`` / ``read_after``: seconds, overriding the defaults.
+- ``metadata.sandbox.latency``: seconds the simulated platform takes to answer.
+
+With ``record_path`` set, every accepted send is appended to that file as one line, the way
+a platform would log what it received; the line is written before the answer, so it
+survives the sending process being killed right after (the chaos test counts on it).
 - Magic phone numbers (Twilio-style test numbers): ``+15005550001`` invalid recipient,
   ``+15005550002`` undeliverable, ``+15005550003`` rejected, ``+15005550004`` unavailable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -56,6 +63,7 @@ class SandboxOptions(BaseModel):
     fail: Failure | None = None
     delivered_after: float | None = Field(default=None, ge=0, le=3600)
     read_after: float | None = Field(default=None, ge=0, le=3600)
+    latency: float | None = Field(default=None, ge=0, le=60)
 
 
 class InvalidSandboxOptions(ValueError):
@@ -81,9 +89,28 @@ class SandboxAdapter(ChannelAdapter):
 
     name = "sandbox"
 
-    def __init__(self, delivered_after: float, read_after: float) -> None:
+    def __init__(
+        self,
+        delivered_after: float,
+        read_after: float,
+        *,
+        latency: float = 0.0,
+        record_path: str | None = None,
+    ) -> None:
         self.delivered_after = delivered_after
         self.read_after = read_after
+        self.latency = latency
+        self._record = (
+            os.open(record_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if record_path
+            else None
+        )
+
+    def close(self) -> None:
+        """Close the record file, if any."""
+        if self._record is not None:
+            os.close(self._record)
+            self._record = None
 
     def build_request(self, message: OutboundMessage) -> ProviderRequest:
         """Decide the simulated outcome; raises :class:`InvalidSandboxOptions`."""
@@ -98,6 +125,8 @@ class SandboxAdapter(ChannelAdapter):
             url=f"sandbox://{message.channel}/messages",
             json={"to": message.recipient, "content": dict(message.content)},
             context={
+                "message_id": message.id,
+                "latency": self.latency if options.latency is None else options.latency,
                 "failure": failure,
                 "delivered_after": delivered_after,
                 "read_after": max(read_after, delivered_after),
@@ -106,6 +135,9 @@ class SandboxAdapter(ChannelAdapter):
 
     async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
         """Answer as a platform would, without touching the network."""
+        latency: float = request.context["latency"]
+        if latency:
+            await asyncio.sleep(latency)
         failure: Failure | None = request.context["failure"]
         if failure in ("invalid_recipient", "rejected", "unavailable"):
             raise ProviderError(
@@ -128,4 +160,8 @@ class SandboxAdapter(ChannelAdapter):
                 ExpectedReceipt(delivered_after, Status.DELIVERED),
                 ExpectedReceipt(request.context["read_after"], Status.READ),
             )
-        return SendResult(provider_message_id=f"sbx_{secrets.token_hex(12)}", receipts=receipts)
+        provider_id = f"sbx_{secrets.token_hex(12)}"
+        if self._record is not None:
+            # One write() of one short line: O_APPEND keeps concurrent lines whole.
+            os.write(self._record, f"{request.context['message_id']} {provider_id}\n".encode())
+        return SendResult(provider_message_id=provider_id, receipts=receipts)

@@ -12,10 +12,24 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+
+# JSON's own types, not pydantic's coercions: no false or "1.5" for a number, no 0 or
+# "yes" for a boolean (the schema says number and boolean).
+Number = Annotated[float, Strict()]
+Integer = Annotated[int, Strict()]
+Boolean = Annotated[bool, Strict()]
 
 
 class MediaKind(StrEnum):
@@ -57,7 +71,7 @@ class Media(_Strict):
     )
     caption: str | None = Field(default=None, max_length=MAX_CAPTION)
     filename: str | None = Field(default=None, min_length=1, max_length=255)
-    voice: bool = Field(default=False, description="an audio file sent as a voice note")
+    voice: Boolean = Field(default=False, description="an audio file sent as a voice note")
     mime_type: str | None = Field(default=None, max_length=127, pattern=r"^[\w.+-]+/[\w.+-]+$")
 
     @model_validator(mode="after")
@@ -79,7 +93,7 @@ class TextContent(_Strict):
 
     type: Literal["text"] = "text"
     text: str = Field(min_length=1, max_length=MAX_TEXT)
-    preview_url: bool = False
+    preview_url: Boolean = False
 
 
 class MediaContent(_Strict):
@@ -92,7 +106,7 @@ class MediaContent(_Strict):
 class TemplateButton(_Strict):
     """A parameter for one button of a template (quick-reply payload or URL suffix)."""
 
-    index: int = Field(ge=0, le=9)
+    index: Integer = Field(ge=0, le=9)
     sub_type: Literal["quick_reply", "url"] = "quick_reply"
     value: str = Field(min_length=1, max_length=2000)
 
@@ -212,8 +226,8 @@ class InteractiveContent(_Strict):
 class Location(_Strict):
     """A point on the map, optionally named."""
 
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: Number = Field(ge=-90, le=90)
+    longitude: Number = Field(ge=-180, le=180)
     name: str | None = Field(default=None, max_length=1000)
     address: str | None = Field(default=None, max_length=1000)
 

@@ -1,12 +1,27 @@
-"""Wake-ups: how a committed job reaches an idle worker without polling."""
+"""Wake-ups: how a committed job reaches an idle worker without tight polling.
+
+In the embedded mode the API and the worker share a process and an in-process event is
+enough. On PostgreSQL every job insert also sends ``NOTIFY chatgate_jobs`` inside its
+transaction (delivered at commit), and each worker process listens on one connection of
+its own, so any number of API and worker processes wake each other.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+
+from chatgate.storage.jobs import JOBS_CHANNEL
+
+log = structlog.get_logger(__name__)
 
 
 class LocalWakeup:
-    """In-process wake-up for the embedded mode, where API and worker share a process."""
+    """In-process wake-up for work committed by this process."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -24,3 +39,43 @@ class LocalWakeup:
         finally:
             self._event.clear()
         return True
+
+
+def _setter(event: asyncio.Event) -> Callable[[object], None]:
+    return lambda _connection: event.set()
+
+
+class PostgresListener:
+    """Listens on ``chatgate_jobs`` and passes every notification to a :class:`LocalWakeup`."""
+
+    def __init__(self, dsn: str, wakeup: LocalWakeup, *, retry_seconds: float = 1.0) -> None:
+        self.dsn = dsn
+        self.wakeup = wakeup
+        self.retry_seconds = retry_seconds
+        self.connected = asyncio.Event()
+
+    def _on_notification(self, *_args: object) -> None:
+        self.wakeup.notify()
+
+    async def run(self) -> None:
+        """Stay subscribed until cancelled, reconnecting when the connection drops."""
+        while True:
+            try:
+                connection = await asyncpg.connect(self.dsn)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("wakeup.connect_failed", error=str(error))
+                await asyncio.sleep(self.retry_seconds)
+                continue
+            lost = asyncio.Event()
+            connection.add_termination_listener(_setter(lost))
+            try:
+                await connection.add_listener(JOBS_CHANNEL, self._on_notification)
+                self.connected.set()
+                # Anything committed while we were not listening is due now.
+                self.wakeup.notify()
+                await lost.wait()
+                log.warning("wakeup.connection_lost")
+            finally:
+                self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=2)

@@ -1,14 +1,19 @@
-"""The worker loop: claim due jobs in batches, run them, write every outcome at once.
+"""The worker: claim due jobs in batches, run them, write every outcome at once.
 
 Handlers do their I/O (platform calls) outside any transaction and return outcomes; the
 outcomes of a whole batch (status, events, next jobs, removal of the job) are then written
 in one transaction, so a job is either finished with all its effects or still pending.
-A worker that dies holds its jobs only until their lease ends.
+A worker that dies holds its jobs only until their lease ends. ``concurrency`` loops run
+side by side, so one slow batch does not hold up the others.
+
+Stopping (SIGTERM) stops claiming at once; batches in hand are finished, and whatever is
+still unfinished when the grace period ends is handed back for another worker to take.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections import defaultdict
@@ -18,16 +23,22 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.engine.clock import Clock, system_clock
 from chatgate.engine.wakeup import LocalWakeup
 from chatgate.storage import jobs as job_store
 from chatgate.storage.database import Database
 from chatgate.storage.jobs import Job
-from chatgate.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
 
 Outcome = Callable[[AsyncConnection], Awaitable[None]]
+# A handler returns one outcome per job, in the order of the batch it was given.
 JobHandler = Callable[[Sequence[Job]], Awaitable[Sequence[Outcome]]]
+
+
+def finish(job: Job) -> Outcome:
+    """The outcome that only removes ``job``: it is done, with nothing else to write."""
+    return lambda conn: job_store.finish_jobs(conn, [job.id])
 
 
 def worker_name() -> str:
@@ -47,6 +58,8 @@ class Worker:
         batch_size: int,
         lease_seconds: float,
         poll_seconds: float,
+        concurrency: int = 1,
+        clock: Clock = system_clock,
     ) -> None:
         self.database = database
         self.handlers = handlers
@@ -54,59 +67,168 @@ class Worker:
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
+        self.concurrency = concurrency
+        self.clock = clock
         self.name = worker_name()
         self._stopping = asyncio.Event()
+        self._held: set[int] = set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping.is_set()
 
     def stop(self) -> None:
-        """Stop claiming; the batch in hand is finished first."""
+        """Stop claiming; the batches in hand are finished first."""
         self._stopping.set()
         self.wakeup.notify()
 
     async def run(self) -> None:
-        """Loop until :meth:`stop`: claim, run, write; sleep when nothing is due."""
-        log.info("worker.started", worker=self.name)
+        """Run ``concurrency`` loops until :meth:`stop`; on cancellation, release held jobs."""
+        log.info("worker.started", worker=self.name, concurrency=self.concurrency)
+        loops = [asyncio.create_task(self._loop()) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await self._release_held()
+            log.info("worker.stopped", worker=self.name)
+
+    async def drain(self, task: asyncio.Task[None], grace_seconds: float) -> None:
+        """Stop ``task`` (running :meth:`run`): finish within the grace period, then cancel."""
+        self.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
                 done = await self.run_once()
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 log.exception("worker.batch_failed", worker=self.name)
                 done = 0
             if done == 0 and not self._stopping.is_set():
                 await self.wakeup.wait(await self._idle_seconds())
-        log.info("worker.stopped", worker=self.name)
 
     async def run_once(self) -> int:
         """Claim one batch of due jobs and run it; returns how many jobs were claimed."""
         async with self.database.write() as conn:
             claimed = await job_store.claim_due_jobs(
-                conn, self.name, now=utcnow(), lease=self.lease, limit=self.batch_size
+                conn, self.name, now=self.clock(), lease=self.lease, limit=self.batch_size
             )
         if not claimed:
             return 0
+        # Held until written: if this batch dies (cancelled, store error), the jobs are
+        # handed back at stop, or taken over when their lease ends.
+        ids = {job.id for job in claimed}
+        self._held |= ids
+        heartbeat = asyncio.create_task(self._keep_leases(sorted(ids)))
+        try:
+            done = await self._run_handlers(claimed)
+        finally:
+            # Stopped before writing: the write renews the leases itself, under its locks.
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        await self._write(done)
+        self._held -= ids
+        return len(claimed)
+
+    async def _run_handlers(self, claimed: Sequence[Job]) -> list[tuple[Job, Outcome]]:
         by_kind: dict[str, list[Job]] = defaultdict(list)
         for job in claimed:
             by_kind[job.kind].append(job)
         results = await asyncio.gather(
             *(self._handle(kind, batch) for kind, batch in by_kind.items())
         )
-        outcomes = [outcome for result in results for outcome in result]
+        done = [
+            pair
+            for batch, outcomes in zip(by_kind.values(), results, strict=True)
+            for pair in zip(batch, outcomes, strict=True)
+        ]
+        # One order for every worker, so that two batches touching the same messages take
+        # their row locks in the same order and never deadlock.
+        done.sort(key=lambda pair: (pair[0].message_id or "", pair[0].id))
+        return done
+
+    async def _write(self, done: Sequence[tuple[Job, Outcome]]) -> None:
+        """Write every outcome in one transaction; if that fails, each in its own.
+
+        Only jobs this worker still holds are written: one whose lease ran out may have
+        been taken over, and its new holder writes it. One job whose outcome cannot be
+        written (a bug, a constraint) must not hold back the rest of its batch: it is put
+        back with a backoff instead.
+        """
+        try:
+            await self._write_owned(done)
+            return
+        except Exception:
+            log.exception("worker.batch_write_failed", worker=self.name, jobs=len(done))
+        for job, outcome in done:
+            try:
+                await self._write_owned([(job, outcome)])
+            except Exception:
+                log.exception("worker.job_write_failed", worker=self.name, job=job.id)
+                backoff = timedelta(seconds=min(2.0**job.attempts, 300.0))
+                async with self.database.write() as conn:
+                    await job_store.reschedule_job(conn, job.id, self.clock() + backoff)
+
+    async def _write_owned(self, done: Sequence[tuple[Job, Outcome]]) -> None:
         async with self.database.write() as conn:
-            for outcome in outcomes:
-                await outcome(conn)
-        return len(claimed)
+            owned = await job_store.extend_leases(
+                conn, self.name, [job.id for job, _ in done], self.clock() + self.lease
+            )
+            for job, outcome in done:
+                if job.id in owned:
+                    await outcome(conn)
+                else:
+                    log.warning("worker.lease_lost", worker=self.name, job=job.id)
+
+    async def _keep_leases(self, ids: Sequence[int]) -> None:
+        """While a batch is in hand, renew its leases so no other worker takes it over."""
+        interval = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self.database.write() as conn:
+                    await job_store.extend_leases(conn, self.name, ids, self.clock() + self.lease)
+            except Exception:
+                log.exception("worker.lease_renewal_failed", worker=self.name, jobs=len(ids))
 
     async def _handle(self, kind: str, batch: Sequence[Job]) -> Sequence[Outcome]:
         handler = self.handlers.get(kind)
         if handler is None:
             log.error("worker.unknown_job_kind", kind=kind, jobs=len(batch))
-            ids = [job.id for job in batch]
-            return [lambda conn: job_store.finish_jobs(conn, ids)]
-        return await handler(batch)
+            return [finish(job) for job in batch]
+        outcomes = await handler(batch)
+        if len(outcomes) != len(batch):
+            raise RuntimeError(f"the {kind} handler must return one outcome per job")
+        return outcomes
+
+    async def _release_held(self) -> None:
+        if not self._held:
+            return
+        held, self._held = sorted(self._held), set()
+        try:
+            async with self.database.write() as conn:
+                await job_store.release_jobs(conn, self.name, held)
+            log.info("worker.released", worker=self.name, jobs=len(held))
+        except Exception:
+            # Not fatal: the leases run out and another worker takes the jobs over.
+            log.exception("worker.release_failed", worker=self.name, jobs=len(held))
 
     async def _idle_seconds(self) -> float:
         async with self.database.read() as conn:
             due = await job_store.next_due_at(conn)
         if due is None:
             return self.poll_seconds
-        wait = (due - utcnow()).total_seconds()
+        wait = (due - self.clock()).total_seconds()
         return min(max(wait, 0.0), self.poll_seconds)

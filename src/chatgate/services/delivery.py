@@ -1,4 +1,4 @@
-"""Job handlers that deliver messages: send through the adapter, then apply receipts.
+"""Job handlers that deliver messages: pace, send through the adapter, apply receipts.
 
 Each handler does its network calls outside any transaction and returns outcomes that the
 worker writes for the whole batch in one transaction: the new status, its event, the next
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,21 +18,27 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.channels.base import ChannelAdapter, OutboundMessage, ProviderError, SendResult
-from chatgate.domain.keys import KeyMode
+from chatgate.domain.pacing import Pace
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status, moves_forward
+from chatgate.engine.clock import Clock
+from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
-from chatgate.engine.worker import JobHandler, Outcome
+from chatgate.engine.worker import JobHandler, Outcome, finish
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database
 from chatgate.storage.jobs import Job
-from chatgate.storage.types import utcnow
 
 log = structlog.get_logger(__name__)
 
+SEND_JOB = "send"
 RECEIPT_JOB = "receipt"
+SENDABLE = frozenset({Status.QUEUED, Status.SCHEDULED})
+
 AdapterResolver = Callable[[Message], ChannelAdapter | None]
+# The pacing key (one sender) and its limits, or None for an unpaced message.
+PaceResolver = Callable[[Message], tuple[str, Pace] | None]
 
 
 async def apply_status(
@@ -39,11 +46,17 @@ async def apply_status(
     message: Message,
     status: Status,
     detail: dict[str, Any] | None,
+    at: datetime,
     *,
     provider_message_id: str | None = None,
-) -> None:
-    """Record ``status`` as an event; move the message only if the status moves forward."""
-    now = utcnow()
+) -> bool:
+    """Record ``status`` as an event; move the message only if the status moves forward.
+
+    Returns whether the message's status changed.
+    """
+    current = await message_store.lock_message(conn, message.id)
+    if current is None:
+        return False
     await message_store.append_event(
         conn,
         account_id=message.account_id,
@@ -51,21 +64,32 @@ async def apply_status(
         type_="message.status",
         status=status,
         detail=detail,
-        at=now,
+        at=at,
     )
-    current = await message_store.get_message_by_id(conn, message.id)
-    if current is None or not moves_forward(current.status, status):
-        return
+    if not moves_forward(current.status, status):
+        return False
     error = detail or {}
+    failed = status is Status.FAILED
     await message_store.set_status(
         conn,
         message.id,
         status,
-        now,
+        at,
         provider_message_id=provider_message_id,
-        error_code=error.get("code") if status is Status.FAILED else None,
-        error_message=error.get("message") if status is Status.FAILED else None,
+        error_code=error.get("code") if failed else None,
+        error_message=error.get("message") if failed else None,
     )
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How hard to try: retries, the oldest message still worth sending, inline pacing."""
+
+    retry: RetryPolicy
+    max_age: timedelta
+    # A pacing wait up to this long is slept in place; a longer one reschedules the job.
+    inline_wait_seconds: float = 1.0
 
 
 class DeliveryHandlers:
@@ -76,17 +100,22 @@ class DeliveryHandlers:
         database: Database,
         http: httpx.AsyncClient,
         resolve_adapter: AdapterResolver,
-        retry: RetryPolicy,
+        policy: DeliveryPolicy,
+        *,
+        pacer: Pacer,
+        resolve_pace: PaceResolver,
+        clock: Clock,
     ) -> None:
         self.database = database
         self.http = http
         self.resolve_adapter = resolve_adapter
-        self.retry = retry
+        self.policy = policy
+        self.pacer = pacer
+        self.resolve_pace = resolve_pace
+        self.clock = clock
 
     def handlers(self) -> dict[str, JobHandler]:
         """Job kind -> handler, for the worker."""
-        from chatgate.services.send import SEND_JOB
-
         return {SEND_JOB: self.handle_sends, RECEIPT_JOB: self.handle_receipts}
 
     async def _messages(self, batch: Sequence[Job]) -> dict[str, Message]:
@@ -102,8 +131,8 @@ class DeliveryHandlers:
         )
 
     async def _send(self, job: Job, message: Message | None) -> Outcome:
-        if message is None or message.status is not Status.QUEUED:
-            return lambda conn: job_store.finish_jobs(conn, [job.id])
+        if message is None or message.status not in SENDABLE:
+            return finish(job)
         adapter = self.resolve_adapter(message)
         if adapter is None:
             error = ProviderError(
@@ -112,28 +141,50 @@ class DeliveryHandlers:
                 retryable=False,
             )
             return self._failed(job, message, error)
+        wait = await self._pace(message)
+        if wait > 0:
+            return self._deferred(job, wait)
         try:
             request = adapter.build_request(OutboundMessage.of(message))
             result = await adapter.send(request, self.http)
         except ProviderError as error:
-            if error.retryable and self.retry.should_retry(job.attempts):
-                return self._retry_later(job, message, error)
-            return self._failed(job, message, error)
+            return self._after_error(job, message, error)
         except Exception as exc:  # a bug in an adapter must not wedge the queue
             log.exception("delivery.adapter_crashed", message_id=message.id)
             crash = ProviderError("internal_error", type(exc).__name__, retryable=True)
-            if self.retry.should_retry(job.attempts):
-                return self._retry_later(job, message, crash)
-            return self._failed(job, message, crash)
+            return self._after_error(job, message, crash)
         return self._sent(job, message, result)
+
+    async def _pace(self, message: Message) -> float:
+        """0 once a slot is taken; otherwise how long the job should wait elsewhere."""
+        paced = self.resolve_pace(message)
+        if paced is None:
+            return 0.0
+        sender, pace = paced
+        while True:
+            wait = await self.pacer.reserve(sender, message.recipient, pace)
+            if wait == 0 or wait > self.policy.inline_wait_seconds:
+                return wait
+            await asyncio.sleep(wait)
+
+    def _after_error(self, job: Job, message: Message, error: ProviderError) -> Outcome:
+        too_old = self.clock() - message.created_at > self.policy.max_age
+        if error.retryable and self.policy.retry.should_retry(job.attempts) and not too_old:
+            return self._retry_later(job, message, error)
+        return self._failed(job, message, error)
 
     def _sent(self, job: Job, message: Message, result: SendResult) -> Outcome:
         async def write(conn: AsyncConnection) -> None:
+            now = self.clock()
             detail = {"provider_message_id": result.provider_message_id}
             await apply_status(
-                conn, message, Status.SENT, detail, provider_message_id=result.provider_message_id
+                conn,
+                message,
+                Status.SENT,
+                detail,
+                now,
+                provider_message_id=result.provider_message_id,
             )
-            now = utcnow()
             await job_store.enqueue(
                 conn,
                 [
@@ -153,16 +204,16 @@ class DeliveryHandlers:
     def _failed(self, job: Job, message: Message, error: ProviderError) -> Outcome:
         async def write(conn: AsyncConnection) -> None:
             detail = {"code": error.code, "message": error.message, "attempts": job.attempts}
-            await apply_status(conn, message, Status.FAILED, detail)
+            await apply_status(conn, message, Status.FAILED, detail, self.clock())
             await job_store.finish_jobs(conn, [job.id])
 
         return write
 
     def _retry_later(self, job: Job, message: Message, error: ProviderError) -> Outcome:
-        delay = self.retry.delay(job.attempts, error.retry_after)
+        delay = self.policy.retry.delay(job.attempts, error.retry_after)
 
         async def write(conn: AsyncConnection) -> None:
-            await job_store.reschedule_job(conn, job.id, utcnow() + timedelta(seconds=delay))
+            await job_store.reschedule_job(conn, job.id, self.clock() + timedelta(seconds=delay))
             log.info(
                 "delivery.retry_scheduled",
                 message_id=message.id,
@@ -173,36 +224,27 @@ class DeliveryHandlers:
 
         return write
 
+    def _deferred(self, job: Job, wait: float) -> Outcome:
+        async def write(conn: AsyncConnection) -> None:
+            run_at = self.clock() + timedelta(seconds=wait)
+            await job_store.reschedule_job(conn, job.id, run_at, count_attempt=False)
+
+        return write
+
     async def handle_receipts(self, batch: Sequence[Job]) -> Sequence[Outcome]:
         """Apply receipts that have come due (the sandbox's simulated ones)."""
         found = await self._messages(batch)
-        outcomes: list[Outcome] = []
-        for job in batch:
-            message = found.get(job.message_id or "")
-            payload = job.payload or {}
+        return [self._receipt(job, found.get(job.message_id or "")) for job in batch]
 
-            async def write(
-                conn: AsyncConnection,
-                job: Job = job,
-                message: Message | None = message,
-                payload: dict[str, Any] = payload,
-            ) -> None:
-                # A late receipt is a fact worth keeping even on a final message;
-                # apply_status records it without moving the status backward.
-                if message is not None:
-                    await apply_status(
-                        conn, message, Status(payload["status"]), payload.get("detail")
-                    )
-                await job_store.finish_jobs(conn, [job.id])
+    def _receipt(self, job: Job, message: Message | None) -> Outcome:
+        payload = job.payload or {}
 
-            outcomes.append(write)
-        return outcomes
+        async def write(conn: AsyncConnection) -> None:
+            # A late receipt is a fact worth keeping even on a final message;
+            # apply_status records it without moving the status backward.
+            if message is not None:
+                status = Status(payload["status"])
+                await apply_status(conn, message, status, payload.get("detail"), self.clock())
+            await job_store.finish_jobs(conn, [job.id])
 
-
-def sandbox_resolver(sandbox: ChannelAdapter) -> AdapterResolver:
-    """Test-mode messages go to the sandbox; live channels have no adapter yet."""
-
-    def resolve(message: Message) -> ChannelAdapter | None:
-        return sandbox if message.mode is KeyMode.TEST else None
-
-    return resolve
+        return write

@@ -23,12 +23,11 @@ from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey, Message
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError, Conflict, Forbidden, InvalidRequest
+from chatgate.services.delivery import SEND_JOB
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.tables import channel_connections
-
-SEND_JOB = "send"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,14 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
+def postgres_dsn(database_url: str) -> str:
+    """A plain ``postgresql://`` DSN (for asyncpg itself) from any PostgreSQL URL we accept."""
+    for prefix in ("postgresql+asyncpg://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql://" + database_url[len(prefix) :]
+    return database_url
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     """Create the async engine for ``settings.database_url`` with Chatgate's pragmas."""
     url = settings.async_database_url

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.storage.tables import jobs
+
+# The NOTIFY channel that wakes workers on PostgreSQL (engine/wakeup.py listens on it).
+JOBS_CHANNEL = "chatgate_jobs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +53,15 @@ def job_row(
 
 
 async def enqueue(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert new jobs (rows from :func:`job_row`) in the caller's transaction."""
-    if rows:
-        await conn.execute(insert(jobs), list(rows))
+    """Insert new jobs (rows from :func:`job_row`) in the caller's transaction.
+
+    On PostgreSQL this also notifies every listening worker, at commit and only then.
+    """
+    if not rows:
+        return
+    await conn.execute(insert(jobs), list(rows))
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL})
 
 
 async def claim_due_jobs(
@@ -94,13 +103,33 @@ async def finish_jobs(conn: AsyncConnection, job_ids: Sequence[int]) -> None:
         await conn.execute(delete(jobs).where(jobs.c.id.in_(list(job_ids))))
 
 
-async def reschedule_job(conn: AsyncConnection, job_id: int, run_at: datetime) -> None:
-    """Release a job to run again at ``run_at`` (a retry)."""
-    await conn.execute(
+async def reschedule_job(
+    conn: AsyncConnection, job_id: int, run_at: datetime, *, count_attempt: bool = True
+) -> None:
+    """Release a job to run again at ``run_at``: a retry, or (not counted) a paced wait."""
+    values: dict[str, Any] = {"run_at": run_at, "locked_by": None, "locked_until": None}
+    if not count_attempt:
+        values["attempts"] = jobs.c.attempts - 1
+    await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+async def extend_leases(
+    conn: AsyncConnection, worker_id: str, job_ids: Sequence[int], until: datetime
+) -> set[int]:
+    """Push the lease end of the jobs this worker still holds; returns their ids.
+
+    Run first in the transaction that writes a batch's outcomes, it also locks those rows,
+    so that a job whose lease ran out and was taken over is never written twice.
+    """
+    if not job_ids:
+        return set()
+    result = await conn.execute(
         update(jobs)
-        .where(jobs.c.id == job_id)
-        .values(run_at=run_at, locked_by=None, locked_until=None)
+        .where(jobs.c.id.in_(sorted(job_ids)), jobs.c.locked_by == worker_id)
+        .values(locked_until=until)
+        .returning(jobs.c.id)
     )
+    return set(result.scalars())
 
 
 async def release_jobs(conn: AsyncConnection, worker_id: str, job_ids: Sequence[int]) -> None:

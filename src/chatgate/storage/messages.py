@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.ids import new_id
@@ -68,6 +68,7 @@ def message_row(message: Message, api_key_id: str | None) -> dict[str, Any]:
         "error_message": message.error_message,
         "provider_message_id": message.provider_message_id,
         "api_key_id": api_key_id,
+        "event_seq": 1,
         "created_at": message.created_at,
         "updated_at": message.updated_at,
     }
@@ -100,6 +101,18 @@ async def insert_event_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]
         await conn.execute(insert(message_events), list(rows))
 
 
+async def lock_message(conn: AsyncConnection, message_id: str) -> Message | None:
+    """Read a message and hold its row until the transaction ends (PostgreSQL).
+
+    Every writer of a message's status and events goes through here first, so that two
+    receipts for one message are applied one after the other. (SQLite has one writer.)
+    """
+    row = (
+        await conn.execute(select(messages).where(messages.c.id == message_id).with_for_update())
+    ).first()
+    return _message(row._mapping) if row else None
+
+
 async def append_event(
     conn: AsyncConnection,
     *,
@@ -110,25 +123,23 @@ async def append_event(
     detail: dict[str, Any] | None,
     at: datetime,
 ) -> None:
-    """Append an event to a message's history with the next sequence number."""
-    next_seq = (
-        select(func.coalesce(func.max(message_events.c.seq), 0) + 1)
-        .where(message_events.c.message_id == message_id)
-        .scalar_subquery()
+    """Append an event with the message's next sequence number (after :func:`lock_message`)."""
+    seq = await conn.scalar(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(event_seq=messages.c.event_seq + 1)
+        .returning(messages.c.event_seq)
     )
     await conn.execute(
-        insert(message_events).from_select(
-            ["id", "account_id", "message_id", "seq", "type", "status", "detail", "created_at"],
-            select(
-                literal(new_id("evt")),
-                literal(account_id),
-                literal(message_id),
-                next_seq,
-                literal(type_),
-                literal(status.value if status else None),
-                literal(detail, type_=message_events.c.detail.type),
-                literal(at, type_=message_events.c.created_at.type),
-            ),
+        insert(message_events).values(
+            id=new_id("evt"),
+            account_id=account_id,
+            message_id=message_id,
+            seq=seq,
+            type=type_,
+            status=status.value if status else None,
+            detail=detail,
+            created_at=at,
         )
     )
 

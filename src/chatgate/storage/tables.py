@@ -98,6 +98,9 @@ messages = Table(
     Column("error_message", Text, nullable=True),
     Column("provider_message_id", String(256), nullable=True),
     Column("api_key_id", ID, nullable=True),
+    # The sequence number of the message's newest event; bumped under the row's lock so that
+    # concurrent writers of one message's events never collide.
+    Column("event_seq", Integer, nullable=False, server_default="1"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_messages_account_mode_id", "account_id", "mode", "id"),

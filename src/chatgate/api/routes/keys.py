@@ -44,6 +44,7 @@ def _without_secret(model: BaseModel) -> BaseModel:
 async def create_key(
     body: CreateKeyRequest,
     request: Request,
+    idempotency_key: idempotency.IdempotencyKey = None,
     creator: ApiKey = Depends(require(Scope.KEYS_MANAGE)),
 ) -> Response:
     """Create a key. Its secret is in this response only; store it now."""

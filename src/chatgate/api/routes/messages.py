@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api import idempotency
@@ -58,6 +59,7 @@ def _error_body(error: ChatgateError) -> ErrorBody:
 async def send_message(
     body: SendMessageRequest,
     request: Request,
+    idempotency_key: idempotency.IdempotencyKey = None,
     key: ApiKey = Depends(require(Scope.MESSAGES_SEND)),
 ) -> Response:
     """Accept a message for delivery. Answers once it is stored durably."""
@@ -81,6 +83,7 @@ async def send_message(
 async def send_batch(
     body: BatchRequest,
     request: Request,
+    idempotency_key: idempotency.IdempotencyKey = None,
     key: ApiKey = Depends(require(Scope.MESSAGES_SEND)),
 ) -> Response:
     """Accept up to 1,000 messages; each item is accepted or refused on its own."""
@@ -130,6 +133,26 @@ async def get_message(
     return MessageDetail.with_events(message, events)
 
 
+# A date, a time with seconds, optional fractions and an optional offset (UTC without one).
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+def _date_time(value: object) -> object:
+    """Refuse what is not an ISO 8601 date-time but pydantic would read as one (Unix time)."""
+    if isinstance(value, str) and not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2025-01-31T09:30:00Z")
+    return value
+
+
+DateTimeQuery = Annotated[
+    datetime | None,
+    BeforeValidator(_date_time),
+    Query(description="an ISO 8601 date-time, e.g. 2025-01-31T09:30:00Z; UTC if no offset"),
+]
+
+
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -144,8 +167,8 @@ async def list_messages(
     channel: ChannelType | None = None,
     to: Annotated[str | None, Query(min_length=1, max_length=256, pattern=r"^[^\x00]+$")] = None,
     direction: Annotated[str | None, Query(pattern=r"^(inbound|outbound)$")] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: DateTimeQuery = None,
+    created_before: DateTimeQuery = None,
     cursor: Annotated[
         str | None, Query(pattern=MESSAGE_ID, description="next_cursor of the previous page")
     ] = None,

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], responses=ERROR_RESPO
 async def simulate_inbound(
     body: SandboxInboundRequest,
     request: Request,
+    idempotency_key: idempotency.IdempotencyKey = None,
     key: ApiKey = Depends(require(Scope.MESSAGES_SEND)),
 ) -> Response:
     """Pretend a user wrote to the account: stores the message and opens the conversation."""

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Deeper JSON than this is refused before it reaches the JSON encoder (whose limit is 254)
+# or Python's recursion limit; no message field nests more than a few levels.
+MAX_DEPTH = 64
+# The JSON encoder writes integers of at most 64 bits (signed, or unsigned when positive).
+_INT_RANGE = range(-(2**63), 2**64)
 
 
 def unstorable_reason(value: str) -> str | None:
@@ -18,21 +25,41 @@ def unstorable_reason(value: str) -> str | None:
     return None
 
 
-def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
-    """The first string (or object key) in ``value`` that cannot be stored, with its path."""
+def _number_reason(value: int | float) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value not in _INT_RANGE:
+        return "must be an integer of at most 64 bits"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number (JSON has no NaN or Infinity)"
+    return None
+
+
+def find_unstorable(value: Any, path: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """The first value (or object key) in ``value`` that cannot be stored, with its path.
+
+    Strings must survive as UTF-8 byte for byte, numbers must be ones JSON can carry, and
+    nesting must stay within ``MAX_DEPTH``.
+    """
     if isinstance(value, str):
         reason = unstorable_reason(value)
         return (path, reason) if reason else None
+    if isinstance(value, int | float):
+        number_reason = _number_reason(value)
+        return (path or "body", number_reason) if number_reason else None
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        return (path or "body", f"must not nest more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and (reason := unstorable_reason(key)):
                 return (path or "body", f"has a key that {reason}")
-            if found := find_unstorable(item, child):
+            if found := find_unstorable(item, child, depth + 1):
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            if found := find_unstorable(item, f"{path}.{index}" if path else str(index)):
+            child = f"{path}.{index}" if path else str(index)
+            if found := find_unstorable(item, child, depth + 1):
                 return found
     return None
 

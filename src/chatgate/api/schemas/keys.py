@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from chatgate.api.schemas.common import ApiModel
 from chatgate.domain.channels import ChannelType
+from chatgate.domain.content import Integer
 from chatgate.domain.keys import KeyMode, Scope
 from chatgate.domain.records import Account, ApiKey
 
@@ -24,7 +25,7 @@ class CreateKeyRequest(ApiModel):
         default_factory=list, max_length=100, examples=[["203.0.113.0/24", "2001:db8::/32"]]
     )
     allowed_channels: list[ChannelType] | None = Field(default=None, min_length=1)
-    rate_limit: int | None = Field(default=None, ge=1, le=1_000_000, description="per minute")
+    rate_limit: Integer | None = Field(default=None, ge=1, le=1_000_000, description="per minute")
 
     @field_validator("ip_allowlist")
     @classmethod

@@ -1,0 +1,45 @@
+"""Which methods each path has, so that a wrong method gets 405 and a complete ``Allow``.
+
+Starlette answers a wrong method from the first route whose path matches, so ``Allow``
+named only that route's methods (``POST`` on ``/v1/messages``, which has ``GET`` too). And
+a path template also matches the fixed paths beside it: ``GET /v1/messages/batch`` reached
+``GET /v1/messages/{message_id}`` and failed as a bad message id. Here, as in OpenAPI, a
+fixed path wins over a template, and ``Allow`` lists every method of the path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from starlette.routing import BaseRoute, Route
+
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    regex: re.Pattern[str]
+    fixed: bool
+    methods: frozenset[str]
+
+
+class PathMethods:
+    """The methods of every routed path."""
+
+    def __init__(self, routes: Iterable[BaseRoute]) -> None:
+        by_path: dict[str, _Path] = {}
+        for route in routes:
+            if not isinstance(route, Route) or not route.methods:
+                continue
+            known = by_path.get(route.path)
+            methods = frozenset(route.methods) | (known.methods if known else frozenset())
+            by_path[route.path] = _Path(route.path_regex, not route.param_convertors, methods)
+        self._paths = list(by_path.values())
+
+    def allowed(self, path: str) -> frozenset[str] | None:
+        """The methods ``path`` has, or ``None`` when no route has that path."""
+        matching = [entry for entry in self._paths if entry.regex.match(path)]
+        chosen = [entry for entry in matching if entry.fixed] or matching
+        if not chosen:
+            return None
+        return frozenset().union(*(entry.methods for entry in chosen))

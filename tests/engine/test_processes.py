@@ -1,0 +1,238 @@
+"""Many processes on one PostgreSQL: exactly-once dispatch, and nothing lost to kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from chatgate.channels.sandbox import SandboxAdapter
+from chatgate.config import Settings
+from chatgate.domain.channels import ChannelType
+from chatgate.domain.keys import KeyMode
+from chatgate.domain.status import Status, moves_forward
+from chatgate.services.accounts import create_account
+from chatgate.services.keys import KeySpec, create_key
+from chatgate.services.send import SendCommand, accept_messages
+from chatgate.storage.database import Database
+from chatgate.storage.tables import jobs, message_events, messages
+from chatgate.storage.types import utcnow
+from tests.processes import chatgate_env, free_port, processes
+from tests.support import until
+
+pytestmark = pytest.mark.slow
+
+WORKER_SETTINGS: dict[str, object] = {
+    "sandbox_pacing": False,
+    "sandbox_delivered_after": 0.05,
+    "sandbox_read_after": 0.1,
+    "worker_lease_seconds": 2,
+    "worker_poll_seconds": 0.5,
+}
+
+
+async def _count(database: Database, account_id: str, *statuses: Status) -> int:
+    async with database.read() as conn:
+        value = await conn.scalar(
+            select(func.count())
+            .select_from(messages)
+            .where(
+                messages.c.account_id == account_id,
+                messages.c.status.in_([s.value for s in statuses]),
+            )
+        )
+    return int(value or 0)
+
+
+async def _wait_for(
+    database: Database, account_id: str, total: int, *statuses: Status, limit: float
+) -> None:
+    async def reached() -> bool:
+        return await _count(database, account_id, *statuses) >= total
+
+    await until(reached, limit=limit)
+
+
+def _platform_log(path: Path) -> Counter[str]:
+    return Counter(line.split()[0] for line in path.read_text().splitlines() if line)
+
+
+async def test_two_workers_dispatch_each_message_exactly_once(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(database_url=fresh_postgres_url)
+    database = Database(settings)
+    record = tmp_path / "platform.log"
+    total = 5000
+    try:
+        account = await create_account(database, "exactly-once")
+        async with database.write() as conn:
+            key, _ = await create_key(
+                conn, account.id, KeySpec("k", KeyMode.TEST, frozenset({"*"}))
+            )
+        sandbox = SandboxAdapter(0, 0)
+        for start in range(0, total, 1000):
+            commands = [
+                SendCommand(ChannelType.SMS, f"+1415555{n:04d}", {"type": "text", "text": f"n{n}"})
+                for n in range(start, start + 1000)
+            ]
+            async with database.write() as conn:
+                await accept_messages(conn, key, commands, sandbox=sandbox, now=utcnow())
+        env = chatgate_env(
+            fresh_postgres_url, sandbox_record_path=record, log_level="info", **WORKER_SETTINGS
+        )
+        with processes(tmp_path) as running:
+            workers = [running.start(["worker"], env, f"worker{i}") for i in range(2)]
+            await _wait_for(database, account.id, total, Status.READ, limit=240)
+            assert [running.stop(w) for w in workers] == [0, 0]
+        async with database.read() as conn:
+            sent_events = (
+                await conn.execute(
+                    select(message_events.c.message_id, func.count())
+                    .where(message_events.c.status == Status.SENT.value)
+                    .group_by(message_events.c.message_id)
+                )
+            ).all()
+            leftover = await conn.scalar(select(func.count()).select_from(jobs))
+    finally:
+        await database.dispose()
+    assert len(sent_events) == total
+    assert {count for _, count in sent_events} == {1}
+    sends = _platform_log(record)
+    assert len(sends) == total
+    assert set(sends.values()) == {1}
+    assert leftover == 0
+    # Both workers took part.
+    logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+    assert all("worker.started" in log for log in logs)
+
+
+def check_history(events: list[Any]) -> str | None:
+    """What is wrong with one message's history, or ``None`` if it is consistent."""
+    seqs = [event.seq for event in events]
+    if seqs != list(range(1, len(events) + 1)):
+        return f"event sequence has gaps or repeats: {seqs}"
+    statuses = [Status(event.status) for event in events if event.status]
+    if not statuses or statuses[0] is not Status.QUEUED:
+        return f"does not start queued: {statuses}"
+    current = statuses[0]
+    for status in statuses[1:]:
+        if moves_forward(current, status):
+            current = status
+    if current not in (Status.READ, Status.FAILED):
+        return f"never reached a final state: {statuses}"
+    return None
+
+
+async def test_kill_minus_nine_loses_nothing(fresh_postgres_url: str, tmp_path: Path) -> None:
+    """5,000 messages through the API while workers are killed at random and restarted."""
+    settings = Settings(database_url=fresh_postgres_url)
+    database = Database(settings)
+    record = tmp_path / "platform.log"
+    rng = random.Random(2026)
+    port = free_port()
+    in_flight_at_kills: list[int] = []
+    accepted: list[str] = []
+    try:
+        account = await create_account(database, "chaos")
+        async with database.write() as conn:
+            _, secret = await create_key(
+                conn, account.id, KeySpec("k", KeyMode.TEST, frozenset({"*"}), rate_limit=100_000)
+            )
+        env = chatgate_env(
+            fresh_postgres_url, sandbox_record_path=record, sandbox_latency=0.02, **WORKER_SETTINGS
+        )
+        with processes(tmp_path) as running:
+            running.start(["serve", "--no-worker", "--no-migrate", "--port", str(port)], env, "api")
+            workers = [running.start(["worker"], env, f"worker{i}") for i in range(2)]
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                async with asyncio.timeout(30):
+                    while True:
+                        try:
+                            if (await client.get("/readyz")).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            pass
+                        await asyncio.sleep(0.1)
+
+                async def send_all() -> None:
+                    for batch in range(10):
+                        items = [
+                            {
+                                "channel": "sms",
+                                "to": f"+1415555{batch * 500 + i:04d}",
+                                "content": {"type": "text", "text": "x"},
+                            }
+                            for i in range(500)
+                        ]
+                        response = await client.post(
+                            "/v1/messages/batch",
+                            json={"messages": items},
+                            headers={"Authorization": f"Bearer {secret}"},
+                        )
+                        assert response.status_code == 202, response.text
+                        accepted.extend(r["message"]["id"] for r in response.json()["results"])
+                        await asyncio.sleep(rng.uniform(0.05, 0.4))
+
+                sender = asyncio.create_task(send_all())
+                for kill in range(6):
+                    await asyncio.sleep(rng.uniform(0.3, 1.5))
+                    index = rng.randrange(len(workers))
+                    victim = workers[index]
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait()
+                    async with database.read() as conn:
+                        held = await conn.scalar(
+                            select(func.count())
+                            .select_from(jobs)
+                            .where(jobs.c.locked_by.like(f"%:{victim.pid}:%"))
+                        )
+                    in_flight_at_kills.append(int(held or 0))
+                    workers[index] = running.start(["worker"], env, f"worker{index}-{kill}")
+                await sender
+            await _wait_for(
+                database, account.id, len(accepted), Status.READ, Status.FAILED, limit=300
+            )
+            for worker in workers:
+                running.stop(worker)
+        async with database.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(message_events)
+                    .where(message_events.c.account_id == account.id)
+                    .order_by(message_events.c.message_id, message_events.c.seq)
+                )
+            ).all()
+            stored = await conn.scalar(
+                select(func.count())
+                .select_from(messages)
+                .where(messages.c.account_id == account.id)
+            )
+    finally:
+        await database.dispose()
+    assert len(accepted) == 5000
+    assert stored == 5000
+    histories: dict[str, list[Any]] = {}
+    for row in rows:
+        histories.setdefault(row.message_id, []).append(row)
+    assert set(histories) == set(accepted)
+    problems = {
+        mid: problem for mid, events in histories.items() if (problem := check_history(events))
+    }
+    assert problems == {}
+    sends = _platform_log(record)
+    assert set(sends) == set(accepted)  # every message reached the platform
+    duplicates = sum(count - 1 for count in sends.values())
+    print(
+        f"\nchaos: {len(in_flight_at_kills)} kills, jobs in flight at each: {in_flight_at_kills}, "
+        f"duplicate platform sends: {duplicates}"
+    )
+    assert duplicates <= sum(in_flight_at_kills)
