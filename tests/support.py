@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from chatgate.api.state import Gateway
 from chatgate.config import Settings
 from chatgate.domain.keys import KeyMode
+from chatgate.domain.status import PROGRESS, Status, has_reached
 from chatgate.services.accounts import create_account
 from chatgate.services.keys import KeySpec, create_key
 
@@ -84,13 +85,19 @@ def text_message(to: str = "+14155550123", text: str = "hello", **extra: Any) ->
 async def wait_for_status(
     client: httpx.AsyncClient, secret: str, message_id: str, wanted: str, limit: float = 10.0
 ) -> dict[str, Any]:
-    """Poll the message until it has ``wanted`` status; fail after ``limit`` seconds."""
+    """Poll the message until it has reached ``wanted``; fail after ``limit`` seconds.
+
+    "Reached" counts a later step too (``read`` has passed ``delivered``): a poll can miss
+    a status that lasts only as long as the sandbox's delay between receipts.
+    """
+    goal = Status(wanted)
     async with asyncio.timeout(limit):
         while True:
             response = await client.get(f"/v1/messages/{message_id}", headers=auth(secret))
             assert response.status_code == 200, response.text
             body: dict[str, Any] = response.json()
-            if body["status"] == wanted:
+            status = Status(body["status"])
+            if status is goal or (goal in PROGRESS and has_reached(status, goal)):
                 return body
             await asyncio.sleep(0.02)
 

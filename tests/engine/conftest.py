@@ -14,7 +14,7 @@ from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 from chatgate.services.accounts import create_account
-from chatgate.services.delivery import SEND_JOB
+from chatgate.services.job_kinds import SEND_JOB
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database

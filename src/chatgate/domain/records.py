@@ -7,6 +7,7 @@ from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
+from chatgate.domain.fallback import FallbackStep
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode, Scope, grants
 from chatgate.domain.status import Status
@@ -92,6 +93,16 @@ class Message:
     provider_message_id: str | None
     created_at: datetime
     updated_at: datetime
+    schedule_at: datetime | None = None
+    chain_id: str | None = None
+    chain_step: int | None = None
+    fallback: tuple[FallbackStep, ...] = ()
+    fallback_message_id: str | None = None
+
+    @property
+    def due_at(self) -> datetime:
+        """When sending starts: the scheduled time, or the moment it was accepted."""
+        return self.schedule_at or self.created_at
 
     @classmethod
     def new(
@@ -109,10 +120,15 @@ class Message:
         metadata: dict[str, Any] | None = None,
         reply_to: str | None = None,
         provider_message_id: str | None = None,
+        schedule_at: datetime | None = None,
+        chain_id: str | None = None,
+        chain_step: int | None = None,
+        fallback: tuple[FallbackStep, ...] = (),
+        message_id: str | None = None,
     ) -> Message:
         """A message created at ``at``, with an id that sorts by that time."""
         return cls(
-            id=new_id("msg", now_ms=int(at.timestamp() * 1000)),
+            id=message_id or new_id("msg", now_ms=int(at.timestamp() * 1000)),
             account_id=account_id,
             mode=mode,
             direction=direction,
@@ -128,4 +144,8 @@ class Message:
             provider_message_id=provider_message_id,
             created_at=at,
             updated_at=at,
+            schedule_at=schedule_at,
+            chain_id=chain_id,
+            chain_step=chain_step,
+            fallback=fallback,
         )

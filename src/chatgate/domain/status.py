@@ -19,13 +19,21 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
 
 
-_PROGRESS: dict[Status, int] = {
+# How far a message has got; statuses outside this map are not steps of delivery.
+PROGRESS: dict[Status, int] = {
     Status.SCHEDULED: 0,
     Status.QUEUED: 1,
     Status.SENT: 2,
     Status.DELIVERED: 3,
     Status.READ: 4,
 }
+
+
+def has_reached(status: Status, goal: Status) -> bool:
+    """Whether a message now at ``status`` got at least as far as ``goal``."""
+    return PROGRESS.get(status, -1) >= PROGRESS[goal]
+
+
 FINAL = frozenset({Status.FAILED, Status.CANCELED, Status.READ, Status.RECEIVED})
 
 
@@ -39,4 +47,4 @@ def moves_forward(current: Status, new: Status) -> bool:
         return False
     if new in (Status.FAILED, Status.CANCELED):
         return current is not Status.READ
-    return _PROGRESS.get(new, -1) > _PROGRESS.get(current, -1)
+    return PROGRESS.get(new, -1) > PROGRESS.get(current, -1)

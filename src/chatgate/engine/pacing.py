@@ -16,6 +16,8 @@ from limits.storage import storage_from_string
 
 from chatgate.domain.pacing import Pace, Rate
 
+_GUARD_SECONDS = 0.005
+
 
 def _item(rate: Rate) -> RateLimitItem:
     return RateLimitItemPerSecond(rate.amount, rate.seconds)
@@ -55,5 +57,7 @@ class Pacer:
 
     async def _wait(self, item: RateLimitItem, key: str) -> float:
         stats = await self.limiter.get_window_stats(item, key)
-        # A tiny floor so that a caller never spins on a window that frees "now".
-        return max(stats.reset_time - time.time(), 0.001)
+        # A small guard past the moment the slot frees: what the platform sees is the send,
+        # a little after the slot was taken, and a send that left late must not end up in
+        # the same window as one that leaves on time.
+        return max(stats.reset_time - time.time(), 0.0) + _GUARD_SECONDS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,8 @@ from chatgate.engine.clock import Clock
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
 from chatgate.engine.worker import JobHandler, Outcome, finish
+from chatgate.services.fallback import FallbackChecks, move_on
+from chatgate.services.job_kinds import FALLBACK_CHECK_JOB, RECEIPT_JOB, SEND_JOB
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database
@@ -32,8 +34,6 @@ from chatgate.storage.jobs import Job
 
 log = structlog.get_logger(__name__)
 
-SEND_JOB = "send"
-RECEIPT_JOB = "receipt"
 SENDABLE = frozenset({Status.QUEUED, Status.SCHEDULED})
 
 AdapterResolver = Callable[[Message], ChannelAdapter | None]
@@ -52,7 +52,8 @@ async def apply_status(
 ) -> bool:
     """Record ``status`` as an event; move the message only if the status moves forward.
 
-    Returns whether the message's status changed.
+    Returns whether the message's status changed. A step of a fallback chain that fails
+    starts the next step in the same transaction.
     """
     current = await message_store.lock_message(conn, message.id)
     if current is None:
@@ -79,6 +80,8 @@ async def apply_status(
         error_code=error.get("code") if failed else None,
         error_message=error.get("message") if failed else None,
     )
+    if failed:
+        await move_on(conn, replace(current, status=status), at)
     return True
 
 
@@ -116,7 +119,12 @@ class DeliveryHandlers:
 
     def handlers(self) -> dict[str, JobHandler]:
         """Job kind -> handler, for the worker."""
-        return {SEND_JOB: self.handle_sends, RECEIPT_JOB: self.handle_receipts}
+        checks = FallbackChecks(self.database, self.clock)
+        return {
+            SEND_JOB: self.handle_sends,
+            RECEIPT_JOB: self.handle_receipts,
+            FALLBACK_CHECK_JOB: checks.handle,
+        }
 
     async def _messages(self, batch: Sequence[Job]) -> dict[str, Message]:
         ids = [job.message_id for job in batch if job.message_id]

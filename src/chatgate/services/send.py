@@ -1,9 +1,10 @@
-"""Accepting messages to send: checks, then message + event + job in one transaction.
+"""Accepting messages to send: checks, then message + event + jobs in one transaction.
 
 Everything a send can be refused for is checked here, before anything is written: the
 key's channels, a configured channel for live keys, the channel's rules (who may start a
-conversation, the service window) and what the adapter can express. The caller commits;
-only then does the API answer and the worker get woken.
+conversation, the service window), the schedule, and each fallback step the same way as
+the message itself. The caller commits; only then does the API answer and the worker get
+woken.
 """
 
 from __future__ import annotations
@@ -19,15 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.channels.base import OutboundMessage
 from chatgate.channels.sandbox import InvalidSandboxOptions, SandboxAdapter
 from chatgate.domain.channels import CHANNEL_RULES, ChannelType
+from chatgate.domain.fallback import FallbackStep
+from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey, Message
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError, Conflict, Forbidden, InvalidRequest
-from chatgate.services.delivery import SEND_JOB
+from chatgate.services.fallback import check_jobs
+from chatgate.services.job_kinds import SEND_JOB
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.tables import channel_connections
+
+MAX_SCHEDULE_AHEAD = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,56 +46,69 @@ class SendCommand:
     sender: str | None = None
     metadata: dict[str, Any] | None = None
     reply_to: str | None = None
+    schedule_at: datetime | None = None
+    fallback: tuple[FallbackStep, ...] = ()
 
 
-async def _check_rules(
-    conn: AsyncConnection, key: ApiKey, command: SendCommand, now: datetime
-) -> None:
-    rules = CHANNEL_RULES[command.channel]
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where one send goes: the message itself, or a fallback step (``field`` says which)."""
+
+    channel: ChannelType
+    to: str
+    content: dict[str, Any]
+    field: str = ""
+
+    def name(self, field: str) -> str:
+        return f"{self.field}.{field}" if self.field else field
+
+
+async def _check_rules(conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime) -> None:
+    rules = CHANNEL_RULES[target.channel]
     if rules.can_initiate and rules.service_window_hours is None:
         return
     last_inbound = await conversation_store.last_inbound_at(
-        conn, key.account_id, key.mode.value, command.channel.value, command.to
+        conn, key.account_id, key.mode.value, target.channel.value, target.to
     )
     if not rules.can_initiate and last_inbound is None:
         raise Conflict(
-            f"{command.channel.value} does not let a business start a conversation: "
+            f"{target.channel.value} does not let a business start a conversation: "
             "the recipient must write first",
             code="channel_cannot_initiate",
-            field="to",
+            field=target.name("to"),
         )
     window = rules.service_window_hours
     if window is None:
         return
     inside = last_inbound is not None and now - last_inbound <= timedelta(hours=window)
-    if inside or (rules.templates_outside_window and command.content["type"] == "template"):
+    if inside or (rules.templates_outside_window and target.content["type"] == "template"):
         return
     allowed = (
         "only templates are allowed" if rules.templates_outside_window else "nothing can be sent"
     )
     raise Conflict(
         f"the recipient has not written in the last {window} hours: outside the "
-        f"{command.channel.value} service window {allowed}",
+        f"{target.channel.value} service window {allowed}",
         code="outside_service_window",
-        field="content" if rules.templates_outside_window else "to",
+        field=target.name("content" if rules.templates_outside_window else "to"),
     )
 
 
-async def _check_configured(conn: AsyncConnection, key: ApiKey, command: SendCommand) -> None:
+async def _check_configured(conn: AsyncConnection, key: ApiKey, target: _Target) -> None:
     found = await conn.scalar(
         select(channel_connections.c.id)
         .where(
             channel_connections.c.account_id == key.account_id,
-            channel_connections.c.type == command.channel.value,
+            channel_connections.c.type == target.channel.value,
         )
         .limit(1)
     )
     if found is None:
         raise InvalidRequest(
-            f"no {command.channel.value} channel is configured for this account; add one, "
+            f"no {target.channel.value} channel is configured for this account; add one, "
             "or use a test key to send through the sandbox",
             code="channel_not_configured",
-            field="channel",
+            field=target.name("channel"),
         )
 
 
@@ -99,6 +118,47 @@ def _check_sandbox(sandbox: SandboxAdapter, message: Message) -> None:
     except InvalidSandboxOptions as exc:
         field, _, text = str(exc).partition(": ")
         raise InvalidRequest(text, field=field) from exc
+
+
+async def _check_target(conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime) -> None:
+    if not key.allows_channel(target.channel.value):
+        raise Forbidden(
+            f"this key may not send on {target.channel.value}",
+            code="channel_not_allowed",
+            field=target.name("channel"),
+        )
+    if key.mode is KeyMode.LIVE:
+        await _check_configured(conn, key, target)
+    await _check_rules(conn, key, target, now)
+
+
+def _check_schedule(schedule_at: datetime | None, now: datetime) -> None:
+    if schedule_at is not None and schedule_at - now > MAX_SCHEDULE_AHEAD:
+        raise InvalidRequest("must be at most 90 days ahead", field="schedule_at")
+
+
+def _new_message(key: ApiKey, command: SendCommand, now: datetime) -> Message:
+    scheduled = command.schedule_at is not None and command.schedule_at > now
+    message_id = new_id("msg", now_ms=int(now.timestamp() * 1000))
+    chained = bool(command.fallback)
+    return Message.new(
+        message_id=message_id,
+        account_id=key.account_id,
+        mode=key.mode,
+        direction="outbound",
+        channel=command.channel.value,
+        sender=command.sender,
+        recipient=command.to,
+        content=command.content,
+        status=Status.SCHEDULED if scheduled else Status.QUEUED,
+        at=now,
+        metadata=command.metadata,
+        reply_to=command.reply_to,
+        schedule_at=command.schedule_at if scheduled else None,
+        fallback=command.fallback,
+        chain_id=message_id if chained else None,
+        chain_step=0 if chained else None,
+    )
 
 
 async def accept_messages(
@@ -112,45 +172,35 @@ async def accept_messages(
     """Check and write each message; one result per command, in order.
 
     Refused commands write nothing; the accepted ones are written in the caller's
-    transaction with their first event and their send job.
+    transaction with their first event, their send job and any fallback check.
     """
     results: list[Message | ChatgateError] = []
     message_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
     job_rows: list[dict[str, Any]] = []
     for command in commands:
-        message = Message.new(
-            account_id=key.account_id,
-            mode=key.mode,
-            direction="outbound",
-            channel=command.channel.value,
-            sender=command.sender,
-            recipient=command.to,
-            content=command.content,
-            status=Status.QUEUED,
-            at=now,
-            metadata=command.metadata,
-            reply_to=command.reply_to,
-        )
+        message = _new_message(key, command, now)
+        targets = [
+            _Target(command.channel, command.to, command.content),
+            *(
+                _Target(ChannelType(step.channel), step.to, step.content, f"fallback.{index}")
+                for index, step in enumerate(command.fallback)
+            ),
+        ]
         try:
-            if not key.allows_channel(command.channel.value):
-                raise Forbidden(
-                    f"this key may not send on {command.channel.value}",
-                    code="channel_not_allowed",
-                    field="channel",
-                )
-            if key.mode is KeyMode.LIVE:
-                await _check_configured(conn, key, command)
-            else:
+            _check_schedule(command.schedule_at, now)
+            for target in targets:
+                await _check_target(conn, key, target, now)
+            if key.mode is KeyMode.TEST:
                 _check_sandbox(sandbox, message)
-            await _check_rules(conn, key, command, now)
         except ChatgateError as error:
             results.append(error)
             continue
         results.append(message)
         message_rows.append(message_store.message_row(message, key.id))
         event_rows.append(message_store.first_event_row(message))
-        job_rows.append(job_store.job_row(SEND_JOB, now, message_id=message.id))
+        job_rows.append(job_store.job_row(SEND_JOB, message.due_at, message_id=message.id))
+        job_rows.extend(check_jobs(message))
     await message_store.insert_messages(conn, message_rows)
     await message_store.insert_event_rows(conn, event_rows)
     await job_store.enqueue(conn, job_rows)

@@ -103,6 +103,20 @@ async def finish_jobs(conn: AsyncConnection, job_ids: Sequence[int]) -> None:
         await conn.execute(delete(jobs).where(jobs.c.id.in_(list(job_ids))))
 
 
+async def remove_unclaimed(conn: AsyncConnection, message_id: str, kind: str) -> bool:
+    """Delete a message's job of ``kind`` unless a worker holds it; ``True`` if deleted.
+
+    On PostgreSQL a claim in progress holds the row: this waits for it, then sees it
+    claimed and deletes nothing; a claim that comes second skips the deleted row.
+    """
+    result = await conn.execute(
+        delete(jobs).where(
+            jobs.c.message_id == message_id, jobs.c.kind == kind, jobs.c.locked_by.is_(None)
+        )
+    )
+    return bool(result.rowcount)
+
+
 async def reschedule_job(
     conn: AsyncConnection, job_id: int, run_at: datetime, *, count_attempt: bool = True
 ) -> None:

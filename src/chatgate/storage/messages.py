@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.domain.fallback import FallbackStep
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message, MessageEvent
@@ -35,6 +36,11 @@ def _message(mapping: Any) -> Message:
         provider_message_id=mapping["provider_message_id"],
         created_at=mapping["created_at"],
         updated_at=mapping["updated_at"],
+        schedule_at=mapping["schedule_at"],
+        chain_id=mapping["chain_id"],
+        chain_step=mapping["chain_step"],
+        fallback=tuple(FallbackStep.from_json(step) for step in mapping["fallback"] or ()),
+        fallback_message_id=mapping["fallback_message_id"],
     )
 
 
@@ -71,6 +77,11 @@ def message_row(message: Message, api_key_id: str | None) -> dict[str, Any]:
         "event_seq": 1,
         "created_at": message.created_at,
         "updated_at": message.updated_at,
+        "schedule_at": message.schedule_at,
+        "chain_id": message.chain_id,
+        "chain_step": message.chain_step,
+        "fallback": [step.to_json() for step in message.fallback] or None,
+        "fallback_message_id": message.fallback_message_id,
     }
 
 
@@ -246,3 +257,18 @@ async def set_status(
         values["error_code"] = error_code
         values["error_message"] = error_message
     await conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+
+
+async def list_chain(conn: AsyncConnection, chain_id: str) -> list[Message]:
+    """Every step of a fallback chain, first to last."""
+    rows = await conn.execute(
+        select(messages).where(messages.c.chain_id == chain_id).order_by(messages.c.chain_step)
+    )
+    return [_message(row._mapping) for row in rows]
+
+
+async def set_fallback_message(conn: AsyncConnection, message_id: str, next_id: str) -> None:
+    """Note which message a step's fallback started."""
+    await conn.execute(
+        update(messages).where(messages.c.id == message_id).values(fallback_message_id=next_id)
+    )

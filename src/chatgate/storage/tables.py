@@ -101,10 +101,18 @@ messages = Table(
     # The sequence number of the message's newest event; bumped under the row's lock so that
     # concurrent writers of one message's events never collide.
     Column("event_seq", Integer, nullable=False, server_default="1"),
+    Column("schedule_at", UtcDateTime, nullable=True),
+    # Fallback chains: every step has the first step's id as chain_id; "fallback" holds the
+    # steps still to come after this one, and fallback_message_id the step it started.
+    Column("chain_id", ID, nullable=True),
+    Column("chain_step", Integer, nullable=True),
+    Column("fallback", JSON, nullable=True),
+    Column("fallback_message_id", ID, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_messages_account_mode_id", "account_id", "mode", "id"),
     Index("ix_messages_provider_id", "channel", "provider_message_id"),
+    Index("ix_messages_chain", "chain_id"),
 )
 
 message_events = Table(

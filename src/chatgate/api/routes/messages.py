@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.api import idempotency
 from chatgate.api.auth import require
 from chatgate.api.errors import describe_validation_error
-from chatgate.api.schemas.common import ERROR_RESPONSES, ErrorBody
+from chatgate.api.schemas.common import ERROR_RESPONSES, ErrorBody, iso_date_time
 from chatgate.api.schemas.messages import (
     BatchItemResult,
     BatchRequest,
@@ -41,13 +40,16 @@ _ITEM = TypeAdapter(SendMessageRequest)
 
 def command_of(body: SendMessageRequest) -> SendCommand:
     """The service's view of a validated request."""
+    content = body.content.model_dump(mode="json", exclude_none=True)
     return SendCommand(
         channel=body.channel,
         to=body.to,
-        content=body.content.model_dump(mode="json", exclude_none=True),
+        content=content,
         sender=body.from_,
         metadata=body.metadata,
         reply_to=body.reply_to,
+        schedule_at=body.schedule_at,
+        fallback=tuple(step.step(content) for step in body.fallback),
     )
 
 
@@ -126,29 +128,25 @@ async def get_message(
     message_id: Annotated[str, Path(pattern=MESSAGE_ID, description="msg_…")],
     key: ApiKey = Depends(require(Scope.MESSAGES_READ)),
 ) -> MessageDetail:
-    """A message with its full status history."""
-    message, events = await message_service.get_message(
-        gateway_of(request).database, key, message_id
-    )
-    return MessageDetail.with_events(message, events)
+    """A message with its full status history and, if it has one, its fallback chain."""
+    view = await message_service.get_message(gateway_of(request).database, key, message_id)
+    return MessageDetail.with_events(view.message, view.events, view.chain)
 
 
-# A date, a time with seconds, optional fractions and an optional offset (UTC without one).
-_DATE_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?"
-)
-
-
-def _date_time(value: object) -> object:
-    """Refuse what is not an ISO 8601 date-time but pydantic would read as one (Unix time)."""
-    if isinstance(value, str) and not _DATE_TIME.fullmatch(value):
-        raise ValueError("must be an ISO 8601 date-time, e.g. 2025-01-31T09:30:00Z")
-    return value
+@router.delete("/{message_id}", response_model=MessageDetail)
+async def cancel_message(
+    request: Request,
+    message_id: Annotated[str, Path(pattern=MESSAGE_ID, description="msg_…")],
+    key: ApiKey = Depends(require(Scope.MESSAGES_SEND)),
+) -> MessageDetail:
+    """Cancel a scheduled or queued message; 409 once sending has begun."""
+    view = await message_service.cancel_message(gateway_of(request).database, key, message_id)
+    return MessageDetail.with_events(view.message, view.events, view.chain)
 
 
 DateTimeQuery = Annotated[
     datetime | None,
-    BeforeValidator(_date_time),
+    BeforeValidator(iso_date_time),
     Query(description="an ISO 8601 date-time, e.g. 2025-01-31T09:30:00Z; UTC if no offset"),
 ]
 

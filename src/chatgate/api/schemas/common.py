@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 # Deeper JSON than this is refused before it reaches the JSON encoder (whose limit is 254)
 # or Python's recursion limit; no message field nests more than a few levels.
@@ -62,6 +63,30 @@ def find_unstorable(value: Any, path: str = "", depth: int = 0) -> tuple[str, st
             if found := find_unstorable(item, child, depth + 1):
                 return found
     return None
+
+
+# A date, a time with seconds, optional fractions and an offset (optional where UTC is meant).
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+def iso_date_time(value: object) -> object:
+    """Refuse what is not an ISO 8601 date-time but pydantic would read as one (Unix time)."""
+    if isinstance(value, str) and not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2025-01-31T09:30:00Z")
+    return value
+
+
+def iso_date_time_with_offset(value: object) -> object:
+    """Like :func:`iso_date_time`, but the offset is required and so is a string."""
+    match = _DATE_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None or match.group("offset") is None:
+        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2025-01-31T09:30:00Z")
+    return value
+
+
+ZonedDateTime = Annotated[AwareDatetime, BeforeValidator(iso_date_time_with_offset)]
 
 
 class ApiModel(BaseModel):

@@ -6,17 +6,81 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from chatgate.api.schemas.common import ApiModel, ErrorBody
+from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime
 from chatgate.domain.addresses import InvalidAddress, normalize_address
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Content
+from chatgate.domain.fallback import FallbackStep, Trigger, parse_duration
 from chatgate.domain.records import Message, MessageEvent
 from chatgate.domain.status import Status
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_BATCH = 1000
+
+
+class NotWithin(ApiModel):
+    """Move on if the step has not reached a status within a time."""
+
+    not_: Literal["delivered", "read"] = Field(alias="not")
+    within: str = Field(
+        pattern=r"^\d{1,7}(s|m|h|d)$", examples=["90s", "10m"], description="1s to 7d"
+    )
+
+    @field_validator("within")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class FallbackStepIn(ApiModel):
+    """A step to try if the one before fails, or does not get far enough in time."""
+
+    channel: ChannelType
+    to: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="the recipient on this channel; the message's `to` if absent",
+    )
+    content: Content | None = Field(default=None, description="the message's content if absent")
+    on: Literal["failed"] | NotWithin = "failed"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trigger_errors(cls, data: Any) -> Any:
+        # Left to the union, a bad {"not", "within"} would be reported against its other
+        # branch ("failed"); check the object branch first to name the field at fault.
+        trigger = data.get("on") if isinstance(data, dict) else None
+        if isinstance(trigger, dict):
+            try:
+                NotWithin.model_validate(trigger)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                where = ".".join(str(part) for part in error["loc"])
+                message = str(error["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"on.{where}: {message}" if where else f"on: {message}") from exc
+        return data
+
+    def step(self, content: dict[str, Any]) -> FallbackStep:
+        """The domain step, with the message's content where this step has none."""
+        assert self.to is not None
+        trigger = (
+            Trigger()
+            if isinstance(self.on, str)
+            else Trigger(goal=Status(self.on.not_), within=parse_duration(self.on.within))
+        )
+        own = self.content.model_dump(mode="json", exclude_none=True) if self.content else None
+        return FallbackStep(self.channel.value, self.to, own or content, trigger)
 
 
 class SendMessageRequest(ApiModel):
@@ -36,6 +100,16 @@ class SendMessageRequest(ApiModel):
         default=None, description="your own data, echoed back unchanged in every event"
     )
     reply_to: str | None = Field(default=None, min_length=1, max_length=256)
+    schedule_at: ZonedDateTime | None = Field(
+        default=None,
+        description="send later: ISO 8601 with an offset, at most 90 days ahead; a past time "
+        "sends now",
+    )
+    fallback: list[FallbackStepIn] = Field(
+        default_factory=list,
+        max_length=5,
+        description="steps to try in turn when the one before fails or misses its goal",
+    )
 
     @field_validator("metadata")
     @classmethod
@@ -50,6 +124,14 @@ class SendMessageRequest(ApiModel):
             self.to = normalize_address(self.channel, self.to)
         except InvalidAddress as exc:
             raise ValueError(f"to: {exc}") from exc
+        for index, step in enumerate(self.fallback):
+            try:
+                step.to = normalize_address(step.channel, step.to or self.to)
+            except InvalidAddress as exc:
+                hint = (
+                    "" if step.to else f" (the message's `to` is no {step.channel.value} address)"
+                )
+                raise ValueError(f"fallback.{index}.to: {exc}{hint}") from exc
         return self
 
 
@@ -80,6 +162,43 @@ class MessageEventOut(BaseModel):
         return cls(type=event.type, status=event.status, at=event.created_at, detail=event.detail)
 
 
+class ChainStep(BaseModel):
+    """One step of a fallback chain."""
+
+    step: int
+    message_id: str
+    channel: ChannelType
+    to: str
+    status: Status
+
+
+class Chain(BaseModel):
+    """The fallback chain a message belongs to."""
+
+    id: str = Field(description="the id of the chain's first message")
+    steps: list[ChainStep]
+    pending: int = Field(description="steps not started yet")
+
+    @classmethod
+    def of(cls, steps: list[Message]) -> Chain:
+        """Render a chain from its messages, first step first."""
+        last = steps[-1]
+        return cls(
+            id=steps[0].chain_id or steps[0].id,
+            steps=[
+                ChainStep(
+                    step=message.chain_step or 0,
+                    message_id=message.id,
+                    channel=message.channel,
+                    to=message.recipient,
+                    status=message.status,
+                )
+                for message in steps
+            ],
+            pending=0 if last.fallback_message_id else len(last.fallback),
+        )
+
+
 class MessageOut(BaseModel):
     """A message as the API shows it."""
 
@@ -97,6 +216,8 @@ class MessageOut(BaseModel):
     status: Status
     error: SendError | None
     provider_message_id: str | None
+    schedule_at: datetime | None = Field(description="when a scheduled message is due")
+    chain_id: str | None = Field(description="the fallback chain this message is a step of")
     created_at: datetime
     updated_at: datetime
 
@@ -117,6 +238,8 @@ class MessageOut(BaseModel):
             if message.error_code
             else None,
             "provider_message_id": message.provider_message_id,
+            "schedule_at": message.schedule_at,
+            "chain_id": message.chain_id,
             "created_at": message.created_at,
             "updated_at": message.updated_at,
         }
@@ -131,11 +254,18 @@ class MessageDetail(MessageOut):
     """A message with its status history."""
 
     events: list[MessageEventOut]
+    chain: Chain | None = Field(default=None, description="its fallback chain, if it has one")
 
     @classmethod
-    def with_events(cls, message: Message, events: list[MessageEvent]) -> MessageDetail:
-        """Render a stored message and its history."""
-        return cls(**cls.fields_of(message), events=[MessageEventOut.of(e) for e in events])
+    def with_events(
+        cls, message: Message, events: list[MessageEvent], chain: list[Message] | None = None
+    ) -> MessageDetail:
+        """Render a stored message, its history and its chain's steps."""
+        return cls(
+            **cls.fields_of(message),
+            events=[MessageEventOut.of(e) for e in events],
+            chain=Chain.of(chain) if chain else None,
+        )
 
     @classmethod
     def new(cls, message: Message) -> MessageDetail:

@@ -1,0 +1,5 @@
+"""The kinds of job the delivery engine runs."""
+
+SEND_JOB = "send"
+RECEIPT_JOB = "receipt"
+FALLBACK_CHECK_JOB = "fallback_check"
