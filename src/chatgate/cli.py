@@ -145,11 +145,22 @@ def serve(
 
 
 @app.command("worker")
-def run_worker() -> None:
-    """Deliver messages without serving the API; stops cleanly on SIGTERM."""
+def run_worker(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            envvar="CHATGATE_WORKER_CONCURRENCY", min=1, max=64, help="claim loops side by side"
+        ),
+    ] = 2,
+) -> None:
+    """Deliver messages without serving the API; stops cleanly on SIGTERM.
+
+    On SIGTERM it stops claiming, finishes the batches in hand (within
+    CHATGATE_WORKER_DRAIN_SECONDS) and hands back anything unfinished.
+    """
     from chatgate.api.app import build_gateway, running
 
-    settings = Settings()
+    settings = Settings(worker_concurrency=concurrency)
     configure_logging(settings.log_level, settings.log_format)
 
     async def main() -> None:
