@@ -235,3 +235,20 @@ async def _leased(database: Database) -> bool:
                 jobs.select().where(jobs.c.locked_by.is_not(None)).with_only_columns(jobs.c.id)
             )
         )
+
+
+async def test_a_batch_is_written_in_one_go(database: Database) -> None:
+    """Sends and receipts of a whole batch are written together, not one by one."""
+    clock = FakeClock()
+    stored = [await _queue_message(database, clock) for _ in range(10)]
+    platform = ScriptedPlatform()
+    worker = _worker(database, platform, clock)
+    assert await worker.run_once() == 10
+    assert worker.batch_write_failures == 0
+    for message in stored:
+        sent, pending = await _state(database, message.id)
+        assert sent.status is Status.SENT
+        assert pending == []
+    async with database.read() as conn:
+        events = await message_store.list_events(conn, stored[0].id)
+    assert [(e.seq, e.status) for e in events] == [(1, Status.QUEUED), (2, Status.SENT)]

@@ -29,6 +29,11 @@ PROGRESS: dict[Status, int] = {
 }
 
 
+def replaced_by(new: Status) -> frozenset[Status]:
+    """The statuses that ``new`` may replace: those it moves forward from."""
+    return frozenset(status for status in Status if moves_forward(status, new))
+
+
 def has_reached(status: Status, goal: Status) -> bool:
     """Whether a message now at ``status`` got at least as far as ``goal``."""
     return PROGRESS.get(status, -1) >= PROGRESS[goal]

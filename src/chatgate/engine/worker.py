@@ -19,6 +19,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,6 +35,22 @@ log = structlog.get_logger(__name__)
 Outcome = Callable[[AsyncConnection], Awaitable[None]]
 # A handler returns one outcome per job, in the order of the batch it was given.
 JobHandler = Callable[[Sequence[Job]], Awaitable[Sequence[Outcome]]]
+
+
+class BulkOutcome:
+    """An outcome written together with the others of its kind in a batch.
+
+    Writing 200 sends as a few multi-row statements instead of a thousand single ones is
+    what keeps a worker from holding the store's write lock for long.
+    """
+
+    async def __call__(self, conn: AsyncConnection) -> None:
+        await type(self).write_many(conn, [self])
+
+    @classmethod
+    async def write_many(cls, conn: AsyncConnection, outcomes: Sequence[Any]) -> None:
+        """Write ``outcomes`` (all of this class) in the caller's transaction."""
+        raise NotImplementedError
 
 
 def finish(job: Job) -> Outcome:
@@ -72,6 +89,8 @@ class Worker:
         self.name = worker_name()
         self._stopping = asyncio.Event()
         self._held: set[int] = set()
+        # Batches whose outcomes could not be written together (then written one by one).
+        self.batch_write_failures = 0
 
     @property
     def stopping(self) -> bool:
@@ -171,6 +190,7 @@ class Worker:
             await self._write_owned(done)
             return
         except Exception:
+            self.batch_write_failures += 1
             log.exception("worker.batch_write_failed", worker=self.name, jobs=len(done))
         for job, outcome in done:
             try:
@@ -186,11 +206,16 @@ class Worker:
             owned = await job_store.extend_leases(
                 conn, self.name, [job.id for job, _ in done], self.clock() + self.lease
             )
+            bulk: dict[type[BulkOutcome], list[BulkOutcome]] = defaultdict(list)
             for job, outcome in done:
-                if job.id in owned:
-                    await outcome(conn)
-                else:
+                if job.id not in owned:
                     log.warning("worker.lease_lost", worker=self.name, job=job.id)
+                elif isinstance(outcome, BulkOutcome):
+                    bulk[type(outcome)].append(outcome)
+                else:
+                    await outcome(conn)
+            for kind, outcomes in bulk.items():
+                await kind.write_many(conn, outcomes)
 
     async def _keep_leases(self, ids: Sequence[int]) -> None:
         """While a batch is in hand, renew its leases so no other worker takes it over."""

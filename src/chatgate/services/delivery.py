@@ -20,17 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.channels.base import ChannelAdapter, OutboundMessage, ProviderError, SendResult
 from chatgate.domain.pacing import Pace
 from chatgate.domain.records import Message
-from chatgate.domain.status import Status, moves_forward
+from chatgate.domain.status import Status, moves_forward, replaced_by
 from chatgate.engine.clock import Clock
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
-from chatgate.engine.worker import JobHandler, Outcome, finish
+from chatgate.engine.worker import BulkOutcome, JobHandler, Outcome, finish
 from chatgate.services.fallback import FallbackChecks, move_on
 from chatgate.services.job_kinds import FALLBACK_CHECK_JOB, RECEIPT_JOB, SEND_JOB
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database
 from chatgate.storage.jobs import Job
+from chatgate.storage.messages import StatusRecord
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +84,45 @@ async def apply_status(
     if failed:
         await move_on(conn, replace(current, status=status), at)
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(BulkOutcome):
+    """A status that needs nothing but recording (sent, delivered, read), written in bulk."""
+
+    job_id: int
+    record: StatusRecord
+    new_jobs: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    async def write_many(cls, conn: AsyncConnection, outcomes: Sequence[Any]) -> None:
+        """Record every status, add the jobs they bring, finish their jobs."""
+        await message_store.record_statuses(conn, [outcome.record for outcome in outcomes])
+        await job_store.enqueue(conn, [job for outcome in outcomes for job in outcome.new_jobs])
+        await job_store.finish_jobs(conn, [outcome.job_id for outcome in outcomes])
+
+
+def recorded(
+    job: Job,
+    message: Message,
+    status: Status,
+    detail: dict[str, Any] | None,
+    at: datetime,
+    *,
+    provider_message_id: str | None = None,
+    new_jobs: Sequence[dict[str, Any]] = (),
+) -> Recorded:
+    """The bulk outcome that records ``status`` for ``message`` and finishes ``job``."""
+    record = StatusRecord(
+        message_id=message.id,
+        account_id=message.account_id,
+        status=status,
+        detail=detail,
+        at=at,
+        provider_message_id=provider_message_id,
+        replaces=replaced_by(status),
+    )
+    return Recorded(job.id, record, tuple(new_jobs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,32 +222,26 @@ class DeliveryHandlers:
         return self._failed(job, message, error)
 
     def _sent(self, job: Job, message: Message, result: SendResult) -> Outcome:
-        async def write(conn: AsyncConnection) -> None:
-            now = self.clock()
-            detail = {"provider_message_id": result.provider_message_id}
-            await apply_status(
-                conn,
-                message,
-                Status.SENT,
-                detail,
-                now,
-                provider_message_id=result.provider_message_id,
+        now = self.clock()
+        receipts = [
+            job_store.job_row(
+                RECEIPT_JOB,
+                now + timedelta(seconds=receipt.after),
+                message_id=message.id,
+                payload={"status": receipt.status.value, "detail": receipt.detail},
             )
-            await job_store.enqueue(
-                conn,
-                [
-                    job_store.job_row(
-                        RECEIPT_JOB,
-                        now + timedelta(seconds=receipt.after),
-                        message_id=message.id,
-                        payload={"status": receipt.status.value, "detail": receipt.detail},
-                    )
-                    for receipt in result.receipts
-                ],
-            )
-            await job_store.finish_jobs(conn, [job.id])
-
-        return write
+            for receipt in result.receipts
+        ]
+        detail = {"provider_message_id": result.provider_message_id}
+        return recorded(
+            job,
+            message,
+            Status.SENT,
+            detail,
+            now,
+            provider_message_id=result.provider_message_id,
+            new_jobs=receipts,
+        )
 
     def _failed(self, job: Job, message: Message, error: ProviderError) -> Outcome:
         async def write(conn: AsyncConnection) -> None:
@@ -246,13 +280,18 @@ class DeliveryHandlers:
 
     def _receipt(self, job: Job, message: Message | None) -> Outcome:
         payload = job.payload or {}
+        if message is None:
+            return finish(job)
+        status = Status(payload["status"])
+        detail = payload.get("detail")
+        if status is not Status.FAILED:
+            # A late receipt is a fact worth keeping even on a final message: it is
+            # recorded as an event without moving the status backward.
+            return recorded(job, message, status, detail, self.clock())
 
         async def write(conn: AsyncConnection) -> None:
-            # A late receipt is a fact worth keeping even on a final message;
-            # apply_status records it without moving the status backward.
-            if message is not None:
-                status = Status(payload["status"])
-                await apply_status(conn, message, status, payload.get("detail"), self.clock())
+            # A failure may start the next step of a fallback chain: the careful path.
+            await apply_status(conn, message, status, detail, self.clock())
             await job_store.finish_jobs(conn, [job.id])
 
         return write

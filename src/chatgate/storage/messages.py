@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.fallback import FallbackStep
@@ -272,3 +282,87 @@ async def set_fallback_message(conn: AsyncConnection, message_id: str, next_id: 
     await conn.execute(
         update(messages).where(messages.c.id == message_id).values(fallback_message_id=next_id)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """A status to record for one message: always as an event, and as its status if forward."""
+
+    message_id: str
+    account_id: str
+    status: Status
+    detail: dict[str, Any] | None
+    at: datetime
+    provider_message_id: str | None = None
+    # The statuses this one may replace (those it moves forward from).
+    replaces: frozenset[Status] = frozenset()
+
+
+async def record_statuses(conn: AsyncConnection, records: Sequence[StatusRecord]) -> None:
+    """Record many statuses with a few statements, whatever their number.
+
+    Each message's event sequence is bumped (taking its row lock, in id order so that two
+    writers never deadlock), the events are inserted with those numbers, and each message
+    moves to its new status only from a status that status replaces.
+    """
+    ordered = sorted(records, key=lambda record: record.message_id)
+    if not ordered:
+        return
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id == bindparam("b_id"))
+        .values(event_seq=messages.c.event_seq + 1),
+        [{"b_id": record.message_id} for record in ordered],
+    )
+    seq = select(messages.c.event_seq).where(messages.c.id == bindparam("b_message_id"))
+    await conn.execute(
+        insert(message_events).values(
+            id=bindparam("b_event_id"),
+            account_id=bindparam("b_account_id"),
+            message_id=bindparam("b_message_id"),
+            seq=seq.scalar_subquery(),
+            type="message.status",
+            status=bindparam("b_status"),
+            detail=bindparam("b_detail", type_=message_events.c.detail.type),
+            created_at=bindparam("b_at", type_=message_events.c.created_at.type),
+        ),
+        [
+            {
+                "b_event_id": new_id("evt"),
+                "b_account_id": record.account_id,
+                "b_message_id": record.message_id,
+                "b_status": record.status.value,
+                "b_detail": record.detail,
+                "b_at": record.at,
+            }
+            for record in ordered
+        ],
+    )
+    by_change: dict[tuple[Status, frozenset[Status]], list[StatusRecord]] = {}
+    for record in ordered:
+        by_change.setdefault((record.status, record.replaces), []).append(record)
+    for (status, replaces), group in by_change.items():
+        if not replaces:
+            continue
+        await conn.execute(
+            update(messages)
+            .where(
+                messages.c.id == bindparam("b_id"),
+                # Literal values: executemany() takes no expanding IN parameter. They are
+                # our own enum values, never user input.
+                or_(
+                    *(messages.c.status == literal_column(f"'{s.value}'") for s in sorted(replaces))
+                ),
+            )
+            .values(
+                status=status.value,
+                updated_at=bindparam("b_at", type_=messages.c.updated_at.type),
+                provider_message_id=func.coalesce(
+                    bindparam("b_provider_id", type_=String()), messages.c.provider_message_id
+                ),
+            ),
+            [
+                {"b_id": r.message_id, "b_at": r.at, "b_provider_id": r.provider_message_id}
+                for r in group
+            ],
+        )

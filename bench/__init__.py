@@ -1,0 +1,1 @@
+"""Chatgate's benchmarks: ``make bench`` (``python -m bench``)."""
