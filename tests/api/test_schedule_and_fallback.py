@@ -248,3 +248,18 @@ async def test_a_late_receipt_after_fallback_is_recorded(
     assert kinds.index(("message.fallback", None)) < kinds.index(("message.status", "delivered"))
     second = await wait_for_status(client, tenant.test, detail["message_id"], "delivered")
     assert second["to"] == "+14155550199"
+
+
+async def test_fallback_when_not_read_in_time(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """Delivered but never read within the time: the next step goes out."""
+    body = text_message(
+        metadata={"sandbox": {"delivered_after": 0, "read_after": 60}},
+        fallback=[{"channel": "sms", "to": "+14155550142", "on": {"not": "read", "within": "1s"}}],
+    )
+    first = (await _send(client, tenant, body)).json()
+    detail = await _wait_for_fallback(client, tenant, first["id"])
+    assert detail["reason"] == "not read within 1s"
+    view = (await client.get(f"/v1/messages/{first['id']}", headers=auth(tenant.test))).json()
+    assert view["status"] == "delivered"
+    second = await wait_for_status(client, tenant.test, detail["message_id"], "sent")
+    assert second["to"] == "+14155550142"
