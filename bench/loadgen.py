@@ -73,6 +73,22 @@ class Connection:
             self.reader = None
 
 
+async def _exchange(connection: Connection, payload: bytes, since: float, tally: Tally) -> None:
+    """Send one request and count its answer, its latency measured from ``since``."""
+    try:
+        status = await connection.request(payload)
+    except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
+        tally.errors += 1
+        connection.close()
+        return
+    tally.latencies.append(time.perf_counter() - since)
+    tally.statuses[status] = tally.statuses.get(status, 0) + 1
+    if 200 <= status < 300:
+        tally.ok += 1
+    else:
+        tally.errors += 1
+
+
 def request_factory(url: str, body_template: str, headers: list[str]) -> Callable[[int], bytes]:
     """Build request ``n``: ``{n}`` in the body and headers is replaced by the number."""
     parts = urlsplit(url)
@@ -100,20 +116,7 @@ async def _closed(
         connection = Connection(host, port)
         try:
             while time.perf_counter() < deadline:
-                payload = build(next(counter))
-                started = time.perf_counter()
-                try:
-                    status = await connection.request(payload)
-                except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
-                    tally.errors += 1
-                    connection.close()
-                    continue
-                tally.latencies.append(time.perf_counter() - started)
-                tally.statuses[status] = tally.statuses.get(status, 0) + 1
-                if 200 <= status < 300:
-                    tally.ok += 1
-                else:
-                    tally.errors += 1
+                await _exchange(connection, build(next(counter)), time.perf_counter(), tally)
         finally:
             connection.close()
 
@@ -143,18 +146,7 @@ async def _open(
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                try:
-                    status = await connection.request(build(slot))
-                except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
-                    tally.errors += 1
-                    connection.close()
-                    continue
-                tally.latencies.append(time.perf_counter() - due)
-                tally.statuses[status] = tally.statuses.get(status, 0) + 1
-                if 200 <= status < 300:
-                    tally.ok += 1
-                else:
-                    tally.errors += 1
+                await _exchange(connection, build(slot), due, tally)
         finally:
             connection.close()
 
