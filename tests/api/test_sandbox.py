@@ -60,15 +60,6 @@ async def test_retryable_outage_is_retried_then_given_up(settings: Settings) -> 
     assert failed["events"][-1]["detail"]["attempts"] == 3
 
 
-async def test_sandbox_delays_are_settable_per_message(
-    client: httpx.AsyncClient, tenant: Tenant
-) -> None:
-    body = text_message(metadata={"sandbox": {"delivered_after": 0, "read_after": 0}, "order": 7})
-    response = await _send(client, tenant.test, body)
-    read = await wait_for_status(client, tenant.test, response.json()["id"], "read")
-    assert read["metadata"]["order"] == 7
-
-
 @pytest.mark.parametrize("channel", ["telegram", "messenger", "instagram", "tiktok"])
 async def test_channels_that_cannot_initiate(
     client: httpx.AsyncClient, tenant: Tenant, channel: str
