@@ -79,7 +79,7 @@ async def test_the_pacer_refuses_past_the_rate(redis_url: str | None) -> None:
     pace = Pace(sender=Rate(5), recipient=Rate(2, 10))
     waits = [await pacer.reserve(sender, "alice", pace) for _ in range(3)]
     assert waits[:2] == [0.0, 0.0]
-    assert 9 < waits[2] <= 10.01  # alice's pair limit: 2 per 10 s (plus a small guard)
+    assert 9 < waits[2] <= 10.03  # alice's pair limit: 2 per 10 s (plus a small guard)
     others = [await pacer.reserve(sender, f"user{i}", pace) for i in range(4)]
     assert others[:3] == [0.0, 0.0, 0.0]  # 5 per second for the sender in all
-    assert 0 < others[3] <= 1.01
+    assert 0 < others[3] <= 1.03

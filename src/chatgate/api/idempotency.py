@@ -79,8 +79,7 @@ async def respond(
     database = gateway.database
     idempotency_key = request.headers.get(HEADER)
     if idempotency_key is None:
-        async with database.write() as conn:
-            result = await produce(conn)
+        result = await database.transact(produce)
         return _json_response(_json(result), status)
 
     if not 1 <= len(idempotency_key) <= _MAX_KEY or not idempotency_key.isprintable():
@@ -88,8 +87,8 @@ async def respond(
     request_print = fingerprint(request.method, request.url.path, await request.body())
     settings = gateway.settings
     now = utcnow()
-    async with database.write() as conn:
-        earlier = await idempotency_store.claim_key(
+    earlier = await database.transact(
+        lambda conn: idempotency_store.claim_key(
             conn,
             key.account_id,
             idempotency_key,
@@ -98,6 +97,7 @@ async def respond(
             lock_until=now + timedelta(seconds=settings.idempotency_lock_seconds),
             expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
         )
+    )
     if earlier is not None:
         if earlier.fingerprint != request_print:
             raise InvalidRequest(
@@ -117,15 +117,19 @@ async def respond(
             {"Idempotency-Replayed": "true"},
         )
 
+    async def produce_and_store(conn: AsyncConnection) -> bytes:
+        result = await produce(conn)
+        body = _json(result)
+        stored = _json(redact(result)) if redact else body
+        await idempotency_store.complete_key(
+            conn, key.account_id, idempotency_key, status, stored.decode("utf-8")
+        )
+        return body
+
     try:
-        async with database.write() as conn:
-            result = await produce(conn)
-            stored = _json(redact(result)) if redact else _json(result)
-            await idempotency_store.complete_key(
-                conn, key.account_id, idempotency_key, status, stored.decode("utf-8")
-            )
+        body = await database.transact(produce_and_store)
     except BaseException:
         async with database.write() as conn:
             await idempotency_store.release_key(conn, key.account_id, idempotency_key)
         raise
-    return _json_response(_json(result), status)
+    return _json_response(body, status)

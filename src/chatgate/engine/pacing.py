@@ -16,7 +16,7 @@ from limits.storage import storage_from_string
 
 from chatgate.domain.pacing import Pace, Rate
 
-_GUARD_SECONDS = 0.005
+_GUARD_SECONDS = 0.025
 
 
 def _item(rate: Rate) -> RateLimitItem:

@@ -10,9 +10,9 @@ ordinary one with ``synchronous_commit=on``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import event, text
@@ -20,6 +20,9 @@ from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chatgate.config import Settings
+from chatgate.storage.group_commit import GroupCommitter
+
+T = TypeVar("T")
 
 _IMMEDIATE = "chatgate_immediate"
 
@@ -92,6 +95,7 @@ class Database:
         self.engine = build_engine(settings)
         self.is_sqlite = settings.is_sqlite
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._group = GroupCommitter(self.write) if self.is_sqlite else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -111,11 +115,24 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    async def transact(self, unit: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``unit`` in a write transaction and return its result after the commit.
+
+        On SQLite concurrent units share one transaction and one fsync (group commit),
+        each in a savepoint of its own; on PostgreSQL each unit has its own transaction.
+        """
+        if self._group is None:
+            async with self.write() as conn:
+                return await unit(conn)
+        return await self._group.run(unit)
+
     async def ping(self) -> None:
         """Raise if the store cannot answer a trivial query."""
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Finish queued units of work and close every pooled connection."""
+        if self._group is not None:
+            await self._group.close()
         await self.engine.dispose()
