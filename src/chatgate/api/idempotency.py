@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api.state import gateway_of
 from chatgate.domain.records import ApiKey
-from chatgate.errors import Conflict, InvalidRequest
+from chatgate.errors import ChatgateError, Conflict, InvalidRequest
 from chatgate.storage import idempotency as idempotency_store
 from chatgate.storage.types import utcnow
 
@@ -38,7 +38,9 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-Producer = Callable[[AsyncConnection], Awaitable[BaseModel]]
+# A producer writes and returns the answer, or returns (not raises) the refusal, so that
+# a refusal never spoils a transaction shared with other requests (group commit).
+Producer = Callable[[AsyncConnection], Awaitable[BaseModel | ChatgateError]]
 Redactor = Callable[[BaseModel], BaseModel]
 
 
@@ -80,6 +82,8 @@ async def respond(
     idempotency_key = request.headers.get(HEADER)
     if idempotency_key is None:
         result = await database.transact(produce)
+        if isinstance(result, ChatgateError):
+            raise result
         return _json_response(_json(result), status)
 
     if not 1 <= len(idempotency_key) <= _MAX_KEY or not idempotency_key.isprintable():
@@ -117,8 +121,10 @@ async def respond(
             {"Idempotency-Replayed": "true"},
         )
 
-    async def produce_and_store(conn: AsyncConnection) -> bytes:
+    async def produce_and_store(conn: AsyncConnection) -> bytes | ChatgateError:
         result = await produce(conn)
+        if isinstance(result, ChatgateError):
+            return result
         body = _json(result)
         stored = _json(redact(result)) if redact else body
         await idempotency_store.complete_key(
@@ -126,10 +132,15 @@ async def respond(
         )
         return body
 
+    async def release(conn: AsyncConnection) -> None:
+        await idempotency_store.release_key(conn, key.account_id, idempotency_key)
+
     try:
-        body = await database.transact(produce_and_store)
+        outcome = await database.transact(produce_and_store)
     except BaseException:
-        async with database.write() as conn:
-            await idempotency_store.release_key(conn, key.account_id, idempotency_key)
+        await database.transact(release)
         raise
-    return _json_response(body, status)
+    if isinstance(outcome, ChatgateError):
+        await database.transact(release)
+        raise outcome
+    return _json_response(outcome, status)

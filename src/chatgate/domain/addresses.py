@@ -8,6 +8,7 @@ accept time instead of failing later at the platform.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -39,6 +40,7 @@ class InvalidAddress(ValueError):
     """The recipient does not fit the channel's addressing."""
 
 
+@lru_cache(maxsize=65_536)
 def normalize_phone(raw: str) -> str:
     """Return ``raw`` as E.164 (``+`` and digits) or raise :class:`InvalidAddress`."""
     candidate = raw.strip()

@@ -1,16 +1,21 @@
 """Group commit for SQLite: many writers' units of work, one transaction, one fsync.
 
 SQLite has one writer at a time and a durable commit costs an fsync. Units of work that
-arrive while a transaction is running are queued and run together in the next one, each
-inside a savepoint so that one unit's failure undoes only that unit. Every waiter is
-answered after the shared COMMIT, so nothing is acknowledged before it is durable.
+arrive while a transaction is running are queued and run together in the next one. Every
+waiter is answered after the shared COMMIT, so nothing is acknowledged before it is durable.
+
+Units report refusals as results, not exceptions. A unit that raises spoils its group's
+transaction: the group is rolled back and each of its units is run again in a transaction
+of its own, so that the failure is that unit's alone. (Savepoints would do the same, at a
+cost on every unit that failures are too rare to deserve.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import structlog
@@ -62,31 +67,28 @@ class GroupCommitter:
                     self._queue.task_done()
 
     async def _commit(self, group: list[tuple[Unit, asyncio.Future[Any]]]) -> None:
-        answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
             async with self._open() as conn:
-                for unit, future in group:
-                    try:
-                        async with _savepoint(conn):
-                            answers.append((future, await unit(conn), None))
-                    except Exception as refused:
-                        answers.append((future, None, refused))
-        except Exception as failure:
-            log.exception("group_commit.failed", units=len(group))
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(failure)
+                results = [await unit(conn) for unit, _ in group]
+        except Exception:
+            if len(group) > 1:
+                log.warning("group_commit.unit_failed", units=len(group))
+                for one in group:
+                    await self._commit([one])
+                return
+            _, future = group[0]
+            _answer(future, exception=sys.exc_info()[1])
             return
-        for future, result, error in answers:
-            if future.done():
-                continue
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+        for (_, future), result in zip(group, results, strict=True):
+            _answer(future, result=result)
 
 
-@contextlib.asynccontextmanager
-async def _savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
-    async with conn.begin_nested():
-        yield
+def _answer(
+    future: asyncio.Future[Any], *, result: Any = None, exception: BaseException | None = None
+) -> None:
+    if future.done():  # its caller has gone away
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)

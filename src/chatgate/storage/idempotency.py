@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.storage.tables import idempotency_keys
@@ -71,14 +71,24 @@ async def claim_key(
     return earlier
 
 
+_COMPLETE = (
+    update(idempotency_keys)
+    .where(
+        idempotency_keys.c.account_id == bindparam("b_account"),
+        idempotency_keys.c.key == bindparam("b_key"),
+    )
+    .values(
+        response_status=bindparam("b_status"), response_body=bindparam("b_body"), locked_until=None
+    )
+)
+
+
 async def complete_key(
     conn: AsyncConnection, account_id: str, key: str, status: int, body: str
 ) -> None:
     """Record the response of the request holding ``key`` (in that request's transaction)."""
     await conn.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key)
-        .values(response_status=status, response_body=body, locked_until=None)
+        _COMPLETE, {"b_account": account_id, "b_key": key, "b_status": status, "b_body": body}
     )
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
+@cache
+def _insert_or_ignore(dialect_name: str, table: Table) -> Insert:
+    # Built once per table: constructing statements is a visible cost on the hot path.
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
 async def insert_or_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
     """Insert ``values`` unless the primary key exists; ``True`` if a row was inserted."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    result = await conn.execute(statement)
+    result = await conn.execute(_insert_or_ignore(conn.dialect.name, table), values)
     return bool(result.rowcount)

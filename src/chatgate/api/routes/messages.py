@@ -68,13 +68,11 @@ async def send_message(
     gateway = gateway_of(request)
     command = command_of(body)
 
-    async def produce(conn: AsyncConnection) -> MessageDetail:
+    async def produce(conn: AsyncConnection) -> MessageDetail | ChatgateError:
         [result] = await accept_messages(
             conn, key, [command], sandbox=gateway.sandbox, now=utcnow()
         )
-        if isinstance(result, ChatgateError):
-            raise result
-        return MessageDetail.new(result)
+        return result if isinstance(result, ChatgateError) else MessageDetail.new(result)
 
     response = await idempotency.respond(request, key, 202, produce)
     gateway.wakeup.notify()
