@@ -12,7 +12,6 @@ from chatgate.domain.status import Status
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_WITHIN = timedelta(days=7)
-GOALS = (Status.DELIVERED, Status.READ)
 
 
 def parse_duration(text: str) -> timedelta:

@@ -39,9 +39,6 @@ def has_reached(status: Status, goal: Status) -> bool:
     return PROGRESS.get(status, -1) >= PROGRESS[goal]
 
 
-FINAL = frozenset({Status.FAILED, Status.CANCELED, Status.READ, Status.RECEIVED})
-
-
 def moves_forward(current: Status, new: Status) -> bool:
     """Whether ``new`` may replace ``current`` as a message's status.
 

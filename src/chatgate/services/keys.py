@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 
@@ -81,11 +80,6 @@ async def revoke_key(database: Database, account_id: str, key_id: str) -> ApiKey
     if key is None:
         raise NotFound(f"no key {key_id}", field="id")
     return key
-
-
-def all_scopes() -> Iterable[str]:
-    """Every scope name, ``*`` included."""
-    return (scope.value for scope in Scope)
 
 
 async def revoke_key_by_id(database: Database, key_id: str) -> ApiKey:
