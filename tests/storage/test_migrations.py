@@ -38,14 +38,16 @@ def test_upgrade_is_idempotent(settings: Settings) -> None:
     upgrade(settings)
 
 
-async def test_sqlite_runs_in_wal_with_full_sync(settings: Settings) -> None:
-    if not settings.is_sqlite:
-        return
+async def test_commits_are_durable(settings: Settings) -> None:
+    """SQLite in WAL with synchronous=FULL; PostgreSQL with synchronous_commit=on."""
     database = Database(settings)
     try:
         async with database.read() as conn:
-            assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
-            assert await conn.scalar(text("PRAGMA synchronous")) == 2  # FULL
+            if settings.is_sqlite:
+                assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
+                assert await conn.scalar(text("PRAGMA synchronous")) == 2  # FULL
+            else:
+                assert await conn.scalar(text("SHOW synchronous_commit")) == "on"
     finally:
         await database.dispose()
 
