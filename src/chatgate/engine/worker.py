@@ -3,7 +3,8 @@
 Handlers do their I/O (platform calls) outside any transaction and return outcomes; the
 outcomes of a whole batch (status, events, next jobs, removal of the job) are then written
 in one transaction, so a job is either finished with all its effects or still pending.
-A worker that dies holds its jobs only until their lease ends. ``concurrency`` loops run
+A worker renews its leases while a batch is in hand and writes only the jobs it still
+holds; one that dies holds its jobs only until their lease ends. ``concurrency`` loops run
 side by side, so one slow batch does not hold up the others.
 
 Stopping (SIGTERM) stops claiming at once; batches in hand are finished, and whatever is

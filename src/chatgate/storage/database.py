@@ -118,8 +118,9 @@ class Database:
     async def transact(self, unit: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``unit`` in a write transaction and return its result after the commit.
 
-        On SQLite concurrent units share one transaction and one fsync (group commit),
-        each in a savepoint of its own; on PostgreSQL each unit has its own transaction.
+        On SQLite concurrent units share one transaction and one fsync (group commit); on
+        PostgreSQL each unit has its own transaction. A unit reports a refusal by returning
+        it: a unit that raises is run again alone (see ``group_commit``).
         """
         if self._group is None:
             async with self.write() as conn:
