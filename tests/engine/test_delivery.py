@@ -208,9 +208,9 @@ async def test_stop_finishes_the_batch_in_hand(database: Database) -> None:
     message = await _queue_message(database, clock)
     platform = ScriptedPlatform(latency=0.2)
     worker = _worker(database, platform, clock)
-    task = asyncio.create_task(worker.run())
+    worker.start()
     await until(lambda: _leased(database))
-    await worker.drain(task, grace_seconds=5)
+    await worker.drain(grace_seconds=5)
     sent, pending = await _state(database, message.id)
     assert sent.status is Status.SENT
     assert pending == []
@@ -220,9 +220,9 @@ async def test_work_unfinished_at_the_end_of_grace_is_released(database: Databas
     clock = FakeClock()
     message = await _queue_message(database, clock)
     worker = _worker(database, ScriptedPlatform(latency=30), clock)
-    task = asyncio.create_task(worker.run())
+    worker.start()
     await until(lambda: _leased(database))
-    await worker.drain(task, grace_seconds=0.1)
+    await worker.drain(grace_seconds=0.1)
     queued, [job] = await _state(database, message.id)
     assert queued.status is Status.QUEUED
     assert (job.locked_by, job.locked_until, job.attempts) == (None, None, 0)

@@ -19,7 +19,7 @@ from chatgate.api.routes import account, health, keys, messages, sandbox
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
-from chatgate.engine.clock import Clock, system_clock
+from chatgate.engine.clock import system_clock
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
 from chatgate.engine.wakeup import LocalWakeup, PostgresListener
@@ -57,7 +57,7 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
     )
 
 
-def build_worker(gateway: Gateway, *, clock: Clock = system_clock) -> Worker:
+def build_worker(gateway: Gateway) -> Worker:
     """The worker that delivers this gateway's messages."""
     settings = gateway.settings
     policy = DeliveryPolicy(
@@ -75,7 +75,7 @@ def build_worker(gateway: Gateway, *, clock: Clock = system_clock) -> Worker:
         policy,
         pacer=gateway.pacer,
         resolve_pace=pace_resolver(pace_sandbox=settings.sandbox_pacing),
-        clock=clock,
+        clock=system_clock,
     )
     return Worker(
         gateway.database,
@@ -85,7 +85,7 @@ def build_worker(gateway: Gateway, *, clock: Clock = system_clock) -> Worker:
         lease_seconds=settings.worker_lease_seconds,
         poll_seconds=settings.worker_poll_seconds,
         concurrency=settings.worker_concurrency,
-        clock=clock,
+        clock=system_clock,
     )
 
 
@@ -103,12 +103,13 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         listener = PostgresListener(postgres_dsn(settings.database_url), gateway.wakeup)
         tasks.append(asyncio.create_task(listener.run(), name="wakeup-listener"))
     worker = build_worker(gateway) if with_worker else None
-    worker_task = asyncio.create_task(worker.run(), name="worker") if worker else None
+    if worker is not None:
+        worker.start()
     try:
         yield gateway
     finally:
-        if worker is not None and worker_task is not None:
-            await worker.drain(worker_task, settings.worker_drain_seconds)
+        if worker is not None:
+            await worker.drain(settings.worker_drain_seconds)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

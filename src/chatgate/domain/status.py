@@ -29,6 +29,10 @@ PROGRESS: dict[Status, int] = {
 }
 
 
+# Accepted and not yet handed to a platform: still sendable, still cancelable.
+UNSENT = frozenset({Status.SCHEDULED, Status.QUEUED})
+
+
 def replaced_by(new: Status) -> frozenset[Status]:
     """The statuses that ``new`` may replace: those it moves forward from."""
     return frozenset(status for status in Status if moves_forward(status, new))

@@ -90,13 +90,9 @@ class Worker:
         self.name = worker_name()
         self._stopping = asyncio.Event()
         self._held: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
         # Batches whose outcomes could not be written together (then written one by one).
         self.batch_write_failures = 0
-
-    @property
-    def stopping(self) -> bool:
-        """Whether :meth:`stop` was called."""
-        return self._stopping.is_set()
 
     def stop(self) -> None:
         """Stop claiming; the batches in hand are finished first."""
@@ -116,9 +112,16 @@ class Worker:
             await self._release_held()
             log.info("worker.stopped", worker=self.name)
 
-    async def drain(self, task: asyncio.Task[None], grace_seconds: float) -> None:
-        """Stop ``task`` (running :meth:`run`): finish within the grace period, then cancel."""
+    def start(self) -> None:
+        """Run :meth:`run` as a task of its own, until :meth:`drain`."""
+        self._task = asyncio.create_task(self.run(), name="worker")
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Stop the started worker: finish within the grace period, then cancel."""
         self.stop()
+        task = self._task
+        if task is None:
+            return
         try:
             await asyncio.wait_for(asyncio.shield(task), grace_seconds)
         except TimeoutError:

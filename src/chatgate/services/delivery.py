@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.channels.base import ChannelAdapter, OutboundMessage, ProviderError, SendResult
 from chatgate.domain.pacing import Pace
 from chatgate.domain.records import Message
-from chatgate.domain.status import Status, moves_forward, replaced_by
+from chatgate.domain.status import UNSENT, Status, moves_forward, replaced_by
 from chatgate.engine.clock import Clock
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
@@ -35,8 +35,6 @@ from chatgate.storage.messages import StatusRecord
 
 log = structlog.get_logger(__name__)
 
-SENDABLE = frozenset({Status.QUEUED, Status.SCHEDULED})
-
 AdapterResolver = Callable[[Message], ChannelAdapter | None]
 # The pacing key (one sender) and its limits, or None for an unpaced message.
 PaceResolver = Callable[[Message], tuple[str, Pace] | None]
@@ -50,15 +48,14 @@ async def apply_status(
     at: datetime,
     *,
     provider_message_id: str | None = None,
-) -> bool:
+) -> None:
     """Record ``status`` as an event; move the message only if the status moves forward.
 
-    Returns whether the message's status changed. A step of a fallback chain that fails
-    starts the next step in the same transaction.
+    A step of a fallback chain that fails starts the next step in the same transaction.
     """
     current = await message_store.lock_message(conn, message.id)
     if current is None:
-        return False
+        return
     await message_store.append_event(
         conn,
         account_id=message.account_id,
@@ -69,7 +66,7 @@ async def apply_status(
         at=at,
     )
     if not moves_forward(current.status, status):
-        return False
+        return
     error = detail or {}
     failed = status is Status.FAILED
     await message_store.set_status(
@@ -83,7 +80,6 @@ async def apply_status(
     )
     if failed:
         await move_on(conn, replace(current, status=status), at)
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +175,7 @@ class DeliveryHandlers:
         )
 
     async def _send(self, job: Job, message: Message | None) -> Outcome:
-        if message is None or message.status not in SENDABLE:
+        if message is None or message.status not in UNSENT:
             return finish(job)
         adapter = self.resolve_adapter(message)
         if adapter is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatgate.domain.records import ApiKey, Message, MessageEvent
-from chatgate.domain.status import Status
+from chatgate.domain.status import UNSENT, Status
 from chatgate.errors import Conflict, NotFound
 from chatgate.services.delivery import apply_status
 from chatgate.services.job_kinds import SEND_JOB
@@ -14,8 +14,6 @@ from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database
 from chatgate.storage.messages import MessageFilter
 from chatgate.storage.types import utcnow
-
-CANCELABLE = frozenset({Status.SCHEDULED, Status.QUEUED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +59,7 @@ async def cancel_message(database: Database, key: ApiKey, message_id: str) -> Me
         if message is None:
             raise NotFound(f"no message {message_id}", field="id")
         if message.status is not Status.CANCELED:
-            if message.status not in CANCELABLE:
+            if message.status not in UNSENT:
                 raise Conflict(
                     f"the message is {message.status.value}: it can no longer be canceled",
                     code="not_cancelable",
