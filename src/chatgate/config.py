@@ -35,9 +35,6 @@ class Settings(BaseSettings):
     )
     default_rate_limit: int = Field(default=60, ge=1, description="requests per minute per key")
     idempotency_ttl_hours: int = Field(default=24, ge=1)
-    idempotency_lock_seconds: int = Field(
-        default=60, ge=1, description="how long an unfinished request holds its idempotency key"
-    )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
     worker_enabled: bool = True

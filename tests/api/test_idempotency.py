@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from datetime import timedelta
 
 import httpx
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import text
 
-from chatgate.api.idempotency import fingerprint
-from chatgate.storage.idempotency import claim_key
-from chatgate.storage.types import utcnow
+from chatgate.api.app import create_app
+from chatgate.config import Settings
 from tests.api.test_validation import assert_envelope
-from tests.support import Tenant, auth, gateway, text_message
+from tests.support import Tenant, auth, gateway, text_message, until
 
 
 def _headers(tenant: Tenant, key: str) -> dict[str, str]:
@@ -47,32 +48,57 @@ async def test_same_key_different_body_is_422(client: httpx.AsyncClient, tenant:
     assert_envelope(changed, 422, "idempotency_key_reused", "Idempotency-Key")
 
 
-async def test_key_in_flight_is_409_and_abandoned_one_is_taken_over(
+async def test_key_in_flight_is_409_until_the_first_answers(
     client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
 ) -> None:
-    body = json.dumps(text_message()).encode()
-    request_print = fingerprint("POST", "/v1/messages", body)
-    now = utcnow()
-    async with gateway(app).database.write() as conn:
-        for key, lock_until in (
-            ("busy", now + timedelta(minutes=1)),
-            ("abandoned", now - timedelta(seconds=1)),
-        ):
-            await claim_key(
-                conn,
-                tenant.account_id,
-                key,
-                request_print,
-                now=now - timedelta(minutes=2),
-                lock_until=lock_until,
-                expires_at=now + timedelta(hours=24),
+    database = gateway(app).database
+    body = json.dumps(text_message())
+    # Hold the store so that the first request stays inside its transaction.
+    async with database.write() as conn:
+        if not database.is_sqlite:
+            await conn.execute(text("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE"))
+        first = asyncio.create_task(
+            client.post("/v1/messages", content=body, headers=_headers(tenant, "busy"))
+        )
+
+        async def in_flight() -> bool:
+            return bool(gateway(app).idempotency_in_flight)
+
+        await until(in_flight)
+        busy = await client.post("/v1/messages", content=body, headers=_headers(tenant, "busy"))
+        assert_envelope(busy, 409, "idempotency_in_progress", "Idempotency-Key")
+    answered = await first
+    assert answered.status_code == 202
+    replayed = await client.post("/v1/messages", content=body, headers=_headers(tenant, "busy"))
+    assert replayed.headers["Idempotency-Replayed"] == "true"
+    assert replayed.json()["id"] == answered.json()["id"]
+
+
+async def test_a_key_raced_from_two_processes_is_done_once(
+    client: httpx.AsyncClient, tenant: Tenant, settings: Settings
+) -> None:
+    """Another gateway on the same store: the later claim waits for the first and replays."""
+    other_app = create_app(settings.model_copy(update={"worker_enabled": False}))
+    body = json.dumps(text_message())
+    async with (
+        LifespanManager(other_app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other_app), base_url="http://other"
+        ) as other,
+    ):
+        answers = await asyncio.gather(
+            *(
+                http.post("/v1/messages", content=body, headers=_headers(tenant, "raced"))
+                for http in (client, other, client, other)
             )
-    busy = await client.post("/v1/messages", content=body, headers=_headers(tenant, "busy"))
-    assert_envelope(busy, 409, "idempotency_in_progress", "Idempotency-Key")
-    taken_over = await client.post(
-        "/v1/messages", content=body, headers=_headers(tenant, "abandoned")
-    )
-    assert taken_over.status_code == 202
+        )
+    accepted = [a for a in answers if a.status_code == 202]
+    assert {a.json()["id"] for a in accepted} == {accepted[0].json()["id"]}
+    # Requests that met the first in flight in their own process got 409; none did it twice.
+    assert all(a.status_code in (202, 409) for a in answers)
+    assert sum("Idempotency-Replayed" not in a.headers for a in accepted) == 1
+    listed = await client.get("/v1/messages", headers=auth(tenant.test))
+    assert [m["id"] for m in listed.json()["data"]] == [accepted[0].json()["id"]]
 
 
 async def test_keys_are_scoped_to_the_account(

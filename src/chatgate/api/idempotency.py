@@ -1,8 +1,10 @@
 """``Idempotency-Key``: a retried POST gets the first answer instead of a second effect.
 
-The key is claimed in its own short transaction; the work and the stored response are then
-committed together, so a crash can never leave a message written without its stored answer.
-A key whose request failed is released, so that the client's retry runs afresh.
+The key is claimed, the work done and the response stored in one transaction, so a crash
+can never leave a message written without its stored answer, nor a key held by a request
+that is gone. A second request with the same key while the first runs in this process gets
+409; on PostgreSQL one in another process waits for the first and replays its answer. A
+refused request releases its key, so that the client's retry runs afresh.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ IdempotencyKey = Annotated[
 # a refusal never spoils a transaction shared with other requests (group commit).
 Producer = Callable[[AsyncConnection], Awaitable[BaseModel | ChatgateError]]
 Redactor = Callable[[BaseModel], BaseModel]
+# What the one transaction of an idempotent request ends with: the new answer, a refusal,
+# or the earlier request that held the key.
+Outcome = bytes | ChatgateError | idempotency_store.StoredRequest
 
 
 def _json(model: BaseModel) -> bytes:
@@ -89,41 +94,25 @@ async def respond(
     if not 1 <= len(idempotency_key) <= _MAX_KEY or not idempotency_key.isprintable():
         raise InvalidRequest(f"must be 1 to {_MAX_KEY} printable characters", field=HEADER)
     request_print = fingerprint(request.method, request.url.path, await request.body())
-    settings = gateway.settings
+    in_flight = (key.account_id, idempotency_key)
+    if in_flight in gateway.idempotency_in_flight:
+        raise Conflict(
+            "a request with this Idempotency-Key is still in progress; retry later",
+            code="idempotency_in_progress",
+            field=HEADER,
+        )
     now = utcnow()
-    earlier = await database.transact(
-        lambda conn: idempotency_store.claim_key(
-            conn,
-            key.account_id,
-            idempotency_key,
-            request_print,
-            now=now,
-            lock_until=now + timedelta(seconds=settings.idempotency_lock_seconds),
-            expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
-        )
-    )
-    if earlier is not None:
-        if earlier.fingerprint != request_print:
-            raise InvalidRequest(
-                "this Idempotency-Key was used for a different request",
-                code="idempotency_key_reused",
-                field=HEADER,
-            )
-        if earlier.response_status is None or earlier.response_body is None:
-            raise Conflict(
-                "a request with this Idempotency-Key is still in progress; retry later",
-                code="idempotency_in_progress",
-                field=HEADER,
-            )
-        return _json_response(
-            earlier.response_body.encode("utf-8"),
-            earlier.response_status,
-            {"Idempotency-Replayed": "true"},
-        )
+    expires_at = now + timedelta(hours=gateway.settings.idempotency_ttl_hours)
 
-    async def produce_and_store(conn: AsyncConnection) -> bytes | ChatgateError:
+    async def claim_produce_and_store(conn: AsyncConnection) -> Outcome:
+        earlier = await idempotency_store.claim_key(
+            conn, key.account_id, idempotency_key, request_print, now=now, expires_at=expires_at
+        )
+        if earlier is not None:
+            return earlier
         result = await produce(conn)
         if isinstance(result, ChatgateError):
+            await idempotency_store.release_key(conn, key.account_id, idempotency_key)
             return result
         body = _json(result)
         stored = _json(redact(result)) if redact else body
@@ -132,15 +121,23 @@ async def respond(
         )
         return body
 
-    async def release(conn: AsyncConnection) -> None:
-        await idempotency_store.release_key(conn, key.account_id, idempotency_key)
-
+    gateway.idempotency_in_flight.add(in_flight)
     try:
-        outcome = await database.transact(produce_and_store)
-    except BaseException:
-        await database.transact(release)
-        raise
+        outcome = await database.transact(claim_produce_and_store)
+    finally:
+        gateway.idempotency_in_flight.discard(in_flight)
     if isinstance(outcome, ChatgateError):
-        await database.transact(release)
         raise outcome
-    return _json_response(outcome, status)
+    if isinstance(outcome, bytes):
+        return _json_response(outcome, status)
+    if outcome.fingerprint != request_print:
+        raise InvalidRequest(
+            "this Idempotency-Key was used for a different request",
+            code="idempotency_key_reused",
+            field=HEADER,
+        )
+    return _json_response(
+        outcome.response_body.encode("utf-8"),
+        outcome.response_status,
+        {"Idempotency-Replayed": "true"},
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from fastapi import Request
@@ -28,6 +28,8 @@ class Gateway:
     sandbox: SandboxAdapter
     pacer: Pacer
     http: httpx.AsyncClient
+    # (account id, Idempotency-Key) of the requests this process is running now.
+    idempotency_in_flight: set[tuple[str, str]] = field(default_factory=set)
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 
@@ -33,6 +34,7 @@ PROGRESS: dict[Status, int] = {
 UNSENT = frozenset({Status.SCHEDULED, Status.QUEUED})
 
 
+@functools.cache
 def replaced_by(new: Status) -> frozenset[Status]:
     """The statuses that ``new`` may replace: those it moves forward from."""
     return frozenset(status for status in Status if moves_forward(status, new))

@@ -17,9 +17,8 @@ class StoredRequest:
     """What is known of an earlier request under the same key."""
 
     fingerprint: str
-    response_status: int | None
-    response_body: str | None
-    locked_until: datetime | None
+    response_status: int
+    response_body: str
     expires_at: datetime
 
 
@@ -30,13 +29,14 @@ async def claim_key(
     fingerprint: str,
     *,
     now: datetime,
-    lock_until: datetime,
     expires_at: datetime,
 ) -> StoredRequest | None:
     """Take ``key`` for a new request; return the earlier request instead if there is one.
 
-    An expired record, or an unfinished one whose lock ran out (its process died before it
-    committed anything), is taken over as if it did not exist.
+    Call it in the transaction that does the request's work and then ``complete_key``s it:
+    a record is only ever seen finished. On PostgreSQL a concurrent claim of the same key
+    waits for this transaction and then sees its answer. An expired record is taken over
+    as if it did not exist.
     """
     values = {
         "account_id": account_id,
@@ -44,7 +44,6 @@ async def claim_key(
         "fingerprint": fingerprint,
         "response_status": None,
         "response_body": None,
-        "locked_until": lock_until,
         "created_at": now,
         "expires_at": expires_at,
     }
@@ -55,20 +54,15 @@ async def claim_key(
     if row is None:  # deleted in between by the purge: take it now
         await insert_or_ignore(conn, idempotency_keys, values)
         return None
-    earlier = StoredRequest(
+    if row.expires_at <= now or row.response_status is None:
+        await conn.execute(update(idempotency_keys).where(*where).values(**values))
+        return None
+    return StoredRequest(
         fingerprint=row.fingerprint,
         response_status=row.response_status,
         response_body=row.response_body,
-        locked_until=row.locked_until,
         expires_at=row.expires_at,
     )
-    abandoned = earlier.response_status is None and (
-        earlier.locked_until is None or earlier.locked_until <= now
-    )
-    if earlier.expires_at <= now or abandoned:
-        await conn.execute(update(idempotency_keys).where(*where).values(**values))
-        return None
-    return earlier
 
 
 _COMPLETE = (
@@ -77,9 +71,7 @@ _COMPLETE = (
         idempotency_keys.c.account_id == bindparam("b_account"),
         idempotency_keys.c.key == bindparam("b_key"),
     )
-    .values(
-        response_status=bindparam("b_status"), response_body=bindparam("b_body"), locked_until=None
-    )
+    .values(response_status=bindparam("b_status"), response_body=bindparam("b_body"))
 )
 
 
@@ -93,7 +85,7 @@ async def complete_key(
 
 
 async def release_key(conn: AsyncConnection, account_id: str, key: str) -> None:
-    """Forget an unfinished key whose request failed, so that a retry can run."""
+    """Forget the key of a request that was refused, so that a retry runs afresh."""
     await conn.execute(
         delete(idempotency_keys).where(
             idempotency_keys.c.account_id == account_id,

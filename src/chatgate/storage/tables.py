@@ -154,7 +154,6 @@ idempotency_keys = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("response_status", Integer, nullable=True),
     Column("response_body", Text, nullable=True),
-    Column("locked_until", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
