@@ -1,21 +1,27 @@
 """The adapter contract every channel implements.
 
-An adapter translates; it never touches the database. ``build_request`` is pure, ``send``
-does the one network call through the injected ``httpx.AsyncClient``, and failures come back
-as :class:`ProviderError` already classified as retryable or permanent.
+An adapter translates; it never touches the database. One instance serves one channel
+connection: it is built with that connection's decrypted credentials and settings.
+``build_request`` is pure, ``send`` does the one network call through the injected
+``httpx.AsyncClient``, and failures come back as :class:`ProviderError` already classified
+as retryable or permanent. Inbound, ``verify`` checks the platform's signature over the raw
+bytes, ``handshake`` answers a platform's subscription check, and ``parse`` turns a webhook
+into :class:`InboundMessage`, :class:`StatusUpdate` and :class:`UnknownEvent` values.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
@@ -23,7 +29,11 @@ from chatgate.domain.status import Status
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """What an adapter needs to know of a message to send it."""
+    """What an adapter needs to know of a message to send it.
+
+    ``reply_to`` is the platform's id of the message being answered (already resolved from
+    our ``msg_`` id by the caller), or ``None``.
+    """
 
     id: str
     channel: str
@@ -34,7 +44,7 @@ class OutboundMessage:
     metadata: Mapping[str, Any] | None
 
     @classmethod
-    def of(cls, message: Message) -> OutboundMessage:
+    def of(cls, message: Message, *, reply_to: str | None = None) -> OutboundMessage:
         """The adapter's view of a stored message."""
         return cls(
             id=message.id,
@@ -42,7 +52,7 @@ class OutboundMessage:
             sender=message.sender,
             recipient=message.recipient,
             content=message.content,
-            reply_to=message.reply_to,
+            reply_to=reply_to if reply_to is not None else message.reply_to,
             metadata=message.metadata,
         )
 
@@ -106,6 +116,93 @@ class ProviderError(Exception):
         self.status_code = status_code
 
 
+class SignatureError(Exception):
+    """A webhook's signature or token is missing or wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """A webhook as it arrived: nothing decoded, so signatures can be checked on the bytes.
+
+    Header names are lower case.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a user sent to the business.
+
+    ``content`` uses the shapes of our content union where one fits (text, location,
+    reaction, contact) and two inbound-only ones: ``{"type": "media", "media": {"kind",
+    "reference", "mime_type"?, "caption"?, "filename"?, "voice"?}}`` where ``reference`` is
+    what :meth:`ChannelAdapter.fetch_media` takes, and ``{"type": "reply", "reply": {"id",
+    "title"?}}`` for a pressed button or chosen list row.
+    """
+
+    provider_message_id: str
+    sender: str
+    recipient: str
+    content: Mapping[str, Any]
+    at: datetime
+    raw: Any
+    sender_name: str | None = None
+    reply_to: str | None = None
+    kind: str = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """The platform reports a status of a message we sent.
+
+    Either ``provider_message_id`` names one message, or ``up_to`` (with ``recipient``)
+    covers every message sent to that recipient up to that time (Messenger's watermarks).
+    """
+
+    status: Status
+    platform_status: str
+    at: datetime
+    raw: Any
+    provider_message_id: str | None = None
+    recipient: str | None = None
+    up_to: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    kind: str = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent:
+    """Something the platform sent that we do not understand; kept, never an error."""
+
+    kind: str
+    raw: Any
+
+
+InboundEvent = InboundMessage | StatusUpdate | UnknownEvent
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    """A downloaded inbound attachment."""
+
+    content: bytes
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+def _json_or_text(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
 # HTTP statuses worth another try: timeouts, throttling and server-side failures.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -148,16 +245,58 @@ def error_from_transport(error: httpx.TransportError) -> ProviderError:
     return ProviderError(code, type(error).__name__, retryable=True)
 
 
-class ChannelAdapter(ABC):
-    """One platform's translation both ways."""
+class ChannelSettings(BaseModel):
+    """Settings of one channel connection, common to every platform.
+
+    ``api_base`` replaces the platform's scheme and host (and may add a path prefix, as the
+    emulator's do); the adapter keeps the platform's own paths after it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_base: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=500
+    )
+    api_version: str | None = Field(default=None, pattern=r"^v\d+(\.\d+)?$")
+    rate_per_second: float | None = Field(
+        default=None, gt=0, le=10_000, description="sends per second from this connection"
+    )
+    per_recipient_seconds: float | None = Field(
+        default=None, ge=0, le=3600, description="least time between two sends to one user"
+    )
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class ChannelAdapter(ABC, Generic[C]):
+    """One platform's translation both ways, for one connection."""
 
     name: ClassVar[str]
-    # Platform status names and error codes mapped to ours; anything unmapped is unknown.
+    # The write-only secrets a connection of this type needs (stored encrypted).
+    credentials_model: ClassVar[type[BaseModel]]
+    # Scheme and host of the platform's API; ``ChannelSettings.api_base`` replaces it.
+    default_api_base: ClassVar[str] = ""
+    # What the platform can carry: see ``chatgate.domain.capabilities``.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    # Platform status names mapped to ours; anything unmapped is unknown.
     status_map: ClassVar[Mapping[str, Status]] = {}
+
+    def __init__(self, credentials: C, settings: ChannelSettings | None = None) -> None:
+        self.credentials = credentials
+        self.settings = settings or ChannelSettings()
+
+    @property
+    def api_base(self) -> str:
+        """Where this connection's API calls go, without a trailing slash."""
+        return (self.settings.api_base or self.default_api_base).rstrip("/")
 
     @abstractmethod
     def build_request(self, message: OutboundMessage) -> ProviderRequest:
-        """Translate ``message`` to the platform's call; pure, no I/O."""
+        """Translate ``message`` to the platform's call; pure, no I/O.
+
+        Raises :class:`UnsupportedContent` when the platform cannot carry the content.
+        """
 
     @abstractmethod
     async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
@@ -166,3 +305,33 @@ class ChannelAdapter(ABC):
     def map_status(self, platform_status: str) -> Status:
         """Our status for a platform's status name (``unknown`` when unmapped)."""
         return self.status_map.get(platform_status, Status.UNKNOWN)
+
+    def verify(self, request: RawRequest) -> None:
+        """Check the platform's signature over the raw bytes; raise :class:`SignatureError`.
+
+        The default refuses everything: a channel that receives webhooks must say how it
+        authenticates them.
+        """
+        raise SignatureError("this channel does not receive webhooks")
+
+    def handshake(self, request: RawRequest) -> str | None:
+        """The answer to the platform's subscription check (a ``GET``), or ``None``.
+
+        Raise :class:`SignatureError` when the check names the wrong token.
+        """
+        return None
+
+    def parse(self, request: RawRequest) -> list[InboundEvent]:
+        """The events in a verified webhook; what is not understood is an :class:`UnknownEvent`."""
+        return [UnknownEvent(kind="unknown", raw=_json_or_text(request.body))]
+
+    async def fetch_media(self, reference: str, http: httpx.AsyncClient) -> MediaFile:
+        """Download an inbound attachment named by the platform's ``reference``."""
+        raise ProviderError("media_unsupported", "this channel has no media", retryable=False)
+
+    async def register_webhook(self, url: str, http: httpx.AsyncClient) -> bool:
+        """Point the platform's webhooks at ``url`` where the platform lets an API do it.
+
+        Returns whether it did; platforms configured in a console (Meta) answer ``False``.
+        """
+        return False

@@ -84,10 +84,17 @@ def sandbox_options(metadata: Mapping[str, Any] | None) -> SandboxOptions:
         raise InvalidSandboxOptions(f"{field}: {error['msg']}") from exc
 
 
-class SandboxAdapter(ChannelAdapter):
+class NoCredentials(BaseModel):
+    """The sandbox needs no secrets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SandboxAdapter(ChannelAdapter[NoCredentials]):
     """Simulates any channel without a network call."""
 
     name = "sandbox"
+    credentials_model = NoCredentials
 
     def __init__(
         self,
@@ -97,6 +104,7 @@ class SandboxAdapter(ChannelAdapter):
         latency: float = 0.0,
         record_path: str | None = None,
     ) -> None:
+        super().__init__(NoCredentials())
         self.delivered_after = delivered_after
         self.read_after = read_after
         self.latency = latency

@@ -188,31 +188,48 @@ class ListSection(_Strict):
     rows: list[ListRow] = Field(min_length=1, max_length=10)
 
 
-class Interactive(_Strict):
-    """Buttons or a list under a body text."""
+class Card(_Strict):
+    """One card of a carousel: a title, an optional picture and link, and buttons."""
 
-    kind: Literal["buttons", "list"]
+    title: str = Field(min_length=1, max_length=80)
+    subtitle: str | None = Field(default=None, max_length=80)
+    image_url: HttpUrl | None = None
+    url: HttpUrl | None = Field(default=None, description="opened when the card is tapped")
+    buttons: list[Button] = Field(default_factory=list, max_length=3)
+
+
+class Interactive(_Strict):
+    """Choices under a body text.
+
+    - ``buttons``: buttons on the message (reply, link or call buttons);
+    - ``quick_replies``: reply choices offered above the keyboard (reply buttons only);
+    - ``list``: a menu of sections and rows opened by ``button_text``;
+    - ``cards``: a carousel of cards, each with its own buttons.
+    """
+
+    kind: Literal["buttons", "quick_replies", "list", "cards"]
     body: str = Field(min_length=1, max_length=MAX_TEXT)
     header: str | None = Field(default=None, max_length=60)
     footer: str | None = Field(default=None, max_length=60)
-    buttons: list[Button] = Field(default_factory=list, max_length=10)
+    buttons: list[Button] = Field(default_factory=list, max_length=13)
     button_text: str | None = Field(default=None, min_length=1, max_length=20)
     sections: list[ListSection] = Field(default_factory=list, max_length=10)
+    cards: list[Card] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def _shape(self) -> Interactive:
-        if self.kind == "buttons":
-            if not self.buttons:
-                raise ValueError("buttons: a buttons message needs at least one button")
-            if self.sections:
-                raise ValueError("sections: only a list message has sections")
-        else:
-            if not self.sections:
-                raise ValueError("sections: a list message needs at least one section")
-            if self.buttons:
-                raise ValueError("buttons: a list message has sections, not buttons")
-            if self.button_text is None:
-                raise ValueError("button_text: a list message needs the text of its button")
+        needs = {"buttons": "buttons", "quick_replies": "buttons", "list": "sections"}
+        needed = needs.get(self.kind, "cards")
+        for name in ("buttons", "sections", "cards"):
+            given = bool(getattr(self, name))
+            if name == needed and not given:
+                raise ValueError(f"{name}: a {self.kind} message needs at least one")
+            if name != needed and given:
+                raise ValueError(f"{name}: a {self.kind} message has {needed}, not {name}")
+        if self.kind == "list" and self.button_text is None:
+            raise ValueError("button_text: a list message needs the text of its button")
+        if self.kind == "quick_replies" and any(b.type != "reply" for b in self.buttons):
+            raise ValueError("buttons: quick replies are reply buttons only")
         return self
 
 

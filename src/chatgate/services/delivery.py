@@ -35,7 +35,7 @@ from chatgate.storage.messages import StatusRecord
 
 log = structlog.get_logger(__name__)
 
-AdapterResolver = Callable[[Message], ChannelAdapter | None]
+AdapterResolver = Callable[[Message], ChannelAdapter[Any] | None]
 # The pacing key (one sender) and its limits, or None for an unpaced message.
 PaceResolver = Callable[[Message], tuple[str, Pace] | None]
 

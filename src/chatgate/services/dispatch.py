@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatgate.channels.base import ChannelAdapter
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
@@ -10,10 +12,10 @@ from chatgate.domain.records import Message
 from chatgate.services.delivery import AdapterResolver, PaceResolver
 
 
-def adapter_resolver(sandbox: ChannelAdapter) -> AdapterResolver:
+def adapter_resolver(sandbox: ChannelAdapter[Any]) -> AdapterResolver:
     """Test-mode messages go to the sandbox; live channels have no adapter yet."""
 
-    def resolve(message: Message) -> ChannelAdapter | None:
+    def resolve(message: Message) -> ChannelAdapter[Any] | None:
         return sandbox if message.mode is KeyMode.TEST else None
 
     return resolve

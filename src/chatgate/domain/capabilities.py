@@ -1,0 +1,93 @@
+"""What a channel can carry, named feature by feature.
+
+A content needs a set of features (``features_of``); an adapter publishes the set it has.
+The names are public: they appear in ``GET /v1/channels/capabilities`` and in the
+``unsupported_content`` error that names what a channel cannot carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+TEXT = "text"
+MEDIA_IMAGE = "media.image"
+MEDIA_DOCUMENT = "media.document"
+MEDIA_VIDEO = "media.video"
+MEDIA_AUDIO = "media.audio"
+MEDIA_VOICE = "media.voice"
+MEDIA_CAPTION = "media.caption"
+TEMPLATE = "template"
+BUTTONS_REPLY = "interactive.buttons.reply"
+BUTTONS_URL = "interactive.buttons.url"
+BUTTONS_CALL = "interactive.buttons.call"
+QUICK_REPLIES = "interactive.quick_replies"
+LIST = "interactive.list"
+CARDS = "interactive.cards"
+LOCATION = "location"
+CONTACT = "contact"
+REACTION = "reaction"
+REPLY_TO = "reply_to"
+
+ALL_FEATURES = (
+    TEXT,
+    MEDIA_IMAGE,
+    MEDIA_DOCUMENT,
+    MEDIA_VIDEO,
+    MEDIA_AUDIO,
+    MEDIA_VOICE,
+    MEDIA_CAPTION,
+    TEMPLATE,
+    BUTTONS_REPLY,
+    BUTTONS_URL,
+    BUTTONS_CALL,
+    QUICK_REPLIES,
+    LIST,
+    CARDS,
+    LOCATION,
+    CONTACT,
+    REACTION,
+    REPLY_TO,
+)
+
+_BUTTON_FEATURES = {"reply": BUTTONS_REPLY, "url": BUTTONS_URL, "call": BUTTONS_CALL}
+
+
+def features_of(content: Mapping[str, Any], *, reply_to: bool = False) -> list[str]:
+    """The features a content needs, in a stable order (the first is the most basic)."""
+    kind = content["type"]
+    needed: list[str] = []
+    if kind == "text":
+        needed.append(TEXT)
+    elif kind == "media":
+        media = content["media"]
+        needed.append(MEDIA_VOICE if media.get("voice") else f"media.{media['kind']}")
+        if media.get("caption"):
+            needed.append(MEDIA_CAPTION)
+    elif kind == "interactive":
+        interactive = content["interactive"]
+        shape = interactive["kind"]
+        if shape == "buttons":
+            needed.extend(
+                dict.fromkeys(
+                    _BUTTON_FEATURES[b.get("type", "reply")] for b in interactive["buttons"]
+                )
+            )
+        elif shape == "quick_replies":
+            needed.append(QUICK_REPLIES)
+        elif shape == "list":
+            needed.append(LIST)
+        else:
+            needed.append(CARDS)
+    elif kind in (TEMPLATE, LOCATION, CONTACT, REACTION):
+        needed.append(kind)
+    if reply_to:
+        needed.append(REPLY_TO)
+    return needed
+
+
+def missing_features(
+    content: Mapping[str, Any], has: frozenset[str], *, reply_to: bool
+) -> list[str]:
+    """The features ``content`` needs that a channel with ``has`` lacks."""
+    return [feature for feature in features_of(content, reply_to=reply_to) if feature not in has]

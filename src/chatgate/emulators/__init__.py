@@ -1,0 +1,1 @@
+"""Faithful local emulators of the platforms, served by ``chatgate emulate``."""

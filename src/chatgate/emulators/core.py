@@ -1,0 +1,241 @@
+"""What every platform emulator shares: accounts, users, the log of calls, faults, webhooks.
+
+An emulator plays a platform faithfully enough that an adapter pointed at it cannot tell
+the difference: it checks auth and request shape the way the platform does, answers with the
+platform's own success and error bodies, and sends the platform's signed webhooks (status
+updates after settable delays, user messages on demand) to the URL an account names.
+
+Faults are queued per platform through the control API and consumed by the next matching
+sends, so a test can script "two 503s, then success" or "throttled with a retry hint".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import httpx
+import structlog
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+log = structlog.get_logger(__name__)
+
+FaultKind = Literal[
+    "server_error",  # a 5xx answer
+    "timeout",  # no answer for ``seconds`` (longer than the client waits)
+    "rate_limit",  # the platform's throttling answer, with its retry hint where it has one
+    "permanent",  # a request the platform refuses for good (bad parameter)
+    "invalid_recipient",  # the user does not exist or cannot be reached
+    "async_failure",  # accepted, then reported failed by a status webhook
+]
+
+
+class Fault(BaseModel):
+    """A failure to play on the next ``count`` sends (to ``recipient`` only, if set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FaultKind
+    count: int = Field(default=1, ge=1, le=10_000)
+    recipient: str | None = None
+    retry_after: float | None = Field(default=None, ge=0, le=3600)
+    seconds: float = Field(default=30.0, ge=0, le=600, description="how long a timeout hangs")
+
+
+class Timing(BaseModel):
+    """When status webhooks follow a successful send (seconds; ``None`` sends none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sent_after: float | None = Field(default=0.05, ge=0, le=3600)
+    delivered_after: float | None = Field(default=0.1, ge=0, le=3600)
+    read_after: float | None = Field(default=0.2, ge=0, le=3600)
+
+
+@dataclass
+class Account:
+    """One business identity on a platform (a WhatsApp number, a bot, a page...)."""
+
+    id: str
+    secrets: dict[str, str]
+    webhook_url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    """A call the platform accepted (or refused), as the emulator saw it."""
+
+    platform: str
+    account: str
+    path: str
+    body: Any
+    at: float
+    message_id: str | None = None
+    recipient: str | None = None
+    status: int = 200
+
+
+@dataclass
+class Delivery:
+    """A webhook the emulator sent to the gateway."""
+
+    platform: str
+    url: str
+    body: bytes
+    status: int | None
+    at: float
+
+
+Sender = Callable[[str, bytes, dict[str, str]], Awaitable[int | None]]
+
+
+class EmulatorState:
+    """Everything the emulators remember; one per ``chatgate emulate`` process."""
+
+    def __init__(self, http: httpx.AsyncClient | None = None) -> None:
+        self.http = http or httpx.AsyncClient(timeout=10.0)
+        self.timing = Timing()
+        self.accounts: dict[str, dict[str, Account]] = {}
+        self.received: list[Received] = []
+        self.deliveries: list[Delivery] = []
+        self.faults: dict[str, list[Fault]] = {}
+        # (platform, account, user) -> unix time of the user's last message
+        self.last_inbound: dict[tuple[str, str, str], float] = {}
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def next_number(self) -> int:
+        """A number never handed out before in this process (for ids)."""
+        return next(self._ids)
+
+    def reset(self) -> None:
+        """Forget everything but the timing."""
+        self.accounts.clear()
+        self.received.clear()
+        self.deliveries.clear()
+        self.faults.clear()
+        self.last_inbound.clear()
+        self.media.clear()
+
+    # -- accounts and users -------------------------------------------------------------
+
+    def add_account(self, platform: str, account: Account) -> None:
+        """Register (or replace) a business identity."""
+        self.accounts.setdefault(platform, {})[account.id] = account
+
+    def account(self, platform: str, account_id: str) -> Account | None:
+        """The account ``account_id`` on ``platform``, if registered."""
+        return self.accounts.get(platform, {}).get(account_id)
+
+    def user_wrote(self, platform: str, account_id: str, user: str) -> None:
+        """Note that ``user`` wrote to the account now (opens windows and initiations)."""
+        self.last_inbound[(platform, account_id, user)] = time.time()
+
+    def seconds_since_user_wrote(self, platform: str, account_id: str, user: str) -> float | None:
+        """How long ago ``user`` last wrote, or ``None`` if never."""
+        at = self.last_inbound.get((platform, account_id, user))
+        return None if at is None else time.time() - at
+
+    # -- faults -------------------------------------------------------------------------
+
+    def add_fault(self, platform: str, fault: Fault) -> None:
+        """Queue a fault for the next matching sends."""
+        self.faults.setdefault(platform, []).append(fault)
+
+    def take_fault(self, platform: str, recipient: str | None) -> Fault | None:
+        """The fault the next send to ``recipient`` should play, consuming one use of it."""
+        queue = self.faults.get(platform, [])
+        for fault in queue:
+            if fault.recipient is None or fault.recipient == recipient:
+                fault.count -= 1
+                if fault.count == 0:
+                    queue.remove(fault)
+                return fault
+        return None
+
+    # -- what was received ---------------------------------------------------------------
+
+    def record(self, entry: Received) -> None:
+        """Log a call to the platform."""
+        self.received.append(entry)
+
+    # -- webhooks -----------------------------------------------------------------------
+
+    async def post_webhook(
+        self, platform: str, url: str, body: bytes, headers: dict[str, str]
+    ) -> int | None:
+        """POST one webhook now; returns the gateway's status (``None`` if unreachable)."""
+        try:
+            response = await self.http.post(
+                url, content=body, headers={"Content-Type": "application/json", **headers}
+            )
+            status: int | None = response.status_code
+        except httpx.HTTPError as exc:
+            log.warning("emulator.webhook_failed", platform=platform, error=type(exc).__name__)
+            status = None
+        self.deliveries.append(Delivery(platform, url, body, status, time.time()))
+        return status
+
+    def later(self, delay: float, step: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``step`` after ``delay`` seconds, in the background."""
+
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            try:
+                await step()
+            except Exception:  # a failing webhook must not take the emulator down
+                log.exception("emulator.background_step_failed")
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Cancel pending webhooks and close the client."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.http.aclose()
+
+
+class PlatformEmulator(ABC):
+    """One platform's emulator: its real API routes, and its part of the control API."""
+
+    name: ClassVar[str]
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def router(self) -> APIRouter | None:
+        """The platform's own API, under the emulator's prefix for it (``None`` if shared)."""
+        return None
+
+    @abstractmethod
+    def register(self, payload: dict[str, Any]) -> Account:
+        """Create or replace a business identity from the control API's payload.
+
+        Raise ``ValueError`` with a readable text when the payload is incomplete.
+        """
+
+    @abstractmethod
+    async def inject_inbound(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Play a user writing to an account: send the platform's webhook for it now.
+
+        Returns what was sent (the platform's message id at least).
+        """
+
+    def accounts(self) -> dict[str, Account]:
+        """This platform's registered accounts."""
+        return self.state.accounts.get(self.name, {})
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh platform-looking id."""
+        return f"{prefix}{self.state.next_number():012d}"
