@@ -32,7 +32,8 @@ class OutboundMessage:
     """What an adapter needs to know of a message to send it.
 
     ``reply_to`` is the platform's id of the message being answered (already resolved from
-    our ``msg_`` id by the caller), or ``None``.
+    our ``msg_`` id by the caller), or ``None``. ``options`` are the request's per-platform
+    options (for example ``{"tag": "HUMAN_AGENT"}`` on Messenger outside the 24-hour window).
     """
 
     id: str
@@ -42,6 +43,7 @@ class OutboundMessage:
     content: Mapping[str, Any]
     reply_to: str | None
     metadata: Mapping[str, Any] | None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, message: Message, *, reply_to: str | None = None) -> OutboundMessage:
