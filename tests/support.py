@@ -13,10 +13,15 @@ from fastapi import FastAPI
 
 from chatgate.api.state import Gateway
 from chatgate.config import Settings
+from chatgate.crypto import CredentialBox, new_key
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.status import PROGRESS, Status, has_reached
 from chatgate.services.accounts import create_account
+from chatgate.services.channels import ChannelService
 from chatgate.services.keys import KeySpec, create_key
+
+# One key for every test process, so that gateways of one test share credentials.
+TEST_SECRET_KEY = new_key()
 
 
 def settings_for(database_url: str, **overrides: object) -> Settings:
@@ -29,6 +34,7 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
         "worker_poll_seconds": 0.2,
         # Pacing has tests of its own; elsewhere a burst should not wait for a platform's rate.
         "sandbox_pacing": False,
+        "secret_key": TEST_SECRET_KEY,
         "log_level": "warning",
     }
     values.update(overrides)
@@ -109,3 +115,8 @@ async def until(condition: Callable[[], Awaitable[bool]], limit: float = 10.0) -
             if await condition():
                 return
             await asyncio.sleep(0.01)
+
+
+def channel_service() -> ChannelService:
+    """A channel service with a throwaway key, for tests that accept messages directly."""
+    return ChannelService(CredentialBox([new_key()]), "http://127.0.0.1:8000")

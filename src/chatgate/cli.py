@@ -1,4 +1,4 @@
-"""The ``chatgate`` command: serve, worker, migrate, accounts and keys.
+"""The ``chatgate`` command: serve, worker, migrate, emulate, accounts, keys and channels.
 
 Every flag also reads a ``CHATGATE_*`` variable, and the store is ``CHATGATE_DATABASE_URL``.
 """
@@ -27,7 +27,9 @@ app = typer.Typer(help="Chatgate, the self-hostable messaging gateway.", no_args
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+channels_app = typer.Typer(help="Connect platforms.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(channels_app, name="channels")
 
 console = Console()
 T = TypeVar("T")
@@ -298,3 +300,158 @@ def keys_revoke(
         _emit({"id": key.id, "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None})
     else:
         console.print(f"revoked {key.id}")
+
+
+@app.command()
+def emulate(
+    host: Annotated[str, typer.Option(envvar="CHATGATE_EMULATOR_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="CHATGATE_EMULATOR_PORT")] = 9000,
+) -> None:
+    """Serve local emulators of the platforms (WhatsApp, Telegram, Messenger, Instagram).
+
+    Point a channel's ``settings.api_base`` at ``http://HOST:PORT/graph`` (Meta platforms)
+    or ``http://HOST:PORT/telegram``; drive users and faults through ``/_emulator``.
+    """
+    from chatgate.emulators.app import create_emulator_app
+
+    configure_logging("warning", "console")
+    console.print(f"emulating the platforms at http://{host}:{port} (control API: /_emulator)")
+    uvicorn.run(create_emulator_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+def _channel_row(view: Any) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "type": view.type,
+        "name": view.name,
+        "default": view.is_default,
+        "settings": view.settings,
+        "credentials_set": view.credentials_set,
+        "inbound_url": view.inbound_url,
+    }
+
+
+def _channel_service(settings: Settings) -> Any:
+    from chatgate.crypto import credential_box
+    from chatgate.services.channels import ChannelService
+
+    return ChannelService(
+        credential_box(settings), settings.public_url or f"http://{settings.host}:{settings.port}"
+    )
+
+
+@channels_app.command("add")
+def channels_add(
+    channel_type: Annotated[str, typer.Argument(metavar="TYPE", help="whatsapp, telegram, …")],
+    name: Annotated[str, typer.Argument(help="a name unique in the account")],
+    account: Annotated[str, typer.Option(envvar="CHATGATE_ACCOUNT", help="the account's name")],
+    credential: Annotated[
+        list[str], typer.Option("--credential", "-c", help="FIELD=VALUE, repeated")
+    ],
+    setting: Annotated[
+        list[str] | None, typer.Option("--setting", "-s", help="FIELD=VALUE, repeated")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Connect a platform to an account (credentials are stored encrypted)."""
+    from chatgate.services.accounts import get_account_by_name
+    from chatgate.storage.types import utcnow
+
+    def pairs(items: list[str], option: str) -> dict[str, Any]:
+        parsed: dict[str, Any] = {}
+        for item in items:
+            field, sep, value = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint=option)
+            parsed[field.strip()] = value
+        return parsed
+
+    settings = Settings()
+    service = _channel_service(settings)
+
+    async def work(database: Database) -> Any:
+        found = await get_account_by_name(database, account)
+        async with database.write() as conn:
+            stored = await service.create(
+                conn,
+                found.id,
+                channel_type=channel_type,
+                name=name,
+                credentials=pairs(credential, "--credential"),
+                settings=pairs(setting or [], "--setting"),
+                is_default=None,
+                now=utcnow(),
+            )
+        return service.view(stored)
+
+    view = _with_database(settings, work)
+    if as_json:
+        _emit(_channel_row(view))
+    else:
+        console.print(f"connected {view.type} channel {view.name} ({view.id})")
+        console.print(f"webhook URL for the platform: {view.inbound_url}", highlight=False)
+
+
+@channels_app.command("list")
+def channels_list(
+    account: Annotated[str, typer.Option(envvar="CHATGATE_ACCOUNT", help="the account's name")],
+    as_json: JsonFlag = False,
+) -> None:
+    """List an account's channels (never their credentials)."""
+    from chatgate.services.accounts import get_account_by_name
+    from chatgate.storage.channels import list_connections
+
+    settings = Settings()
+    service = _channel_service(settings)
+
+    async def work(database: Database) -> list[Any]:
+        found = await get_account_by_name(database, account)
+        async with database.read() as conn:
+            return [service.view(c) for c in await list_connections(conn, found.id)]
+
+    rows = [_channel_row(view) for view in _with_database(settings, work)]
+    if as_json:
+        _emit(rows)
+        return
+    table = Table("id", "type", "name", "default", "inbound url")
+    for row in rows:
+        table.add_row(row["id"], row["type"], row["name"], str(row["default"]), row["inbound_url"])
+    console.print(table)
+
+
+@channels_app.command("remove")
+def channels_remove(
+    channel_id: Annotated[str, typer.Argument(help="the channel's id, ch_…")],
+    account: Annotated[str, typer.Option(envvar="CHATGATE_ACCOUNT", help="the account's name")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove a channel from an account."""
+    from chatgate.services.accounts import get_account_by_name
+
+    settings = Settings()
+    service = _channel_service(settings)
+
+    async def work(database: Database) -> None:
+        found = await get_account_by_name(database, account)
+        async with database.write() as conn:
+            await service.remove(conn, found.id, channel_id)
+
+    _with_database(settings, work)
+    if as_json:
+        _emit({"id": channel_id, "removed": True})
+    else:
+        console.print(f"removed {channel_id}")
+
+
+@channels_app.command("reencrypt")
+def channels_reencrypt() -> None:
+    """Re-encrypt every channel's credentials with the first CHATGATE_SECRET_KEY (rotation)."""
+    settings = Settings()
+    service = _channel_service(settings)
+
+    async def work(database: Database) -> int:
+        async with database.write() as conn:
+            count: int = await service.reencrypt_all(conn)
+            return count
+
+    console.print(f"re-encrypted {_with_database(settings, work)} channel(s)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,19 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="the gateway's address as the outside world sees it"
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys, comma-separated, that encrypt channel credentials; the "
+        "first encrypts, all decrypt (rotation)",
+    )
+    secret_key_file: str = Field(
+        default="./chatgate.secret",
+        description="where a key is generated and kept when CHATGATE_SECRET_KEY is unset",
+    )
+    media_path: str = Field(
+        default="./chatgate-media", description="where inbound media files are stored"
+    )
+    media_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
 
     key_cache_refresh_seconds: float = Field(
         default=0.5,

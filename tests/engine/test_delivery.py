@@ -21,6 +21,7 @@ from chatgate.channels.base import (
     error_from_transport,
     parse_retry_after,
 )
+from chatgate.channels.sandbox import NoCredentials
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 from chatgate.engine.clock import FakeClock
@@ -36,12 +37,14 @@ from tests.engine.conftest import store_message
 from tests.support import until
 
 
-class ScriptedPlatform(ChannelAdapter):
+class ScriptedPlatform(ChannelAdapter[NoCredentials]):
     """Answers each send with the next scripted error, then succeeds."""
 
     name = "scripted"
+    credentials_model = NoCredentials
 
     def __init__(self, errors: Sequence[ProviderError] = (), latency: float = 0.0) -> None:
+        super().__init__(NoCredentials())
         self.errors = list(errors)
         self.latency = latency
         self.sent: list[str] = []
@@ -63,13 +66,17 @@ async def _queue_message(database: Database, clock: FakeClock) -> Message:
 
 
 def _worker(
-    database: Database, platform: ChannelAdapter, clock: FakeClock, **policy: Any
+    database: Database, platform: ChannelAdapter[Any], clock: FakeClock, **policy: Any
 ) -> Worker:
     retry = RetryPolicy(base=1.0, cap=60.0, max_attempts=policy.pop("max_attempts", 5))
+
+    async def resolve(_message: Message) -> ChannelAdapter[Any]:
+        return platform
+
     handlers = DeliveryHandlers(
         database,
         httpx.AsyncClient(),
-        lambda _message: platform,
+        resolve,
         DeliveryPolicy(retry=retry, max_age=policy.pop("max_age", timedelta(hours=1))),
         pacer=Pacer(None),
         resolve_pace=lambda _message: None,

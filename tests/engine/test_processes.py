@@ -25,7 +25,7 @@ from chatgate.storage.database import Database
 from chatgate.storage.tables import jobs, message_events, messages
 from chatgate.storage.types import utcnow
 from tests.processes import chatgate_env, free_port, processes
-from tests.support import until
+from tests.support import channel_service, until
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,9 @@ async def test_two_workers_dispatch_each_message_exactly_once(
                 for n in range(start, start + 1000)
             ]
             async with database.write() as conn:
-                await accept_messages(conn, key, commands, sandbox=sandbox, now=utcnow())
+                await accept_messages(
+                    conn, key, commands, sandbox=sandbox, channels=channel_service(), now=utcnow()
+                )
         env = chatgate_env(
             fresh_postgres_url, sandbox_record_path=record, log_level="info", **WORKER_SETTINGS
         )

@@ -20,7 +20,7 @@ from chatgate.storage.migrate import upgrade_async
 from chatgate.storage.tables import jobs, messages
 from chatgate.storage.types import utcnow
 from tests.processes import chatgate_env, processes
-from tests.support import until
+from tests.support import channel_service, until
 
 
 async def test_sigterm_finishes_the_work_in_hand(tmp_path: Path) -> None:
@@ -38,7 +38,14 @@ async def test_sigterm_finishes_the_work_in_hand(tmp_path: Path) -> None:
                 SendCommand(ChannelType.SMS, f"+1415555{n:04d}", {"type": "text", "text": "x"})
                 for n in range(20)
             ]
-            await accept_messages(conn, key, commands, sandbox=SandboxAdapter(0, 0), now=utcnow())
+            await accept_messages(
+                conn,
+                key,
+                commands,
+                sandbox=SandboxAdapter(0, 0),
+                channels=channel_service(),
+                now=utcnow(),
+            )
 
         async def count(*where: object) -> int:
             async with database.read() as conn:

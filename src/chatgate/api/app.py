@@ -15,17 +15,19 @@ from chatgate.api.errors import install_error_handlers
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
 from chatgate.api.ratelimit import RateLimiter
-from chatgate.api.routes import account, health, keys, messages, sandbox
+from chatgate.api.routes import account, channels, health, inbound, keys, messages, sandbox
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
+from chatgate.crypto import credential_box
 from chatgate.engine.clock import system_clock
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
 from chatgate.engine.wakeup import LocalWakeup, PostgresListener
 from chatgate.engine.worker import Worker
+from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
-from chatgate.services.dispatch import adapter_resolver, pace_resolver
+from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
 from chatgate.services.key_cache import KeyCache
 from chatgate.storage.database import Database, postgres_dsn
 
@@ -54,6 +56,10 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
         ),
         pacer=Pacer(settings.redis_url),
         http=httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False),
+        channels=ChannelService(
+            credential_box(settings),
+            settings.public_url or f"http://{settings.host}:{settings.port}",
+        ),
     )
 
 
@@ -71,7 +77,7 @@ def build_worker(gateway: Gateway) -> Worker:
     handlers = DeliveryHandlers(
         gateway.database,
         gateway.http,
-        adapter_resolver(gateway.sandbox),
+        adapter_resolver(gateway.sandbox, ConnectionAdapters(gateway.database, gateway.channels)),
         policy,
         pacer=gateway.pacer,
         resolve_pace=pace_resolver(pace_sandbox=settings.sandbox_pacing),
@@ -135,7 +141,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    modules = (health, account, keys, messages, sandbox)
+    modules = (health, account, keys, messages, channels, inbound, sandbox)
     for module in modules:
         app.include_router(module.router)
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.

@@ -12,6 +12,7 @@ from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.wakeup import LocalWakeup
+from chatgate.services.channels import ChannelService
 from chatgate.services.key_cache import KeyCache
 from chatgate.storage.database import Database
 
@@ -28,6 +29,7 @@ class Gateway:
     sandbox: SandboxAdapter
     pacer: Pacer
     http: httpx.AsyncClient
+    channels: ChannelService
     # (account id, Idempotency-Key) of the requests this process is running now.
     idempotency_in_flight: set[tuple[str, str]] = field(default_factory=set)
 

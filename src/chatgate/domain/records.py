@@ -98,6 +98,10 @@ class Message:
     chain_step: int | None = None
     fallback: tuple[FallbackStep, ...] = ()
     fallback_message_id: str | None = None
+    # The channel connection that carries (or received) the message; None for the sandbox.
+    connection_id: str | None = None
+    # Per-platform send options from the request (Messenger's message tag, say).
+    options: dict[str, Any] | None = None
 
     @property
     def due_at(self) -> datetime:
@@ -125,6 +129,8 @@ class Message:
         chain_step: int | None = None,
         fallback: tuple[FallbackStep, ...] = (),
         message_id: str | None = None,
+        connection_id: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> Message:
         """A message created at ``at``, with an id that sorts by that time."""
         return cls(
@@ -148,4 +154,6 @@ class Message:
             chain_id=chain_id,
             chain_step=chain_step,
             fallback=fallback,
+            connection_id=connection_id,
+            options=options,
         )

@@ -8,7 +8,7 @@ jobs (retry, expected receipts) and the removal of the finished job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from chatgate.storage.messages import StatusRecord
 
 log = structlog.get_logger(__name__)
 
-AdapterResolver = Callable[[Message], ChannelAdapter[Any] | None]
+AdapterResolver = Callable[[Message], Awaitable[ChannelAdapter[Any] | None]]
 # The pacing key (one sender) and its limits, or None for an unpaced message.
 PaceResolver = Callable[[Message], tuple[str, Pace] | None]
 
@@ -177,7 +177,7 @@ class DeliveryHandlers:
     async def _send(self, job: Job, message: Message | None) -> Outcome:
         if message is None or message.status not in UNSENT:
             return finish(job)
-        adapter = self.resolve_adapter(message)
+        adapter = await self.resolve_adapter(message)
         if adapter is None:
             error = ProviderError(
                 "channel_not_configured",
@@ -189,7 +189,9 @@ class DeliveryHandlers:
         if wait > 0:
             return self._deferred(job, wait)
         try:
-            request = adapter.build_request(OutboundMessage.of(message))
+            request = adapter.build_request(
+                OutboundMessage.of(message, reply_to=await self._platform_reply_to(message))
+            )
             result = await adapter.send(request, self.http)
         except ProviderError as error:
             return self._after_error(job, message, error)
@@ -198,6 +200,16 @@ class DeliveryHandlers:
             crash = ProviderError("internal_error", type(exc).__name__, retryable=True)
             return self._after_error(job, message, crash)
         return self._sent(job, message, result)
+
+    async def _platform_reply_to(self, message: Message) -> str | None:
+        """The platform's id of the message ``reply_to`` names (ours or the platform's)."""
+        if message.reply_to is None or not message.reply_to.startswith("msg_"):
+            return message.reply_to
+        async with self.database.read() as conn:
+            earlier = await message_store.get_message(
+                conn, message.account_id, message.mode, message.reply_to
+            )
+        return None if earlier is None else earlier.provider_message_id
 
     async def _pace(self, message: Message) -> float:
         """0 once a slot is taken; otherwise how long the job should wait elsewhere."""

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.channels.base import InboundEvent, InboundMessage, StatusUpdate
+from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
+from chatgate.services.delivery import apply_status
+from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import messages as message_store
+from chatgate.storage.channels import StoredConnection
 
 
 async def record_inbound(
@@ -25,6 +31,8 @@ async def record_inbound(
     content: dict[str, Any],
     provider_message_id: str | None,
     at: datetime,
+    connection_id: str | None = None,
+    reply_to: str | None = None,
 ) -> Message:
     """Store a received message and note that ``sender`` wrote, in the caller's transaction."""
     message = Message.new(
@@ -38,8 +46,116 @@ async def record_inbound(
         status=Status.RECEIVED,
         at=at,
         provider_message_id=provider_message_id,
+        connection_id=connection_id,
+        reply_to=reply_to,
     )
     await message_store.insert_messages(conn, [message_store.message_row(message, None)])
     await message_store.insert_event_rows(conn, [message_store.first_event_row(message)])
     await conversation_store.record_inbound(conn, account_id, mode.value, channel, sender, at)
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    """What one platform webhook became."""
+
+    received: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    unmatched: int = 0
+    unknown: int = 0
+
+
+async def _apply_update(
+    conn: AsyncConnection, connection: StoredConnection, update: StatusUpdate
+) -> int:
+    """Apply a status to the message(s) it names; how many it reached."""
+    detail: dict[str, Any] = {"platform_status": update.platform_status}
+    if update.error_code is not None:
+        detail.update(code=update.error_code, message=update.error_message or "")
+    targets: list[Message] = []
+    if update.provider_message_id is not None:
+        found = await message_store.find_by_provider_id(
+            conn, connection.account_id, connection.type, update.provider_message_id, "outbound"
+        )
+        targets = [found] if found is not None else []
+    elif update.up_to is not None and update.recipient is not None:
+        targets = await message_store.sent_before(
+            conn, connection.id, update.recipient, update.up_to
+        )
+    for message in targets:
+        await apply_status(conn, message, update.status, detail, update.at)
+    return len(targets)
+
+
+async def record_webhook(
+    conn: AsyncConnection,
+    connection: StoredConnection,
+    events: list[InboundEvent],
+    now: datetime,
+) -> WebhookResult:
+    """Store what a verified webhook carried, in one transaction.
+
+    Messages are deduplicated on the platform's id (platforms redeliver on any doubt);
+    statuses only move messages forward; what is not understood is kept in the inbound log.
+    """
+    received = duplicates = statuses = unmatched = unknown = 0
+    for event in events:
+        if isinstance(event, InboundMessage):
+            earlier = await message_store.find_by_provider_id(
+                conn, connection.account_id, connection.type, event.provider_message_id, "inbound"
+            )
+            if earlier is not None:
+                duplicates += 1
+                continue
+            await record_inbound(
+                conn,
+                account_id=connection.account_id,
+                mode=KeyMode.LIVE,
+                channel=connection.type,
+                sender=event.sender,
+                recipient=event.recipient,
+                content=dict(event.content),
+                provider_message_id=event.provider_message_id,
+                at=event.at,
+                connection_id=connection.id,
+                reply_to=event.reply_to,
+            )
+            received += 1
+        elif isinstance(event, StatusUpdate):
+            if await _apply_update(conn, connection, event):
+                statuses += 1
+            else:
+                unmatched += 1
+                await _log(conn, connection, "unmatched_status", event.raw, now)
+        else:
+            unknown += 1
+            await _log(conn, connection, event.kind, event.raw, now)
+    return WebhookResult(received, duplicates, statuses, unmatched, unknown)
+
+
+async def _log(
+    conn: AsyncConnection, connection: StoredConnection, kind: str, raw: Any, now: datetime
+) -> None:
+    await channel_store.log_inbound(
+        conn,
+        entry_id=new_id("inb"),
+        connection_id=connection.id,
+        kind=kind,
+        detail={"raw": raw},
+        at=now,
+    )
+
+
+async def log_refusal(
+    conn: AsyncConnection, connection: StoredConnection, reason: str, now: datetime
+) -> None:
+    """Keep a webhook refused for its signature (the body is not kept: it is untrusted)."""
+    await channel_store.log_inbound(
+        conn,
+        entry_id=new_id("inb"),
+        connection_id=connection.id,
+        kind="signature_refused",
+        detail={"reason": reason},
+        at=now,
+    )

@@ -10,14 +10,13 @@ woken.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatgate.channels.base import OutboundMessage
+from chatgate.channels.base import ChannelAdapter, OutboundMessage, UnsupportedContent
 from chatgate.channels.sandbox import InvalidSandboxOptions, SandboxAdapter
 from chatgate.domain.channels import CHANNEL_RULES, ChannelType
 from chatgate.domain.fallback import FallbackStep
@@ -26,12 +25,14 @@ from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey, Message
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError, Conflict, Forbidden, InvalidRequest
+from chatgate.services.channels import ChannelService
 from chatgate.services.fallback import check_jobs
 from chatgate.services.job_kinds import SEND_JOB
+from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
-from chatgate.storage.tables import channel_connections
+from chatgate.storage.channels import StoredConnection
 
 MAX_SCHEDULE_AHEAD = timedelta(days=90)
 
@@ -48,6 +49,7 @@ class SendCommand:
     reply_to: str | None = None
     schedule_at: datetime | None = None
     fallback: tuple[FallbackStep, ...] = ()
+    options: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +96,37 @@ async def _check_rules(conn: AsyncConnection, key: ApiKey, target: _Target, now:
     )
 
 
-async def _check_configured(conn: AsyncConnection, key: ApiKey, target: _Target) -> None:
-    found = await conn.scalar(
-        select(channel_connections.c.id)
-        .where(
-            channel_connections.c.account_id == key.account_id,
-            channel_connections.c.type == target.channel.value,
-        )
-        .limit(1)
-    )
-    if found is None:
+async def _configured(
+    conn: AsyncConnection, key: ApiKey, target: _Target, sender: str | None
+) -> StoredConnection:
+    found = await channel_store.find_connection(conn, key.account_id, target.channel.value, sender)
+    if found is not None:
+        return found
+    if sender is not None:
         raise InvalidRequest(
-            f"no {target.channel.value} channel is configured for this account; add one, "
-            "or use a test key to send through the sandbox",
+            f"no {target.channel.value} channel of this account has the id or name {sender!r}",
             code="channel_not_configured",
-            field=target.name("channel"),
+            field=target.name("from"),
         )
+    raise InvalidRequest(
+        f"no {target.channel.value} channel is configured for this account; add one, "
+        "or use a test key to send through the sandbox",
+        code="channel_not_configured",
+        field=target.name("channel"),
+    )
+
+
+def _check_carriable(adapter: ChannelAdapter[Any], message: Message, field: str) -> None:
+    """Refuse at accept what the platform cannot carry, rather than fail it later."""
+    try:
+        adapter.build_request(OutboundMessage.of(message))
+    except UnsupportedContent as exc:
+        raise InvalidRequest(
+            f"{exc.channel} cannot carry {exc.feature}",
+            code="unsupported_content",
+            field=field,
+            details={"channel": exc.channel, "feature": exc.feature},
+        ) from None
 
 
 def _check_sandbox(sandbox: SandboxAdapter, message: Message) -> None:
@@ -120,16 +137,21 @@ def _check_sandbox(sandbox: SandboxAdapter, message: Message) -> None:
         raise InvalidRequest(text, field=field) from exc
 
 
-async def _check_target(conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime) -> None:
+async def _check_target(
+    conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime, sender: str | None
+) -> StoredConnection | None:
+    """Check one target; the live connection that will carry it, if any."""
     if not key.allows_channel(target.channel.value):
         raise Forbidden(
             f"this key may not send on {target.channel.value}",
             code="channel_not_allowed",
             field=target.name("channel"),
         )
+    connection = None
     if key.mode is KeyMode.LIVE:
-        await _check_configured(conn, key, target)
+        connection = await _configured(conn, key, target, sender)
     await _check_rules(conn, key, target, now)
+    return connection
 
 
 def _check_schedule(schedule_at: datetime | None, now: datetime) -> None:
@@ -137,7 +159,9 @@ def _check_schedule(schedule_at: datetime | None, now: datetime) -> None:
         raise InvalidRequest("must be at most 90 days ahead", field="schedule_at")
 
 
-def _new_message(key: ApiKey, command: SendCommand, now: datetime) -> Message:
+def _new_message(
+    key: ApiKey, command: SendCommand, now: datetime, connection_id: str | None = None
+) -> Message:
     scheduled = command.schedule_at is not None and command.schedule_at > now
     message_id = new_id("msg", now_ms=int(now.timestamp() * 1000))
     chained = bool(command.fallback)
@@ -158,6 +182,8 @@ def _new_message(key: ApiKey, command: SendCommand, now: datetime) -> Message:
         fallback=command.fallback,
         chain_id=message_id if chained else None,
         chain_step=0 if chained else None,
+        connection_id=connection_id,
+        options=command.options,
     )
 
 
@@ -167,6 +193,7 @@ async def accept_messages(
     commands: Sequence[SendCommand],
     *,
     sandbox: SandboxAdapter,
+    channels: ChannelService,
     now: datetime,
 ) -> list[Message | ChatgateError]:
     """Check and write each message; one result per command, in order.
@@ -189,10 +216,15 @@ async def accept_messages(
         ]
         try:
             _check_schedule(command.schedule_at, now)
-            for target in targets:
-                await _check_target(conn, key, target, now)
+            connections = [
+                await _check_target(conn, key, target, now, command.sender if not i else None)
+                for i, target in enumerate(targets)
+            ]
             if key.mode is KeyMode.TEST:
                 _check_sandbox(sandbox, message)
+            elif connections[0] is not None:
+                message = replace(message, connection_id=connections[0].id)
+                _check_carriable(channels.adapter(connections[0]), message, "content")
         except ChatgateError as error:
             results.append(error)
             continue

@@ -51,6 +51,8 @@ def _message(mapping: Any) -> Message:
         chain_step=mapping["chain_step"],
         fallback=tuple(FallbackStep.from_json(step) for step in mapping["fallback"] or ()),
         fallback_message_id=mapping["fallback_message_id"],
+        connection_id=mapping["connection_id"],
+        options=mapping["options"],
     )
 
 
@@ -73,7 +75,7 @@ def message_row(message: Message, api_key_id: str | None) -> dict[str, Any]:
         "mode": message.mode.value,
         "direction": message.direction,
         "channel": message.channel,
-        "connection_id": None,
+        "connection_id": message.connection_id,
         "sender": message.sender,
         "recipient": message.recipient,
         "content": message.content,
@@ -92,6 +94,7 @@ def message_row(message: Message, api_key_id: str | None) -> dict[str, Any]:
         "chain_step": message.chain_step,
         "fallback": [step.to_json() for step in message.fallback] or None,
         "fallback_message_id": message.fallback_message_id,
+        "options": message.options,
     }
 
 
@@ -366,3 +369,41 @@ async def record_statuses(conn: AsyncConnection, records: Sequence[StatusRecord]
                 for r in group
             ],
         )
+
+
+async def find_by_provider_id(
+    conn: AsyncConnection, account_id: str, channel: str, provider_message_id: str, direction: str
+) -> Message | None:
+    """The account's message that the platform knows as ``provider_message_id``."""
+    row = (
+        await conn.execute(
+            select(messages)
+            .where(
+                messages.c.channel == channel,
+                messages.c.provider_message_id == provider_message_id,
+                messages.c.account_id == account_id,
+                messages.c.direction == direction,
+            )
+            .limit(1)
+        )
+    ).first()
+    return _message(row._mapping) if row else None
+
+
+async def sent_before(
+    conn: AsyncConnection, connection_id: str, recipient: str, up_to: datetime
+) -> list[Message]:
+    """Outbound messages of a connection to ``recipient`` sent up to ``up_to`` and not yet read.
+
+    Platforms that report receipts as watermarks (everything up to a time) need this.
+    """
+    rows = await conn.execute(
+        select(messages).where(
+            messages.c.connection_id == connection_id,
+            messages.c.recipient == recipient,
+            messages.c.direction == "outbound",
+            messages.c.status.in_((Status.SENT.value, Status.DELIVERED.value)),
+            messages.c.created_at <= up_to,
+        )
+    )
+    return [_message(row._mapping) for row in rows]

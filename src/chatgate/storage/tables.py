@@ -77,6 +77,20 @@ channel_connections = Table(
     Column("settings", JSON, nullable=False),
     Column("is_default", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=True),
+    UniqueConstraint("account_id", "name", name="uq_channel_connections_account_name"),
+)
+
+# Webhooks from platforms that did not become a message or a status: refused signatures,
+# events we do not understand, statuses of messages we do not know. Kept for inspection.
+inbound_log = Table(
+    "inbound_log",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("connection_id", ID, nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("detail", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 messages = Table(
@@ -108,6 +122,7 @@ messages = Table(
     Column("chain_step", Integer, nullable=True),
     Column("fallback", JSON, nullable=True),
     Column("fallback_message_id", ID, nullable=True),
+    Column("options", JSON, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_messages_account_mode_id", "account_id", "mode", "id"),

@@ -50,6 +50,7 @@ def command_of(body: SendMessageRequest) -> SendCommand:
         reply_to=body.reply_to,
         schedule_at=body.schedule_at,
         fallback=tuple(step.step(content) for step in body.fallback),
+        options=body.options.model_dump(exclude_none=True) if body.options else None,
     )
 
 
@@ -70,7 +71,7 @@ async def send_message(
 
     async def produce(conn: AsyncConnection) -> MessageDetail | ChatgateError:
         [result] = await accept_messages(
-            conn, key, [command], sandbox=gateway.sandbox, now=utcnow()
+            conn, key, [command], sandbox=gateway.sandbox, channels=gateway.channels, now=utcnow()
         )
         return result if isinstance(result, ChatgateError) else MessageDetail.new(result)
 
@@ -99,7 +100,12 @@ async def send_batch(
 
     async def produce(conn: AsyncConnection) -> BatchResponse:
         outcomes = await accept_messages(
-            conn, key, list(commands.values()), sandbox=gateway.sandbox, now=utcnow()
+            conn,
+            key,
+            list(commands.values()),
+            sandbox=gateway.sandbox,
+            channels=gateway.channels,
+            now=utcnow(),
         )
         results: dict[int, BatchItemResult] = {
             index: BatchItemResult(index=index, status="rejected", error=error)

@@ -83,6 +83,19 @@ class FallbackStepIn(ApiModel):
         return FallbackStep(self.channel.value, self.to, own or content, trigger)
 
 
+class SendOptions(ApiModel):
+    """Options that only some platforms understand."""
+
+    tag: (
+        Literal["HUMAN_AGENT", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE"]
+        | None
+    ) = Field(
+        default=None,
+        description="Messenger/Instagram message tag: send outside the 24-hour window "
+        "where the platform allows it",
+    )
+
+
 class SendMessageRequest(ApiModel):
     """A message to send."""
 
@@ -109,6 +122,9 @@ class SendMessageRequest(ApiModel):
         default_factory=list,
         max_length=5,
         description="steps to try in turn when the one before fails or misses its goal",
+    )
+    options: SendOptions | None = Field(
+        default=None, description="per-platform options, e.g. Messenger's message tag"
     )
 
     @field_validator("metadata")

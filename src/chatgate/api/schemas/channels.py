@@ -1,0 +1,89 @@
+"""Bodies of ``/v1/channels``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from chatgate.api.schemas.common import ApiModel
+from chatgate.services.channels import ConnectionView
+
+NAME = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")
+
+
+class CreateChannelRequest(ApiModel):
+    """A new connection to a platform."""
+
+    type: str = Field(description="whatsapp, telegram, messenger or instagram", max_length=20)
+    name: str = NAME
+    credentials: dict[str, Any] = Field(
+        description="the platform's secrets and ids; write-only, stored encrypted"
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="api_base, api_version, rate_per_second, per_recipient_seconds",
+    )
+    default: bool | None = Field(
+        default=None, description="the connection used when a send names no `from`"
+    )
+
+
+class UpdateChannelRequest(ApiModel):
+    """Changes to a connection; credentials and settings given are merged into the old."""
+
+    name: str | None = NAME
+    credentials: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    default: Literal[True] | None = None
+
+
+class ChannelOut(BaseModel):
+    """A connection as the API shows it: never the credentials' values."""
+
+    id: str
+    object: Literal["channel"] = "channel"
+    type: str
+    name: str
+    default: bool
+    settings: dict[str, Any]
+    credentials_set: list[str] = Field(description="which credential fields are stored")
+    inbound_url: str = Field(description="paste this into the platform's webhook settings")
+    created_at: datetime
+    updated_at: datetime | None
+    webhook_registered: bool | None = Field(
+        default=None,
+        description="on creation: whether Chatgate pointed the platform's webhook here itself "
+        "(Telegram); false means the inbound_url must be set in the platform's console",
+    )
+
+    @classmethod
+    def of(cls, view: ConnectionView, **extra: Any) -> ChannelOut:
+        """The API's view of a connection."""
+        return cls(
+            id=view.id,
+            type=view.type,
+            name=view.name,
+            default=view.is_default,
+            settings=view.settings,
+            credentials_set=view.credentials_set,
+            inbound_url=view.inbound_url,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            **extra,
+        )
+
+
+class ChannelList(BaseModel):
+    """Every connection of the account."""
+
+    object: Literal["list"] = "list"
+    data: list[ChannelOut]
+
+
+class Capabilities(BaseModel):
+    """What each connectable platform can carry."""
+
+    features: list[str] = Field(description="every feature name, in order")
+    channels: dict[str, list[str]]

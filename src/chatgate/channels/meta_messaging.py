@@ -1,0 +1,146 @@
+"""The adapter Messenger and Instagram share, and their attachment download.
+
+The two platforms are one Send API and one webhook envelope on Meta's Graph hosts
+(``meta_messaging_build``, ``meta_messaging_parse``); a subclass names its credentials and
+its :class:`Dialect`. Signatures and the subscription check are Meta's (``meta``).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import ClassVar
+
+import httpx
+
+from chatgate.channels import meta
+from chatgate.channels.base import (
+    C,
+    ChannelAdapter,
+    InboundEvent,
+    MediaFile,
+    OutboundMessage,
+    ProviderError,
+    ProviderRequest,
+    RawRequest,
+    SendResult,
+    error_from_status,
+    error_from_transport,
+)
+from chatgate.channels.meta_messaging_build import (
+    HUMAN_AGENT,
+    Dialect,
+    build_send_body,
+    sent_message_id,
+)
+from chatgate.channels.meta_messaging_parse import STATUS_MAP, parse_webhook
+from chatgate.domain.status import Status
+
+__all__ = ["HUMAN_AGENT", "MAX_MEDIA_BYTES", "Dialect", "MetaMessagingAdapter", "download"]
+
+# Attachments of either platform are at most 25 MB.
+MAX_MEDIA_BYTES = 25 * 1024 * 1024
+
+
+async def download(url: str, http: httpx.AsyncClient) -> MediaFile:
+    """Fetch an attachment's CDN URL as the platforms document it: a plain ``GET``, no token."""
+    if not url.startswith(("https://", "http://")):
+        raise ProviderError(
+            "invalid_reference", "an attachment reference is its URL", retryable=False
+        )
+    try:
+        async with http.stream("GET", url, follow_redirects=True) as response:
+            # A redirect left unfollowed (no Location) is no file either.
+            if response.status_code >= 300:
+                raise error_from_status(
+                    response.status_code,
+                    f"http_{response.status_code}",
+                    "the platform refused the attachment download (expired links answer 403)",
+                    headers=response.headers,
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_MEDIA_BYTES:
+                raise _too_large()
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_MEDIA_BYTES:
+                    raise _too_large()
+                chunks.append(chunk)
+            mime_type = response.headers.get("content-type", "").split(";")[0].strip()
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc) from exc
+    except httpx.TooManyRedirects as exc:
+        raise ProviderError(
+            "media_redirects", "the download redirected too often", retryable=False
+        ) from exc
+    return MediaFile(content=b"".join(chunks), mime_type=mime_type or None)
+
+
+def _too_large() -> ProviderError:
+    limit = MAX_MEDIA_BYTES // (1024 * 1024)
+    return ProviderError("media_too_large", f"attachments are at most {limit} MB", retryable=False)
+
+
+class MetaMessagingAdapter(ChannelAdapter[C]):
+    """The adapter both platforms share; a subclass names its credentials and dialect."""
+
+    dialect: ClassVar[Dialect]
+    status_map: ClassVar[Mapping[str, Status]] = STATUS_MAP
+
+    @abstractmethod
+    def account_id(self) -> str:
+        """The id in the Send API's path (a page id, an Instagram account id)."""
+
+    @abstractmethod
+    def access_token(self) -> str:
+        """The token that authorizes sends."""
+
+    @abstractmethod
+    def app_secret(self) -> str:
+        """The app secret that signs webhooks."""
+
+    @abstractmethod
+    def verify_token(self) -> str:
+        """The token the platform's subscription check must name."""
+
+    @property
+    def api_version(self) -> str:
+        """The Graph version in the path."""
+        return self.settings.api_version or meta.DEFAULT_GRAPH_VERSION
+
+    def build_request(self, message: OutboundMessage) -> ProviderRequest:
+        """The Send API call for ``message``.
+
+        The access token is added by :meth:`send`, so a built request can be logged.
+        """
+        return ProviderRequest(
+            method="POST",
+            url=f"{self.api_base}/{self.api_version}/{self.account_id()}/messages",
+            headers={"Content-Type": "application/json"},
+            json=build_send_body(message, self.dialect),
+        )
+
+    async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
+        """Make the call; the answer's ``message_id`` identifies the message."""
+        signed = replace(request, headers={**request.headers, **meta.bearer(self.access_token())})
+        answer = await meta.post_graph(signed, http)
+        return SendResult(provider_message_id=sent_message_id(request.json, answer))
+
+    def verify(self, request: RawRequest) -> None:
+        """Check ``X-Hub-Signature-256`` with the app secret."""
+        meta.verify_signature(request, self.app_secret())
+
+    def handshake(self, request: RawRequest) -> str | None:
+        """Answer the ``hub.challenge`` of a subscription check naming our verify token."""
+        return meta.answer_handshake(request, self.verify_token())
+
+    def parse(self, request: RawRequest) -> list[InboundEvent]:
+        """The messages, receipts and reactions in a webhook."""
+        return parse_webhook(request.body, self.dialect.object_name)
+
+    async def fetch_media(self, reference: str, http: httpx.AsyncClient) -> MediaFile:
+        """Download an attachment from the CDN URL its webhook gave (it expires)."""
+        return await download(reference, http)

@@ -1,0 +1,32 @@
+"""Channel type -> adapter class: the one place that names every platform's module.
+
+Modules are imported on first use, so that a deployment only loads the platforms it uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from typing import Any
+
+from chatgate.channels.base import ChannelAdapter
+
+_ADAPTERS: dict[str, str] = {
+    "whatsapp": "chatgate.channels.whatsapp_cloud:WhatsAppCloudAdapter",
+    "telegram": "chatgate.channels.telegram:TelegramAdapter",
+    "messenger": "chatgate.channels.messenger:MessengerAdapter",
+    "instagram": "chatgate.channels.instagram:InstagramAdapter",
+}
+
+
+def supported_types() -> list[str]:
+    """The channel types that can be connected (have a real adapter)."""
+    return sorted(_ADAPTERS)
+
+
+@functools.cache
+def adapter_class(channel_type: str) -> type[ChannelAdapter[Any]]:
+    """The adapter class of ``channel_type``; ``KeyError`` when there is none."""
+    module_name, _, class_name = _ADAPTERS[channel_type].partition(":")
+    found: type[ChannelAdapter[Any]] = getattr(importlib.import_module(module_name), class_name)
+    return found

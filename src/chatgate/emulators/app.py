@@ -1,0 +1,113 @@
+"""The emulator process: every platform's API under its prefix, and the control API.
+
+Control API (``/_emulator``), for tests and for trying Chatgate without platform accounts:
+
+- ``POST /_emulator/{platform}/accounts``: register a business identity (its ids, secrets
+  and the webhook URL, i.e. the connection's ``inbound_url``);
+- ``POST /_emulator/{platform}/inbound``: a user writes to an account;
+- ``GET /_emulator/{platform}/received``: the calls the platform received;
+- ``POST /_emulator/{platform}/faults``: fail the next sends (see ``core.Fault``);
+- ``GET /_emulator/deliveries``: the webhooks sent to the gateway;
+- ``PUT /_emulator/timing``: delays of the status webhooks; ``POST /_emulator/reset``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Body, FastAPI, HTTPException
+
+from chatgate.emulators.core import EmulatorState, Fault, PlatformEmulator, Timing
+from chatgate.emulators.graph import GraphProduct, graph_router
+
+PlatformFactory = type[PlatformEmulator]
+
+
+def _platform_classes() -> list[PlatformFactory]:
+    # Imported here so that each platform's module stays independent of the app.
+    from chatgate.emulators.instagram import InstagramEmulator
+    from chatgate.emulators.messenger import MessengerEmulator
+    from chatgate.emulators.telegram import TelegramEmulator
+    from chatgate.emulators.whatsapp import WhatsAppEmulator
+
+    return [WhatsAppEmulator, TelegramEmulator, MessengerEmulator, InstagramEmulator]
+
+
+def control_router(state: EmulatorState, platforms: dict[str, PlatformEmulator]) -> APIRouter:
+    """The ``/_emulator`` control API."""
+    router = APIRouter(prefix="/_emulator", tags=["emulator control"])
+
+    def platform_named(name: str) -> PlatformEmulator:
+        if name not in platforms:
+            raise HTTPException(404, f"no emulator for {name!r}; have {sorted(platforms)}")
+        return platforms[name]
+
+    @router.post("/{platform}/accounts", status_code=201)
+    async def add_account(platform: str, payload: dict[str, Any] = Body()) -> dict[str, Any]:
+        try:
+            account = platform_named(platform).register(payload)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"id": account.id, "webhook_url": account.webhook_url}
+
+    @router.post("/{platform}/inbound")
+    async def inject(platform: str, payload: dict[str, Any] = Body()) -> dict[str, Any]:
+        try:
+            return await platform_named(platform).inject_inbound(payload)
+        except (ValueError, KeyError) as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    @router.get("/{platform}/received")
+    async def received(platform: str, account: str | None = None) -> list[dict[str, Any]]:
+        platform_named(platform)
+        return [
+            asdict(entry)
+            for entry in state.received
+            if entry.platform == platform and (account is None or entry.account == account)
+        ]
+
+    @router.post("/{platform}/faults", status_code=201)
+    async def add_fault(platform: str, fault: Fault) -> dict[str, str]:
+        platform_named(platform)
+        state.add_fault(platform, fault)
+        return {"queued": fault.kind}
+
+    @router.get("/deliveries")
+    async def deliveries() -> list[dict[str, Any]]:
+        return [{**asdict(d), "body": d.body.decode("utf-8", "replace")} for d in state.deliveries]
+
+    @router.put("/timing")
+    async def set_timing(timing: Timing) -> Timing:
+        state.timing = timing
+        return timing
+
+    @router.post("/reset", status_code=204)
+    async def reset() -> None:
+        state.reset()
+
+    return router
+
+
+def create_emulator_app(state: EmulatorState | None = None) -> FastAPI:
+    """The emulator's ASGI app: ``/graph`` (Meta), ``/telegram``, and ``/_emulator``."""
+    state = state or EmulatorState()
+    platforms = {cls.name: cls(state) for cls in _platform_classes()}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.close()
+
+    app = FastAPI(title="Chatgate platform emulator", lifespan=lifespan)
+    app.state.emulator = state
+    app.include_router(control_router(state, platforms))
+    graph_products = [p for p in platforms.values() if isinstance(p, GraphProduct)]
+    app.include_router(graph_router(state, graph_products))
+    for platform in platforms.values():
+        router = platform.router()
+        if router is not None:
+            app.include_router(router)
+    return app

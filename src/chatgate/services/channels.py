@@ -1,0 +1,218 @@
+"""Channel connections: create, change, remove; and the adapter that serves each one.
+
+Credentials are validated against the platform's own model, encrypted before they are
+stored and never returned: a view of a connection names which credential fields are set,
+not their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.channels.base import ChannelAdapter, ChannelSettings
+from chatgate.channels.registry import adapter_class, supported_types
+from chatgate.crypto import CredentialBox
+from chatgate.domain.ids import new_id
+from chatgate.errors import Conflict, InvalidRequest, NotFound
+from chatgate.storage import channels as channel_store
+from chatgate.storage.channels import StoredConnection
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionView:
+    """What may be shown of a connection: everything but the credentials' values."""
+
+    id: str
+    type: str
+    name: str
+    settings: dict[str, Any]
+    is_default: bool
+    credentials_set: list[str]
+    inbound_url: str
+    created_at: datetime
+    updated_at: datetime | None
+
+
+def _invalid(error: ValidationError, prefix: str) -> InvalidRequest:
+    first = error.errors(include_input=False, include_url=False)[0]
+    path = ".".join(str(part) for part in (prefix, *first["loc"]))
+    return InvalidRequest(str(first["msg"]), field=path)
+
+
+def validate_credentials(channel_type: str, values: Mapping[str, Any]) -> BaseModel:
+    """The platform's credentials model for ``values``; 422 naming the wrong field."""
+    try:
+        return adapter_class(channel_type).credentials_model.model_validate(dict(values))
+    except ValidationError as exc:
+        raise _invalid(exc, "credentials") from None
+
+
+def validate_settings(values: Mapping[str, Any]) -> ChannelSettings:
+    """Connection settings; 422 naming the wrong field."""
+    try:
+        return ChannelSettings.model_validate(dict(values))
+    except ValidationError as exc:
+        raise _invalid(exc, "settings") from None
+
+
+def _name_taken() -> Conflict:
+    return Conflict("a channel with this name already exists", code="name_taken", field="name")
+
+
+def _check_type(channel_type: str) -> None:
+    if channel_type not in supported_types():
+        raise InvalidRequest(
+            f"must be one of: {', '.join(supported_types())}", field="type", code="unknown_channel"
+        )
+
+
+def _secret_values(model: BaseModel) -> dict[str, Any]:
+    """The credentials as plain values, for encryption (secrets unwrapped)."""
+    plain: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if value is None:
+            continue
+        plain[name] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return plain
+
+
+class ChannelService:
+    """Connections of one deployment: its key box and its public address."""
+
+    def __init__(self, box: CredentialBox, public_url: str) -> None:
+        self.box = box
+        self.public_url = public_url.rstrip("/")
+
+    def inbound_url(self, connection_id: str) -> str:
+        """The URL to paste into the platform's console for this connection's webhooks."""
+        return f"{self.public_url}/inbound/{connection_id}"
+
+    def view(self, stored: StoredConnection) -> ConnectionView:
+        """A connection as it may be shown."""
+        credentials = self.box.decrypt(stored.credentials)
+        return ConnectionView(
+            id=stored.id,
+            type=stored.type,
+            name=stored.name,
+            settings=stored.settings,
+            is_default=stored.is_default,
+            credentials_set=sorted(credentials),
+            inbound_url=self.inbound_url(stored.id),
+            created_at=stored.created_at,
+            updated_at=stored.updated_at,
+        )
+
+    def adapter(self, stored: StoredConnection) -> ChannelAdapter[Any]:
+        """The adapter serving ``stored``, built with its decrypted credentials."""
+        cls = adapter_class(stored.type)
+        credentials = cls.credentials_model.model_validate(self.box.decrypt(stored.credentials))
+        return cls(credentials, ChannelSettings.model_validate(stored.settings))
+
+    async def create(
+        self,
+        conn: AsyncConnection,
+        account_id: str,
+        *,
+        channel_type: str,
+        name: str,
+        credentials: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        is_default: bool | None,
+        now: datetime,
+    ) -> StoredConnection:
+        """Validate, encrypt and store a new connection."""
+        _check_type(channel_type)
+        model = validate_credentials(channel_type, credentials)
+        channel_settings = validate_settings(settings)
+        first = await channel_store.count_of_type(conn, account_id, channel_type) == 0
+        default = first if is_default is None else is_default or first
+        if default and not first:
+            await channel_store.clear_default(conn, account_id, channel_type)
+        stored = StoredConnection(
+            id=new_id("ch"),
+            account_id=account_id,
+            type=channel_type,
+            name=name,
+            credentials=self.box.encrypt(_secret_values(model)),
+            settings=channel_settings.model_dump(exclude_none=True),
+            is_default=default,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await channel_store.insert_connection(conn, stored)
+        except IntegrityError:
+            raise _name_taken() from None
+        return stored
+
+    async def update(
+        self,
+        conn: AsyncConnection,
+        stored: StoredConnection,
+        *,
+        name: str | None,
+        credentials: Mapping[str, Any] | None,
+        settings: Mapping[str, Any] | None,
+        is_default: bool | None,
+        now: datetime,
+    ) -> StoredConnection:
+        """Change a connection; credentials and settings given are merged into the old."""
+        values: dict[str, Any] = {"updated_at": now}
+        if name is not None:
+            values["name"] = name
+        if credentials is not None:
+            merged = {**self.box.decrypt(stored.credentials), **credentials}
+            model = validate_credentials(stored.type, merged)
+            values["credentials"] = self.box.encrypt(_secret_values(model))
+        if settings is not None:
+            merged_settings = {**stored.settings, **settings}
+            values["settings"] = validate_settings(merged_settings).model_dump(exclude_none=True)
+        if is_default:
+            await channel_store.clear_default(conn, stored.account_id, stored.type)
+            values["is_default"] = True
+        try:
+            await channel_store.update_connection(conn, stored.id, values)
+        except IntegrityError:
+            raise _name_taken() from None
+        found = await channel_store.get_connection(conn, stored.id)
+        assert found is not None  # updated in this very transaction
+        return found
+
+    async def get(
+        self, conn: AsyncConnection, account_id: str, connection_id: str
+    ) -> StoredConnection:
+        """A connection of the account, or 404."""
+        found = await channel_store.get_connection(conn, connection_id, account_id)
+        if found is None:
+            raise NotFound("no such channel", field="id")
+        return found
+
+    async def remove(self, conn: AsyncConnection, account_id: str, connection_id: str) -> None:
+        """Delete a connection of the account (404 if it has none by that id)."""
+        stored = await self.get(conn, account_id, connection_id)
+        await channel_store.delete_connection(conn, stored.id)
+        if stored.is_default:
+            rest = [
+                c
+                for c in await channel_store.list_connections(conn, account_id)
+                if c.type == stored.type
+            ]
+            if rest:
+                await channel_store.update_connection(conn, rest[0].id, {"is_default": True})
+
+    async def reencrypt_all(self, conn: AsyncConnection) -> int:
+        """Re-encrypt every stored credential with the first key (key rotation)."""
+        encrypted = await channel_store.all_credentials(conn)
+        for connection_id, token in encrypted:
+            await channel_store.update_connection(
+                conn, connection_id, {"credentials": self.box.rotate(token)}
+            )
+        return len(encrypted)

@@ -1,0 +1,285 @@
+"""``/v1/channels`` and ``/inbound/{id}``: connections, secrets at rest, webhooks in."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from chatgate.channels.meta import sign
+from chatgate.domain.keys import KeyMode
+from chatgate.storage.tables import channel_connections, inbound_log
+from tests.api.test_validation import assert_envelope
+from tests.support import Tenant, auth, gateway, make_key
+
+TOKEN = "EAAG-secret-access-token-0123456789"
+APP_SECRET = "app-secret-0123456789abcdef"
+VERIFY = "verify-me-please"
+# Loopback, nothing listening: a send attempted by the worker never leaves the machine.
+NOWHERE = "http://127.0.0.1:9"
+
+
+def whatsapp(name: str = "support line", **settings: Any) -> dict[str, Any]:
+    """A WhatsApp connection's creation body."""
+    return {
+        "type": "whatsapp",
+        "name": name,
+        "credentials": {
+            "access_token": TOKEN,
+            "phone_number_id": "106540352242922",
+            "app_secret": APP_SECRET,
+            "verify_token": VERIFY,
+        },
+        "settings": {"api_base": NOWHERE, **settings},
+    }
+
+
+async def _create(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> dict[str, Any]:
+    response = await client.post("/v1/channels", json=whatsapp(**body), headers=auth(tenant.live))
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_a_channel_is_created_listed_changed_and_removed(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    created = await _create(client, tenant)
+    assert created["id"].startswith("ch_")
+    assert created["type"] == "whatsapp"
+    assert created["default"] is True
+    assert created["inbound_url"].endswith(f"/inbound/{created['id']}")
+    assert created["credentials_set"] == [
+        "access_token",
+        "app_secret",
+        "phone_number_id",
+        "verify_token",
+    ]
+    assert created["webhook_registered"] is False  # Meta is configured in its console
+    headers = auth(tenant.live)
+    listed = await client.get("/v1/channels", headers=headers)
+    assert [c["id"] for c in listed.json()["data"]] == [created["id"]]
+    changed = await client.patch(
+        f"/v1/channels/{created['id']}",
+        json={"name": "sales", "settings": {"rate_per_second": 20}},
+        headers=headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["name"] == "sales"
+    assert changed.json()["settings"] == {"api_base": NOWHERE, "rate_per_second": 20}
+    for response in (created, listed.json(), changed.json()):
+        text = json.dumps(response)
+        assert TOKEN not in text
+        assert APP_SECRET not in text
+        assert VERIFY not in text
+    removed = await client.delete(f"/v1/channels/{created['id']}", headers=headers)
+    assert removed.status_code == 204
+    gone = await client.get(f"/v1/channels/{created['id']}", headers=headers)
+    assert_envelope(gone, 404, "not_found", "id")
+
+
+async def test_credentials_are_encrypted_at_rest(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    created = await _create(client, tenant)
+    async with gateway(app).database.read() as conn:
+        stored = await conn.scalar(
+            select(channel_connections.c.credentials).where(
+                channel_connections.c.id == created["id"]
+            )
+        )
+    assert stored is not None
+    assert TOKEN.encode() not in bytes(stored)
+    assert APP_SECRET.encode() not in bytes(stored)
+
+
+async def test_bad_connections_are_refused_naming_the_field(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = auth(tenant.live)
+    missing = whatsapp()
+    del missing["credentials"]["app_secret"]
+    refused = await client.post("/v1/channels", json=missing, headers=headers)
+    assert_envelope(refused, 422, "invalid_request", "credentials.app_secret")
+    unknown = await client.post("/v1/channels", json={**whatsapp(), "type": "fax"}, headers=headers)
+    assert_envelope(unknown, 422, "unknown_channel", "type")
+    bad_base = await client.post("/v1/channels", json=whatsapp(api_base="ftp://x"), headers=headers)
+    assert_envelope(bad_base, 422, "invalid_request", "settings.api_base")
+    await _create(client, tenant, name="twice")
+    again = await client.post("/v1/channels", json=whatsapp("twice"), headers=headers)
+    assert_envelope(again, 409, "name_taken", "name")
+
+
+async def test_managing_channels_needs_the_scope(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    _, sender = await make_key(app, tenant.account_id, KeyMode.LIVE, scopes={"messages:send"})
+    refused = await client.post("/v1/channels", json=whatsapp(), headers=auth(sender))
+    assert refused.status_code == 403
+
+
+async def test_capabilities_publish_each_platform(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/channels/capabilities")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body["channels"]) == {"whatsapp", "telegram", "messenger", "instagram"}
+    assert "template" in body["channels"]["whatsapp"]
+    assert "template" not in body["channels"]["telegram"]
+
+
+async def test_a_live_send_goes_through_the_connection_and_checks_capabilities(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    headers = auth(tenant.live)
+    no_channel = await client.post(
+        "/v1/messages",
+        json={"channel": "whatsapp", "to": "+14155550123", "content": _template()},
+        headers=headers,
+    )
+    assert_envelope(no_channel, 422, "channel_not_configured", "channel")
+    created = await _create(client, tenant)
+    accepted = await client.post(
+        "/v1/messages",
+        json={"channel": "whatsapp", "to": "+14155550123", "content": _template()},
+        headers=headers,
+    )
+    assert accepted.status_code == 202, accepted.text
+    unknown_sender = await client.post(
+        "/v1/messages",
+        json={
+            "channel": "whatsapp",
+            "from": "nope",
+            "to": "+14155550123",
+            "content": _template(),
+        },
+        headers=headers,
+    )
+    assert_envelope(unknown_sender, 422, "channel_not_configured", "from")
+    by_name = await client.post(
+        "/v1/messages",
+        json={
+            "channel": "whatsapp",
+            "from": created["name"],
+            "to": "+14155550123",
+            "content": _template(),
+        },
+        headers=headers,
+    )
+    assert by_name.status_code == 202, by_name.text
+    cards = {
+        "type": "interactive",
+        "interactive": {"kind": "cards", "body": "x", "cards": [{"title": "A card"}]},
+    }
+    await _user_writes(client, created["id"], "+14155550123", "wamid.opener")
+    unsupported = await client.post(
+        "/v1/messages",
+        json={"channel": "whatsapp", "to": "+14155550123", "content": cards},
+        headers=headers,
+    )
+    assert_envelope(unsupported, 422, "unsupported_content", "content")
+    assert "interactive.cards" in unsupported.json()["error"]["message"]
+
+
+def _template() -> dict[str, Any]:
+    return {"type": "template", "template": {"name": "hello_world", "language": "en_US"}}
+
+
+def _wa_webhook(sender: str, message_id: str, text: str) -> bytes:
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": "106540352242922",
+                            },
+                            "contacts": [{"profile": {"name": "Ada"}, "wa_id": sender.lstrip("+")}],
+                            "messages": [
+                                {
+                                    "from": sender.lstrip("+"),
+                                    "id": message_id,
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    # Meta escapes non-ASCII; the signature is over these exact bytes.
+    return json.dumps(payload).encode()
+
+
+async def _user_writes(
+    client: httpx.AsyncClient, channel_id: str, sender: str, message_id: str, text: str = "hi"
+) -> httpx.Response:
+    body = _wa_webhook(sender, message_id, text)
+    return await client.post(
+        f"/inbound/{channel_id}",
+        content=body,
+        headers={"X-Hub-Signature-256": sign(APP_SECRET, body), "Content-Type": "application/json"},
+    )
+
+
+async def test_inbound_webhooks_are_verified_stored_and_deduplicated(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    created = await _create(client, tenant)
+    channel_id = created["id"]
+    challenge = await client.get(
+        f"/inbound/{channel_id}",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"},
+    )
+    assert challenge.status_code == 200
+    assert challenge.text == "1158201444"
+    wrong = await client.get(
+        f"/inbound/{channel_id}",
+        params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"},
+    )
+    assert wrong.status_code == 403
+
+    body = _wa_webhook("+14155550999", "wamid.HBgLMTQxNTU1NTA5OTkVAgASGBQzQTdE", "olá 👋")
+    forged = await client.post(
+        f"/inbound/{channel_id}",
+        content=body,
+        headers={"X-Hub-Signature-256": sign("not-the-secret", body)},
+    )
+    assert_envelope(forged, 401, "invalid_signature", None)
+    unsigned = await client.post(f"/inbound/{channel_id}", content=body)
+    assert unsigned.status_code == 401
+    async with gateway(app).database.read() as conn:
+        refusals = (
+            (
+                await conn.execute(
+                    select(inbound_log.c.kind).where(inbound_log.c.connection_id == channel_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert refusals == ["signature_refused", "signature_refused"]
+
+    for _ in range(2):  # the platform redelivers: stored once
+        accepted = await _user_writes(
+            client, channel_id, "+14155550999", "wamid.HBgLMTQxNTU1NTA5OTkVAgASGBQzQTdE", "olá 👋"
+        )
+        assert accepted.status_code == 200, accepted.text
+    inbound = await client.get(
+        "/v1/messages", params={"direction": "inbound"}, headers=auth(tenant.live)
+    )
+    [message] = inbound.json()["data"]
+    assert message["content"] == {"type": "text", "text": "olá 👋"}
+    assert message["from"] == "+14155550999" or message.get("sender") == "+14155550999"
