@@ -35,3 +35,6 @@ def configure_logging(level: str, fmt: str) -> None:
     logging.basicConfig(
         level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
+    # httpx logs each request's URL at INFO; a platform may carry a secret in it.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

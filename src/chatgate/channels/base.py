@@ -64,8 +64,9 @@ class ProviderRequest:
     """A platform call, fully built: what ``send`` will put on the wire."""
 
     method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # Some platforms put the secret in the URL (Telegram's bot token) or a header: never in reprs.
+    url: str = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     json: Any = None
     data: Mapping[str, str] | None = None
     # Facts the adapter keeps for itself between build and send (never sent).
