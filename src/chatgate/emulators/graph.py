@@ -77,6 +77,15 @@ def graph_router(state: EmulatorState, products: list[GraphProduct]) -> APIRoute
                         return product, account
         return None
 
+    # Declared before the generic object route, which would otherwise match it.
+    @router.get("/_media/{media_id}")
+    async def download(media_id: str, request: Request) -> Response:
+        stored = state.media.get(media_id)
+        if stored is None:
+            return Response(status_code=404)
+        content, mime_type = stored
+        return Response(content=content, media_type=mime_type)
+
     @router.post("/{version}/{object_id}/{edge}")
     async def post_edge(version: str, object_id: str, edge: str, request: Request) -> Response:
         token = bearer_token(request)
@@ -112,13 +121,5 @@ def graph_router(state: EmulatorState, products: list[GraphProduct]) -> APIRoute
             if answer is not None:
                 return answer
         return graph_error(400, 100, f"Object with ID '{object_id}' does not exist", subcode=33)
-
-    @router.get("/_media/{media_id}")
-    async def download(media_id: str, request: Request) -> Response:
-        stored = state.media.get(media_id)
-        if stored is None:
-            return Response(status_code=404)
-        content, mime_type = stored
-        return Response(content=content, media_type=mime_type)
 
     return router
