@@ -282,4 +282,4 @@ async def test_inbound_webhooks_are_verified_stored_and_deduplicated(
     )
     [message] = inbound.json()["data"]
     assert message["content"] == {"type": "text", "text": "olá 👋"}
-    assert message["from"] == "+14155550999" or message.get("sender") == "+14155550999"
+    assert message["from"] == "+14155550999"

@@ -90,6 +90,9 @@ class ChannelService:
     def __init__(self, box: CredentialBox, public_url: str) -> None:
         self.box = box
         self.public_url = public_url.rstrip("/")
+        # Adapters by connection id, with the version they were built from: decrypting and
+        # validating credentials on every send, webhook and check would be wasted work.
+        self._adapters: dict[str, tuple[datetime | None, ChannelAdapter[Any]]] = {}
 
     def inbound_url(self, connection_id: str) -> str:
         """The URL to paste into the platform's console for this connection's webhooks."""
@@ -111,10 +114,18 @@ class ChannelService:
         )
 
     def adapter(self, stored: StoredConnection) -> ChannelAdapter[Any]:
-        """The adapter serving ``stored``, built with its decrypted credentials."""
+        """The adapter serving ``stored``, built with its decrypted credentials.
+
+        Built once per version of the connection (its ``updated_at``).
+        """
+        cached = self._adapters.get(stored.id)
+        if cached is not None and cached[0] == stored.updated_at:
+            return cached[1]
         cls = adapter_class(stored.type)
         credentials = cls.credentials_model.model_validate(self.box.decrypt(stored.credentials))
-        return cls(credentials, ChannelSettings.model_validate(stored.settings))
+        adapter = cls(credentials, ChannelSettings.model_validate(stored.settings))
+        self._adapters[stored.id] = (stored.updated_at, adapter)
+        return adapter
 
     async def create(
         self,
@@ -199,14 +210,11 @@ class ChannelService:
         """Delete a connection of the account (404 if it has none by that id)."""
         stored = await self.get(conn, account_id, connection_id)
         await channel_store.delete_connection(conn, stored.id)
+        self._adapters.pop(stored.id, None)
         if stored.is_default:
-            rest = [
-                c
-                for c in await channel_store.list_connections(conn, account_id)
-                if c.type == stored.type
-            ]
-            if rest:
-                await channel_store.update_connection(conn, rest[0].id, {"is_default": True})
+            successor = await channel_store.find_connection(conn, account_id, stored.type, None)
+            if successor is not None:
+                await channel_store.update_connection(conn, successor.id, {"is_default": True})
 
     async def reencrypt_all(self, conn: AsyncConnection) -> int:
         """Re-encrypt every stored credential with the first key (key rotation)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from chatgate.channels.base import ChannelAdapter
@@ -17,32 +16,26 @@ from chatgate.storage.database import Database
 
 
 class ConnectionAdapters:
-    """The adapter of each channel connection, rebuilt only when the connection changes."""
+    """The adapter of each live message's channel connection, as it is now."""
 
     def __init__(self, database: Database, channels: ChannelService) -> None:
         self.database = database
         self.channels = channels
-        self._built: dict[str, tuple[datetime | None, ChannelAdapter[Any]]] = {}
 
-    async def default_for(self, account_id: str, channel_type: str) -> str | None:
-        """The id of the account's default connection of ``channel_type``, if any."""
-        async with self.database.read() as conn:
-            found = await channel_store.find_connection(conn, account_id, channel_type, None)
-        return None if found is None else found.id
+    async def for_message(self, message: Message) -> ChannelAdapter[Any] | None:
+        """The adapter of the message's connection; ``None`` if it was removed.
 
-    async def for_connection(self, connection_id: str) -> ChannelAdapter[Any] | None:
-        """The adapter serving ``connection_id``, or ``None`` if it was removed."""
+        A fallback step names a channel, not a connection: it goes through the account's
+        default connection of that channel.
+        """
         async with self.database.read() as conn:
-            stored = await channel_store.get_connection(conn, connection_id)
-        if stored is None:
-            self._built.pop(connection_id, None)
-            return None
-        cached = self._built.get(connection_id)
-        if cached is not None and cached[0] == stored.updated_at:
-            return cached[1]
-        adapter = self.channels.adapter(stored)
-        self._built[connection_id] = (stored.updated_at, adapter)
-        return adapter
+            if message.connection_id is not None:
+                stored = await channel_store.get_connection(conn, message.connection_id)
+            else:
+                stored = await channel_store.find_connection(
+                    conn, message.account_id, message.channel, None
+                )
+        return None if stored is None else self.channels.adapter(stored)
 
 
 def adapter_resolver(
@@ -53,11 +46,7 @@ def adapter_resolver(
     async def resolve(message: Message) -> ChannelAdapter[Any] | None:
         if message.mode is KeyMode.TEST:
             return sandbox
-        connection_id = message.connection_id
-        if connection_id is None:
-            # A fallback step names a channel, not a connection: the account's default.
-            connection_id = await connections.default_for(message.account_id, message.channel)
-        return None if connection_id is None else await connections.for_connection(connection_id)
+        return await connections.for_message(message)
 
     return resolve
 
