@@ -306,6 +306,14 @@ def keys_revoke(
 def emulate(
     host: Annotated[str, typer.Option(envvar="CHATGATE_EMULATOR_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="CHATGATE_EMULATOR_PORT")] = 9000,
+    gateway: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CHATGATE_EMULATOR_GATEWAY",
+            help="the gateway's URL: accounts registered with a connection_id send their "
+            "webhooks to its /inbound/{connection_id}",
+        ),
+    ] = None,
 ) -> None:
     """Serve local emulators of the platforms (WhatsApp, Telegram, Messenger, Instagram).
 
@@ -316,7 +324,15 @@ def emulate(
 
     configure_logging("warning", "console")
     console.print(f"emulating the platforms at http://{host}:{port} (control API: /_emulator)")
-    uvicorn.run(create_emulator_app(), host=host, port=port, log_level="warning", access_log=False)
+    if gateway:
+        console.print(f"webhooks of accounts registered by connection_id go to {gateway}")
+    uvicorn.run(
+        create_emulator_app(gateway_url=gateway),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _channel_row(view: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """One exception tree for Chatgate.
 
 Every error a client can see knows its HTTP status and its public ``code``; the API turns
-any of them into the error envelope ``{"error": {"code", "message", "field"}, "request_id"}``.
+any of them into the error envelope ``{"error": {"code", "message", "field", "details"?},
+"request_id"}``, where ``details`` carries facts for programs when an error has some.
 Messages are written for the client and must never carry a secret.
 """
 

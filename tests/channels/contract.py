@@ -2,18 +2,24 @@
 
 Every platform's test package (``tests/channels/<platform>/``) has a ``contract.py`` with a
 ``SPEC = ContractSpec(...)``, a ``golden/`` folder with one file per content case of
-``SAMPLES`` (the request ``build_request`` makes, or ``{"unsupported": "<feature>"}``), and a
-``fixtures/`` folder with one recorded webhook per inbound event type::
+``SAMPLES`` and ``REPLY_SAMPLES`` (the request ``build_request`` makes, as ``{"method",
+"url", "json"}`` for an adapter whose ``api_base`` is ``http://emulator`` plus the emulator's
+prefix, or ``{"unsupported": "<feature>"}``), and a ``fixtures/`` folder with one recorded
+webhook per inbound event type::
 
     {"description": "...", "body": <the platform's JSON>, "expected": [<event summary>, ...]}
 
-where an event summary is what ``summarize`` makes of a parsed event.
+where an event summary is what ``summarize`` makes of a parsed event. A new platform adds
+these three things and nothing else: :func:`platforms` finds it.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chatgate.channels.base import (
@@ -25,6 +31,8 @@ from chatgate.channels.base import (
 )
 from chatgate.domain.status import Status
 
+# The stand-in for a platform's id of an earlier message, in reactions and replies.
+PLATFORM_MESSAGE_ID = "PLATFORM_MSG_1"
 # One message of each content kind and shape; the name is the golden file's name.
 SAMPLES: Mapping[str, dict[str, Any]] = {
     "text_emoji": {"type": "text", "text": "Hello 👋 café — ünïcödé ✓"},
@@ -170,23 +178,40 @@ SAMPLES: Mapping[str, dict[str, Any]] = {
             }
         ],
     },
-    "reaction": {"type": "reaction", "reaction": {"message_id": "PLATFORM_MSG_1", "emoji": "👍"}},
+    "reaction": {
+        "type": "reaction",
+        "reaction": {"message_id": PLATFORM_MESSAGE_ID, "emoji": "👍"},
+    },
 }
 # Cases sent as a reply to an earlier platform message.
-REPLY_SAMPLES: Mapping[str, tuple[str, str]] = {"reply_to_text": ("text_emoji", "PLATFORM_MSG_1")}
+REPLY_SAMPLES: Mapping[str, tuple[str, str]] = {
+    "reply_to_text": ("text_emoji", PLATFORM_MESSAGE_ID)
+}
+# Every case, in the order the golden files are checked.
+CASES: tuple[str, ...] = (*SAMPLES, *REPLY_SAMPLES)
 
 
-def outbound(case: str, recipient: str, sender: str | None = None) -> OutboundMessage:
-    """The sample ``case`` as an adapter sees it."""
+def outbound(
+    case: str, recipient: str, sender: str | None = None, *, earlier: str = PLATFORM_MESSAGE_ID
+) -> OutboundMessage:
+    """The sample ``case`` as an adapter sees it.
+
+    ``earlier`` is the platform's id of the message a reaction or a reply is about; the
+    golden files keep the stand-in, sends against an emulator pass a real one.
+    """
     reply_to = None
     if case in REPLY_SAMPLES:
-        case, reply_to = REPLY_SAMPLES[case]
+        case, _ = REPLY_SAMPLES[case]
+        reply_to = earlier
+    content = dict(SAMPLES[case])
+    if content["type"] == "reaction":
+        content["reaction"] = {**content["reaction"], "message_id": earlier}
     return OutboundMessage(
         id="msg_01JCONTRACT0000000000000000",
         channel="contract",
         sender=sender,
         recipient=recipient,
-        content=SAMPLES[case],
+        content=content,
         reply_to=reply_to,
         metadata=None,
     )
@@ -217,6 +242,11 @@ def summarize(event: InboundEvent) -> dict[str, Any]:
     return {"kind": event.kind}
 
 
+def compact_json(body: Any) -> bytes:
+    """A webhook body as most platforms write it: compact JSON, UTF-8 left unescaped."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 @dataclass(frozen=True)
 class ContractSpec:
     """One platform, as the contract suite needs to know it."""
@@ -239,5 +269,67 @@ class ContractSpec:
     sign_wrongly: Callable[[bytes], dict[str, str]]
     # ``ProviderError.code`` expected for each emulator fault kind that fails at send.
     fault_codes: Mapping[str, str] = field(default_factory=dict)
+    # The error code of the ``failed`` status webhook for each fault kind the platform
+    # accepts at send and reports failed later (Meta's delivery-time failures). Together
+    # with ``fault_codes`` this names every fault kind the emulators know.
+    async_fault_codes: Mapping[str, str] = field(default_factory=dict)
+    # Whether a throttled send carries the platform's retry hint in ``retry_after``.
+    rate_limit_hint: bool = True
     # Platform status names and the status each maps to.
     statuses: Mapping[str, Status] = field(default_factory=dict)
+    # The body of a webhook reporting platform status ``name`` of the message with the
+    # platform's id ``message_id``; needed when ``statuses`` is not empty.
+    status_webhook: Callable[[str, str], Any] | None = None
+    # Webhook bodies as the platform writes them on the wire (what ``sign`` covers).
+    serialize: Callable[[Any], bytes] = compact_json
+    # Whether the signature covers the body: a secret token in a header (Telegram's) does
+    # not, so the same headers on a changed body are accepted.
+    signs_body: bool = True
+    # The token the platform's subscription check (a GET) must name; ``None`` when the
+    # platform has no such check.
+    verify_token: str | None = None
+    # The fixture (a file name in ``fixtures/`` without ``.json``) of an event kind the
+    # platform sends and the adapter does not understand: it must come out as unknown.
+    unknown_fixture: str = "unknown"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform's spec and the folder of its golden files and fixtures."""
+
+    spec: ContractSpec
+    folder: Path
+
+    def golden_path(self, case: str) -> Path:
+        """Where the golden request of ``case`` is kept."""
+        return self.folder / "golden" / f"{case}.json"
+
+    def fixture_paths(self) -> list[Path]:
+        """Every recorded webhook, by name."""
+        return sorted((self.folder / "fixtures").glob("*.json"))
+
+    def golden(self, case: str) -> dict[str, Any] | None:
+        """The golden request of ``case``, or ``None`` when its file is missing."""
+        path = self.golden_path(case)
+        return load_json(path) if path.exists() else None
+
+    def supports(self, case: str) -> bool:
+        """Whether the golden file of ``case`` is a request (not a refusal)."""
+        golden = self.golden(case)
+        return golden is not None and "unsupported" not in golden
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    """A golden file or a fixture."""
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def platforms() -> list[Platform]:
+    """Every platform with a ``tests/channels/<platform>/contract.py``, by folder name."""
+    here = Path(__file__).parent
+    found = []
+    for path in sorted(here.glob("*/contract.py")):
+        module = importlib.import_module(f"{__package__}.{path.parent.name}.contract")
+        found.append(Platform(spec=module.SPEC, folder=path.parent))
+    return found

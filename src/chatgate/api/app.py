@@ -15,7 +15,16 @@ from chatgate.api.errors import install_error_handlers
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
 from chatgate.api.ratelimit import RateLimiter
-from chatgate.api.routes import account, channels, health, inbound, keys, messages, sandbox
+from chatgate.api.routes import (
+    account,
+    channels,
+    health,
+    inbound,
+    keys,
+    media,
+    messages,
+    sandbox,
+)
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
@@ -29,6 +38,8 @@ from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
 from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
 from chatgate.services.key_cache import KeyCache
+from chatgate.services.media_fetch import MediaFetcher
+from chatgate.services.media_files import MediaFolder
 from chatgate.storage.database import Database, postgres_dsn
 
 DESCRIPTION = """\
@@ -83,9 +94,17 @@ def build_worker(gateway: Gateway) -> Worker:
         resolve_pace=pace_resolver(pace_sandbox=settings.sandbox_pacing),
         clock=system_clock,
     )
+    fetcher = MediaFetcher(
+        gateway.database,
+        gateway.http,
+        gateway.channels,
+        MediaFolder(settings.media_path, settings.media_max_bytes),
+        policy.retry,
+        clock=system_clock,
+    )
     return Worker(
         gateway.database,
-        handlers.handlers(),
+        {**handlers.handlers(), **fetcher.handlers()},
         gateway.wakeup,
         batch_size=settings.worker_batch_size,
         lease_seconds=settings.worker_lease_seconds,
@@ -141,7 +160,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    modules = (health, account, keys, messages, channels, inbound, sandbox)
+    modules = (health, account, keys, messages, media, channels, inbound, sandbox)
     for module in modules:
         app.include_router(module.router)
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.

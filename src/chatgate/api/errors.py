@@ -29,9 +29,18 @@ _HTTP_CODES = {
 _HTTP_FIELDS = {400: "body", 413: "body"}
 
 
-def envelope(request_id: str, code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    """The error body."""
-    return {"error": {"code": code, "message": message, "field": field}, "request_id": request_id}
+def envelope(
+    request_id: str,
+    code: str,
+    message: str,
+    field: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The error body; ``details`` (machine-readable facts of the error) only when given."""
+    error: dict[str, Any] = {"code": code, "message": message, "field": field}
+    if details:
+        error["details"] = details
+    return {"error": error, "request_id": request_id}
 
 
 def request_id_of(request: Request) -> str:
@@ -46,10 +55,13 @@ def error_response(
     message: str,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """An error answer in the envelope."""
     return JSONResponse(
-        envelope(request_id_of(request), code, message, field), status_code=status, headers=headers
+        envelope(request_id_of(request), code, message, field, details),
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -100,7 +112,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChatgateError)
     async def _ours(request: Request, exc: ChatgateError) -> JSONResponse:
         return error_response(
-            request, exc.status_code, exc.code, exc.message, exc.field, exc.headers or None
+            request,
+            exc.status_code,
+            exc.code,
+            exc.message,
+            exc.field,
+            exc.headers or None,
+            exc.details or None,
         )
 
     @app.exception_handler(RequestValidationError)

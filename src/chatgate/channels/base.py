@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -56,6 +56,7 @@ class OutboundMessage:
             content=message.content,
             reply_to=reply_to if reply_to is not None else message.reply_to,
             metadata=message.metadata,
+            options=message.platform_options,
         )
 
 
@@ -144,7 +145,7 @@ class InboundMessage:
     ``content`` uses the shapes of our content union where one fits (text, location,
     reaction, contact) and two inbound-only ones: ``{"type": "media", "media": {"kind",
     "reference", "mime_type"?, "caption"?, "filename"?, "voice"?}}`` where ``reference`` is
-    what :meth:`ChannelAdapter.fetch_media` takes, and ``{"type": "reply", "reply": {"id",
+    what :meth:`ChannelAdapter.download_media` takes, and ``{"type": "reply", "reply": {"id",
     "title"?}}`` for a pressed button or chosen list row.
     """
 
@@ -191,12 +192,59 @@ InboundEvent = InboundMessage | StatusUpdate | UnknownEvent
 
 
 @dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What the platform says of an attachment whose bytes went to a :data:`MediaSink`."""
+
+    mime_type: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MediaFile:
-    """A downloaded inbound attachment."""
+    """A downloaded inbound attachment, whole in memory."""
 
     content: bytes
     mime_type: str | None = None
     filename: str | None = None
+
+
+# Takes a download's bytes as they arrive, so that a large file never sits whole in memory.
+MediaSink = Callable[[bytes], Awaitable[None]]
+
+
+def media_too_large(limit: int) -> ProviderError:
+    """The permanent refusal of an attachment larger than ``limit`` bytes."""
+    mib = 1024 * 1024
+    size = f"{limit // mib} MB" if limit % mib == 0 else f"{limit} bytes"
+    return ProviderError("media_too_large", f"the file is larger than {size}", retryable=False)
+
+
+def media_limit(platform_limit: int, max_bytes: int | None) -> int:
+    """The size an attachment may have: the platform's limit, or the caller's if smaller."""
+    return platform_limit if max_bytes is None else min(platform_limit, max_bytes)
+
+
+async def stream_capped(
+    response: httpx.Response,
+    sink: MediaSink,
+    limit: int,
+    too_large: Callable[[], ProviderError],
+) -> None:
+    """Pass a streamed response's body to ``sink``, refusing it past ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before a byte is read; an
+    undeclared (or understated) size is refused as soon as the count passes the limit, so
+    that a file is never read further than the limit.
+    """
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large()
+    received = 0
+    async for chunk in response.aiter_bytes():
+        received += len(chunk)
+        if received > limit:
+            raise too_large()
+        await sink(chunk)
 
 
 def _json_or_text(body: bytes) -> Any:
@@ -328,9 +376,33 @@ class ChannelAdapter(ABC, Generic[C]):
         """The events in a verified webhook; what is not understood is an :class:`UnknownEvent`."""
         return [UnknownEvent(kind="unknown", raw=_json_or_text(request.body))]
 
-    async def fetch_media(self, reference: str, http: httpx.AsyncClient) -> MediaFile:
-        """Download an inbound attachment named by the platform's ``reference``."""
+    async def download_media(
+        self,
+        reference: str,
+        http: httpx.AsyncClient,
+        sink: MediaSink,
+        *,
+        max_bytes: int | None = None,
+    ) -> MediaInfo:
+        """Stream the inbound attachment named by the platform's ``reference`` into ``sink``.
+
+        A file larger than ``max_bytes`` (or the platform's own limit) is refused with a
+        permanent :class:`ProviderError`: before the download when its size is declared,
+        otherwise as soon as the bytes read pass the limit.
+        """
         raise ProviderError("media_unsupported", "this channel has no media", retryable=False)
+
+    async def fetch_media(
+        self, reference: str, http: httpx.AsyncClient, *, max_bytes: int | None = None
+    ) -> MediaFile:
+        """Download an inbound attachment whole, in memory (see :meth:`download_media`)."""
+        chunks: list[bytes] = []
+
+        async def keep(chunk: bytes) -> None:
+            chunks.append(chunk)
+
+        info = await self.download_media(reference, http, keep, max_bytes=max_bytes)
+        return MediaFile(b"".join(chunks), info.mime_type, info.filename)
 
     async def register_webhook(self, url: str, http: httpx.AsyncClient) -> bool:
         """Point the platform's webhooks at ``url`` where the platform lets an API do it.

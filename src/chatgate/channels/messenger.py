@@ -16,11 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from chatgate.channels.meta_messaging import HUMAN_AGENT, Dialect, MetaMessagingAdapter
 from chatgate.domain import capabilities as cap
-
-_RETIRED = (
-    "Meta retired this message tag on 2026-04-27; outside the 24-hour window only "
-    "HUMAN_AGENT remains"
-)
+from chatgate.domain.channels import RETIRED_MESSAGE_TAGS
 
 MESSENGER = Dialect(
     channel="messenger",
@@ -42,9 +38,7 @@ MESSENGER = Dialect(
         }
     ),
     tags=frozenset({HUMAN_AGENT}),
-    retired_tags=dict.fromkeys(
-        ("CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE"), _RETIRED
-    ),
+    retired_tags=RETIRED_MESSAGE_TAGS,
     reusable_media=True,
     reaction=lambda emoji: emoji,
 )

@@ -19,7 +19,8 @@ from chatgate.channels.base import (
     C,
     ChannelAdapter,
     InboundEvent,
-    MediaFile,
+    MediaInfo,
+    MediaSink,
     OutboundMessage,
     ProviderError,
     ProviderRequest,
@@ -27,14 +28,17 @@ from chatgate.channels.base import (
     SendResult,
     error_from_status,
     error_from_transport,
+    media_limit,
+    media_too_large,
+    stream_capped,
 )
 from chatgate.channels.meta_messaging_build import (
-    HUMAN_AGENT,
     Dialect,
     build_send_body,
     sent_message_id,
 )
 from chatgate.channels.meta_messaging_parse import STATUS_MAP, parse_webhook
+from chatgate.domain.channels import HUMAN_AGENT
 from chatgate.domain.status import Status
 
 __all__ = ["HUMAN_AGENT", "MAX_MEDIA_BYTES", "Dialect", "MetaMessagingAdapter", "download"]
@@ -43,12 +47,15 @@ __all__ = ["HUMAN_AGENT", "MAX_MEDIA_BYTES", "Dialect", "MetaMessagingAdapter", 
 MAX_MEDIA_BYTES = 25 * 1024 * 1024
 
 
-async def download(url: str, http: httpx.AsyncClient) -> MediaFile:
-    """Fetch an attachment's CDN URL as the platforms document it: a plain ``GET``, no token."""
+async def download(
+    url: str, http: httpx.AsyncClient, sink: MediaSink, *, max_bytes: int | None = None
+) -> MediaInfo:
+    """Stream an attachment's CDN URL into ``sink``: a plain ``GET``, no token, as documented."""
     if not url.startswith(("https://", "http://")):
         raise ProviderError(
             "invalid_reference", "an attachment reference is its URL", retryable=False
         )
+    limit = media_limit(MAX_MEDIA_BYTES, max_bytes)
     try:
         async with http.stream("GET", url, follow_redirects=True) as response:
             # A redirect left unfollowed (no Location) is no file either.
@@ -59,16 +66,7 @@ async def download(url: str, http: httpx.AsyncClient) -> MediaFile:
                     "the platform refused the attachment download (expired links answer 403)",
                     headers=response.headers,
                 )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_MEDIA_BYTES:
-                raise _too_large()
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_MEDIA_BYTES:
-                    raise _too_large()
-                chunks.append(chunk)
+            await stream_capped(response, sink, limit, lambda: media_too_large(limit))
             mime_type = response.headers.get("content-type", "").split(";")[0].strip()
     except httpx.TransportError as exc:
         raise error_from_transport(exc) from exc
@@ -76,12 +74,7 @@ async def download(url: str, http: httpx.AsyncClient) -> MediaFile:
         raise ProviderError(
             "media_redirects", "the download redirected too often", retryable=False
         ) from exc
-    return MediaFile(content=b"".join(chunks), mime_type=mime_type or None)
-
-
-def _too_large() -> ProviderError:
-    limit = MAX_MEDIA_BYTES // (1024 * 1024)
-    return ProviderError("media_too_large", f"attachments are at most {limit} MB", retryable=False)
+    return MediaInfo(mime_type=mime_type or None)
 
 
 class MetaMessagingAdapter(ChannelAdapter[C]):
@@ -139,8 +132,15 @@ class MetaMessagingAdapter(ChannelAdapter[C]):
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The messages, receipts and reactions in a webhook."""
-        return parse_webhook(request.body, self.dialect.object_name)
+        return parse_webhook(request.body, self.dialect.object_name, self.status_map)
 
-    async def fetch_media(self, reference: str, http: httpx.AsyncClient) -> MediaFile:
-        """Download an attachment from the CDN URL its webhook gave (it expires)."""
-        return await download(reference, http)
+    async def download_media(
+        self,
+        reference: str,
+        http: httpx.AsyncClient,
+        sink: MediaSink,
+        *,
+        max_bytes: int | None = None,
+    ) -> MediaInfo:
+        """Stream an attachment from the CDN URL its webhook gave (it expires)."""
+        return await download(reference, http, sink, max_bytes=max_bytes)

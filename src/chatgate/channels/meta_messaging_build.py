@@ -26,8 +26,6 @@ from typing import Any
 from chatgate.channels.base import OutboundMessage, ProviderError, UnsupportedContent
 from chatgate.domain import capabilities as cap
 
-HUMAN_AGENT = "HUMAN_AGENT"
-
 _OUTBOUND_ATTACHMENT = {"image": "image", "video": "video", "audio": "audio", "document": "file"}
 _BUTTON_FEATURES = {"reply": cap.BUTTONS_REPLY, "url": cap.BUTTONS_URL, "call": cap.BUTTONS_CALL}
 

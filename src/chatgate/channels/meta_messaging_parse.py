@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,9 +41,12 @@ _REACTION_EMOJI = {
 _ENVELOPE_KEYS = frozenset({"sender", "recipient", "timestamp"})
 
 
-def parse_webhook(body: bytes, object_name: str) -> list[InboundEvent]:
+def parse_webhook(
+    body: bytes, object_name: str, status_map: Mapping[str, Status] = STATUS_MAP
+) -> list[InboundEvent]:
     """The events of a webhook whose envelope is ``object_name`` (``page``, ``instagram``).
 
+    Receipts get the status ``status_map`` gives their event name (unknown when unmapped).
     What is not understood becomes an :class:`UnknownEvent`.
 
     Raises ``ValueError`` when the body is not JSON.
@@ -57,7 +60,14 @@ def parse_webhook(body: bytes, object_name: str) -> list[InboundEvent]:
     events: list[InboundEvent] = []
     for entry in entries:
         events.extend(_entry_events(entry))
-    return events
+    # Receipts are read in one shape for both platforms; what they mean is each one's own
+    # (Instagram has no deliveries, so one arriving there is unknown).
+    return [
+        replace(event, status=status_map.get(event.platform_status, Status.UNKNOWN))
+        if isinstance(event, StatusUpdate)
+        else event
+        for event in events
+    ]
 
 
 def _entry_events(entry: Any) -> Iterator[InboundEvent]:

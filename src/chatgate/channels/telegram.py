@@ -20,6 +20,7 @@ import json
 import mimetypes
 import posixpath
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -28,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from chatgate.channels.base import (
     ChannelAdapter,
     InboundEvent,
-    MediaFile,
+    MediaInfo,
+    MediaSink,
     OutboundMessage,
     ProviderError,
     ProviderRequest,
@@ -37,6 +39,9 @@ from chatgate.channels.base import (
     SignatureError,
     error_from_status,
     error_from_transport,
+    media_limit,
+    media_too_large,
+    stream_capped,
 )
 from chatgate.channels.telegram_build import build_call
 from chatgate.channels.telegram_parse import message_ref, parse_update
@@ -161,25 +166,37 @@ class TelegramAdapter(ChannelAdapter[TelegramCredentials]):
         """The event in one Update; raises ``ValueError`` on a body that is not JSON."""
         return parse_update(json.loads(request.body), self.credentials.bot_id)
 
-    async def fetch_media(self, reference: str, http: httpx.AsyncClient) -> MediaFile:
-        """Download a file by its ``file_id``: ``getFile``, then the file's path (≤ 20 MB)."""
+    async def download_media(
+        self,
+        reference: str,
+        http: httpx.AsyncClient,
+        sink: MediaSink,
+        *,
+        max_bytes: int | None = None,
+    ) -> MediaInfo:
+        """Stream a file by its ``file_id``: ``getFile``, then the file's path (≤ 20 MB)."""
         file = await _call(http, self.method_url("getFile"), {"file_id": reference})
         if not isinstance(file, dict):
             raise ProviderError("bad_response", "getFile answered without a file", retryable=True)
-        if (file.get("file_size") or 0) > MAX_DOWNLOAD:
-            raise ProviderError(
-                "file_too_big", "bots can download files up to 20 MB", retryable=False
-            )
+        limit = media_limit(MAX_DOWNLOAD, max_bytes)
+
+        def too_large() -> ProviderError:
+            # Past Telegram's own limit the platform refuses; past a smaller one, we do.
+            return _too_big() if limit == MAX_DOWNLOAD else media_too_large(limit)
+
+        if (file.get("file_size") or 0) > limit:
+            raise too_large()
         path = file.get("file_path")
         if not isinstance(path, str) or not path:
             raise ProviderError(
                 "file_unavailable", "Telegram gave no path for the file", retryable=False
             )
         token = self.credentials.bot_token.get_secret_value()
-        content, mime_type = await _download(http, f"{self.api_base}/file/bot{token}/{path}")
+        url = f"{self.api_base}/file/bot{token}/{path}"
+        mime_type = await _download(http, url, sink, limit, too_large)
         if mime_type in (None, "application/octet-stream"):
             mime_type = mimetypes.guess_type(path)[0] or mime_type
-        return MediaFile(content=content, mime_type=mime_type, filename=posixpath.basename(path))
+        return MediaInfo(mime_type=mime_type, filename=posixpath.basename(path))
 
     async def register_webhook(self, url: str, http: httpx.AsyncClient) -> bool:
         """``setWebhook`` to ``url`` with our secret token and the updates we read."""
@@ -210,27 +227,29 @@ async def _call(http: httpx.AsyncClient, url: str, params: Any) -> Any:
     return answer.get("result")
 
 
-async def _download(http: httpx.AsyncClient, url: str) -> tuple[bytes, str | None]:
-    """A file's bytes (stopping past the 20 MB cap) and its content type."""
+def _too_big() -> ProviderError:
+    return ProviderError("file_too_big", "bots can download files up to 20 MB", retryable=False)
+
+
+async def _download(
+    http: httpx.AsyncClient,
+    url: str,
+    sink: MediaSink,
+    limit: int,
+    too_large: Callable[[], ProviderError],
+) -> str | None:
+    """Stream a file's bytes into ``sink`` (stopping past ``limit``); its content type."""
     try:
         async with http.stream("GET", url) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise telegram_error(response, _json_or_none(response))
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_DOWNLOAD:
-                    raise ProviderError(
-                        "file_too_big", "bots can download files up to 20 MB", retryable=False
-                    )
-                chunks.append(chunk)
+            await stream_capped(response, sink, limit, too_large)
             content_type = response.headers.get("content-type")
     except httpx.TransportError as exc:
         raise error_from_transport(exc) from exc
     mime_type = content_type.split(";", 1)[0].strip() if content_type else None
-    return b"".join(chunks), mime_type or None
+    return mime_type or None
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -29,7 +29,8 @@ from chatgate.channels import meta
 from chatgate.channels.base import (
     ChannelAdapter,
     InboundEvent,
-    MediaFile,
+    MediaInfo,
+    MediaSink,
     OutboundMessage,
     ProviderError,
     ProviderRequest,
@@ -37,6 +38,9 @@ from chatgate.channels.base import (
     SendResult,
     error_from_status,
     error_from_transport,
+    media_limit,
+    media_too_large,
+    stream_capped,
 )
 from chatgate.channels.whatsapp_cloud_content import message_fields
 from chatgate.channels.whatsapp_cloud_parse import parse_webhook
@@ -152,8 +156,15 @@ class WhatsAppCloudAdapter(ChannelAdapter[WhatsAppCredentials]):
         """Messages, statuses and errors of one webhook; raises ``ValueError`` on bad JSON."""
         return parse_webhook(json.loads(request.body), self.status_map)
 
-    async def fetch_media(self, reference: str, http: httpx.AsyncClient) -> MediaFile:
-        """Download an inbound attachment by its media id (at most 100 MB)."""
+    async def download_media(
+        self,
+        reference: str,
+        http: httpx.AsyncClient,
+        sink: MediaSink,
+        *,
+        max_bytes: int | None = None,
+    ) -> MediaInfo:
+        """Stream an inbound attachment by its media id into ``sink`` (at most 100 MB)."""
         if not _MEDIA_ID.match(reference):
             raise ProviderError("invalid_reference", "not a media id", retryable=False)
         try:
@@ -169,26 +180,25 @@ class WhatsAppCloudAdapter(ChannelAdapter[WhatsAppCredentials]):
             raise ProviderError(
                 "bad_response", "the media answer names no URL", retryable=True
             ) from exc
-        if _too_large(info.get("file_size")):
-            raise ProviderError("media_too_large", "the file exceeds 100 MB", retryable=False)
-        content, content_type = await _download(url, self._auth(), http)
+        limit = media_limit(MAX_MEDIA_BYTES, max_bytes)
+        if _larger_than(info.get("file_size"), limit):
+            raise media_too_large(limit)
+        content_type = await _download(url, self._auth(), http, sink, limit)
         mime_type = info.get("mime_type") or content_type
-        return MediaFile(content=content, mime_type=str(mime_type) if mime_type else None)
+        return MediaInfo(mime_type=str(mime_type) if mime_type else None)
 
 
-def _too_large(size: Any) -> bool:
+def _larger_than(size: Any, limit: int) -> bool:
     try:
-        return int(size) > MAX_MEDIA_BYTES
+        return int(size) > limit
     except (TypeError, ValueError):
         return False
 
 
 async def _download(
-    url: str, headers: dict[str, str], http: httpx.AsyncClient
-) -> tuple[bytes, str | None]:
-    """The bytes at ``url`` (Meta wants the Bearer token there too), capped in size."""
-    chunks: list[bytes] = []
-    received = 0
+    url: str, headers: dict[str, str], http: httpx.AsyncClient, sink: MediaSink, limit: int
+) -> str | None:
+    """Stream the bytes at ``url`` (Meta wants the Bearer token there too); the content type."""
     try:
         async with http.stream("GET", url, headers=headers, follow_redirects=True) as response:
             if response.status_code >= 400:
@@ -198,16 +208,8 @@ async def _download(
                     "the media download failed",
                     headers=response.headers,
                 )
-            if _too_large(response.headers.get("content-length")):
-                raise ProviderError("media_too_large", "the file exceeds 100 MB", retryable=False)
-            async for chunk in response.aiter_bytes():
-                received += len(chunk)
-                if received > MAX_MEDIA_BYTES:
-                    raise ProviderError(
-                        "media_too_large", "the file exceeds 100 MB", retryable=False
-                    )
-                chunks.append(chunk)
-            content_type = response.headers.get("content-type")
+            await stream_capped(response, sink, limit, lambda: media_too_large(limit))
+            content_type: str | None = response.headers.get("content-type")
     except httpx.TransportError as exc:
         raise error_from_transport(exc) from exc
-    return b"".join(chunks), content_type
+    return content_type

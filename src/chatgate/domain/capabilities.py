@@ -67,18 +67,18 @@ def features_of(content: Mapping[str, Any], *, reply_to: bool = False) -> list[s
     elif kind == "interactive":
         interactive = content["interactive"]
         shape = interactive["kind"]
-        if shape == "buttons":
-            needed.extend(
-                dict.fromkeys(
-                    _BUTTON_FEATURES[b.get("type", "reply")] for b in interactive["buttons"]
-                )
-            )
-        elif shape == "quick_replies":
+        if shape == "quick_replies":
             needed.append(QUICK_REPLIES)
         elif shape == "list":
             needed.append(LIST)
-        else:
+        elif shape == "cards":
             needed.append(CARDS)
+        # The buttons a message or its cards carry each need their kind of button.
+        buttons = [
+            *(interactive.get("buttons", []) if shape == "buttons" else []),
+            *(b for card in interactive.get("cards", []) for b in card.get("buttons", [])),
+        ]
+        needed.extend(dict.fromkeys(_BUTTON_FEATURES[b.get("type", "reply")] for b in buttons))
     elif kind in (TEMPLATE, LOCATION, CONTACT, REACTION):
         needed.append(kind)
     if reply_to:

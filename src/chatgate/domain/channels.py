@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -29,20 +30,37 @@ class ChannelRules:
     ``can_initiate`` is false where the platform lets a business answer only after the user
     has written first. ``service_window_hours`` is the customer-service window after the
     user's last message; outside it only ``templates_outside_window`` content may be sent
-    (and nothing at all when that set is empty).
+    (and nothing at all when that set is empty). ``tag_windows`` names the message tags
+    the platform takes and how many hours after the user's last message each allows.
     """
 
     can_initiate: bool = True
     service_window_hours: int | None = None
     templates_outside_window: bool = False
+    tag_windows: Mapping[str, int] = field(default_factory=dict)
+
+
+HUMAN_AGENT = "HUMAN_AGENT"
+# Messenger's human-agent tag: a person may answer for 7 days after the user's message.
+_META_TAGS = {HUMAN_AGENT: 7 * 24}
+# Tags Meta took once and now refuses (answered with error 100), with the reason.
+RETIRED_MESSAGE_TAGS: Mapping[str, str] = dict.fromkeys(
+    ("CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE"),
+    "Meta retired this message tag on 2026-04-27; outside the 24-hour window only "
+    "HUMAN_AGENT remains",
+)
 
 
 CHANNEL_RULES: dict[ChannelType, ChannelRules] = {
     ChannelType.WHATSAPP: ChannelRules(service_window_hours=24, templates_outside_window=True),
     ChannelType.WHATSAPP_WEB: ChannelRules(),
     ChannelType.TELEGRAM: ChannelRules(can_initiate=False),
-    ChannelType.MESSENGER: ChannelRules(can_initiate=False, service_window_hours=24),
-    ChannelType.INSTAGRAM: ChannelRules(can_initiate=False, service_window_hours=24),
+    ChannelType.MESSENGER: ChannelRules(
+        can_initiate=False, service_window_hours=24, tag_windows=_META_TAGS
+    ),
+    ChannelType.INSTAGRAM: ChannelRules(
+        can_initiate=False, service_window_hours=24, tag_windows=_META_TAGS
+    ),
     ChannelType.TIKTOK: ChannelRules(can_initiate=False, service_window_hours=48),
     ChannelType.LINE: ChannelRules(),
     ChannelType.KAKAO: ChannelRules(),

@@ -65,17 +65,28 @@ class FallbackStep:
     to: str
     content: dict[str, Any]
     on: Trigger
+    # What accept rendered down for this step's channel (``"degrade": true``), if anything.
+    degraded: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {
+        stored = {
             "channel": self.channel,
             "to": self.to,
             "content": self.content,
             "on": self.on.to_json(),
         }
+        if self.degraded is not None:
+            stored["degraded"] = self.degraded
+        return stored
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> FallbackStep:
         """Read the stored form."""
-        return cls(value["channel"], value["to"], value["content"], Trigger.from_json(value["on"]))
+        return cls(
+            value["channel"],
+            value["to"],
+            value["content"],
+            Trigger.from_json(value["on"]),
+            value.get("degraded"),
+        )

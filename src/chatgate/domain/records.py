@@ -12,6 +12,9 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode, Scope, grants
 from chatgate.domain.status import Status
 
+# The key of ``Message.options`` that records what accept rendered down.
+DEGRADED = "degraded"
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -100,8 +103,20 @@ class Message:
     fallback_message_id: str | None = None
     # The channel connection that carries (or received) the message; None for the sandbox.
     connection_id: str | None = None
-    # Per-platform send options from the request (Messenger's message tag, say).
+    # Per-platform send options from the request (Messenger's message tag, say), and under
+    # ``degraded`` what accept rendered down to fit the channel (``"degrade": true``).
     options: dict[str, Any] | None = None
+
+    @property
+    def platform_options(self) -> dict[str, Any]:
+        """The options an adapter reads: the request's, without accept's own records."""
+        return {k: v for k, v in (self.options or {}).items() if k != DEGRADED}
+
+    @property
+    def degraded(self) -> dict[str, Any] | None:
+        """What was rendered down at accept (features, original content), if anything."""
+        value = (self.options or {}).get(DEGRADED)
+        return value if isinstance(value, dict) else None
 
     @property
     def due_at(self) -> datetime:

@@ -3,7 +3,8 @@
 Control API (``/_emulator``), for tests and for trying Chatgate without platform accounts:
 
 - ``POST /_emulator/{platform}/accounts``: register a business identity (its ids, secrets
-  and the webhook URL, i.e. the connection's ``inbound_url``);
+  and the webhook URL, i.e. the connection's ``inbound_url``; with ``--gateway URL``, a
+  ``connection_id`` is enough);
 - ``POST /_emulator/{platform}/inbound``: a user writes to an account;
 - ``GET /_emulator/{platform}/received``: the calls the platform received;
 - ``POST /_emulator/{platform}/faults``: fail the next sends (see ``core.Fault``);
@@ -48,6 +49,10 @@ def control_router(state: EmulatorState, platforms: dict[str, PlatformEmulator])
     @router.post("/{platform}/accounts", status_code=201)
     async def add_account(platform: str, payload: dict[str, Any] = Body()) -> dict[str, Any]:
         try:
+            webhook_url = state.webhook_of(payload)
+            payload = {k: v for k, v in payload.items() if k != "connection_id"}
+            if webhook_url is not None:
+                payload["webhook_url"] = webhook_url
             account = platform_named(platform).register(payload)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
@@ -91,9 +96,14 @@ def control_router(state: EmulatorState, platforms: dict[str, PlatformEmulator])
     return router
 
 
-def create_emulator_app(state: EmulatorState | None = None) -> FastAPI:
-    """The emulator's ASGI app: ``/graph`` (Meta), ``/telegram``, and ``/_emulator``."""
-    state = state or EmulatorState()
+def create_emulator_app(
+    state: EmulatorState | None = None, gateway_url: str | None = None
+) -> FastAPI:
+    """The emulator's ASGI app: ``/graph`` (Meta), ``/telegram``, and ``/_emulator``.
+
+    ``gateway_url`` is where webhooks go for accounts registered with a connection id.
+    """
+    state = state or EmulatorState(gateway_url=gateway_url)
     platforms = {cls.name: cls(state) for cls in _platform_classes()}
 
     @contextlib.asynccontextmanager

@@ -99,8 +99,12 @@ Sender = Callable[[str, bytes, dict[str, str]], Awaitable[int | None]]
 class EmulatorState:
     """Everything the emulators remember; one per ``chatgate emulate`` process."""
 
-    def __init__(self, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient | None = None, gateway_url: str | None = None
+    ) -> None:
         self.http = http or httpx.AsyncClient(timeout=10.0)
+        # The gateway that accounts' webhooks go to when they name a connection, not a URL.
+        self.gateway_url = gateway_url.rstrip("/") if gateway_url else None
         self.timing = Timing()
         self.accounts: dict[str, dict[str, Account]] = {}
         self.received: list[Received] = []
@@ -130,6 +134,24 @@ class EmulatorState:
     def add_account(self, platform: str, account: Account) -> None:
         """Register (or replace) a business identity."""
         self.accounts.setdefault(platform, {})[account.id] = account
+
+    def webhook_of(self, payload: dict[str, Any]) -> str | None:
+        """The webhook URL an account's registration asks for.
+
+        A full URL is taken as it is; with a gateway set (``--gateway``), a path such as
+        ``/inbound/ch_...`` or a bare ``connection_id`` is resolved against the gateway.
+        """
+        url = payload.get("webhook_url")
+        connection_id = payload.get("connection_id")
+        if url is None and connection_id is not None:
+            url = f"/inbound/{connection_id}"
+        if url is None or "://" in str(url):
+            return url
+        if self.gateway_url is None:
+            raise ValueError(
+                "webhook_url: a full URL is needed, or start the emulator with --gateway URL"
+            )
+        return f"{self.gateway_url}/{str(url).lstrip('/')}"
 
     def account(self, platform: str, account_id: str) -> Account | None:
         """The account ``account_id`` on ``platform``, if registered."""

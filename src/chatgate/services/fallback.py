@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.fallback import FallbackStep
-from chatgate.domain.records import Message
+from chatgate.domain.records import DEGRADED, Message
 from chatgate.domain.status import Status, has_reached
 from chatgate.engine.clock import Clock
 from chatgate.engine.worker import Outcome
@@ -71,6 +71,7 @@ async def move_on(conn: AsyncConnection, message: Message, at: datetime) -> Mess
         chain_id=chain_id,
         chain_step=(message.chain_step or 0) + 1,
         fallback=message.fallback[1:],
+        options={DEGRADED: step.degraded} if step.degraded else None,
     )
     await message_store.insert_messages(conn, [message_store.message_row(following, None)])
     await message_store.insert_event_rows(conn, [message_store.first_event_row(following)])

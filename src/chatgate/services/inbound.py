@@ -14,6 +14,7 @@ from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 from chatgate.services.delivery import apply_status
+from chatgate.services.media import plan_media, record_pending
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import messages as message_store
@@ -64,6 +65,8 @@ class WebhookResult:
     statuses: int = 0
     unmatched: int = 0
     unknown: int = 0
+    # Files now waiting for their download job.
+    media: int = 0
 
 
 async def _apply_update(
@@ -93,13 +96,17 @@ async def record_webhook(
     connection: StoredConnection,
     events: list[InboundEvent],
     now: datetime,
+    *,
+    public_url: str | None = None,
 ) -> WebhookResult:
     """Store what a verified webhook carried, in one transaction.
 
     Messages are deduplicated on the platform's id (platforms redeliver on any doubt);
     statuses only move messages forward; what is not understood is kept in the inbound log.
+    A message with a file gets the file's URL on the gateway (under ``public_url``) and a
+    job that downloads it later: the webhook is not held up by the download.
     """
-    received = duplicates = statuses = unmatched = unknown = 0
+    received = duplicates = statuses = unmatched = unknown = files = 0
     for event in events:
         if isinstance(event, InboundMessage):
             earlier = await message_store.find_by_provider_id(
@@ -108,19 +115,23 @@ async def record_webhook(
             if earlier is not None:
                 duplicates += 1
                 continue
-            await record_inbound(
+            media = plan_media(event.content, public_url)
+            message = await record_inbound(
                 conn,
                 account_id=connection.account_id,
                 mode=KeyMode.LIVE,
                 channel=connection.type,
                 sender=event.sender,
                 recipient=event.recipient,
-                content=dict(event.content),
+                content=media.content if media else dict(event.content),
                 provider_message_id=event.provider_message_id,
                 at=event.at,
                 connection_id=connection.id,
                 reply_to=event.reply_to,
             )
+            if media is not None:
+                await record_pending(conn, media, message, now)
+                files += 1
             received += 1
         elif isinstance(event, StatusUpdate):
             if await _apply_update(conn, connection, event):
@@ -131,7 +142,7 @@ async def record_webhook(
         else:
             unknown += 1
             await _log(conn, connection, event.kind, event.raw, now)
-    return WebhookResult(received, duplicates, statuses, unmatched, unknown)
+    return WebhookResult(received, duplicates, statuses, unmatched, unknown, files)
 
 
 async def _log(

@@ -3,3 +3,4 @@
 SEND_JOB = "send"
 RECEIPT_JOB = "receipt"
 FALLBACK_CHECK_JOB = "fallback_check"
+MEDIA_FETCH_JOB = "media_fetch"

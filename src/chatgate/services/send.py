@@ -18,11 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.channels.base import ChannelAdapter, OutboundMessage, UnsupportedContent
 from chatgate.channels.sandbox import InvalidSandboxOptions, SandboxAdapter
-from chatgate.domain.channels import CHANNEL_RULES, ChannelType
+from chatgate.domain.channels import (
+    CHANNEL_RULES,
+    RETIRED_MESSAGE_TAGS,
+    ChannelRules,
+    ChannelType,
+)
+from chatgate.domain.degrade import CannotDegrade, render_down
 from chatgate.domain.fallback import FallbackStep
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
-from chatgate.domain.records import ApiKey, Message
+from chatgate.domain.records import DEGRADED, ApiKey, Message
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError, Conflict, Forbidden, InvalidRequest
 from chatgate.services.channels import ChannelService
@@ -50,6 +56,8 @@ class SendCommand:
     schedule_at: datetime | None = None
     fallback: tuple[FallbackStep, ...] = ()
     options: dict[str, Any] | None = None
+    # Render content down to what the channel carries instead of refusing it.
+    degrade: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +68,55 @@ class _Target:
     to: str
     content: dict[str, Any]
     field: str = ""
+    # The message tag the request names (the first message only).
+    tag: str | None = None
 
     def name(self, field: str) -> str:
         return f"{self.field}.{field}" if self.field else field
 
 
+def _check_tag(rules: ChannelRules, target: _Target) -> None:
+    tag = target.tag
+    if tag is None:
+        return
+    if not rules.tag_windows:
+        raise InvalidRequest(
+            f"{target.channel.value} takes no message tags", code="invalid_tag", field="options.tag"
+        )
+    if tag in RETIRED_MESSAGE_TAGS:
+        raise InvalidRequest(RETIRED_MESSAGE_TAGS[tag], code="invalid_tag", field="options.tag")
+    if tag not in rules.tag_windows:
+        allowed = ", ".join(sorted(rules.tag_windows))
+        raise InvalidRequest(
+            f"{target.channel.value} takes the tags {allowed}",
+            code="invalid_tag",
+            field="options.tag",
+        )
+
+
+def _window_refusal(rules: ChannelRules, target: _Target, window: int) -> Conflict:
+    if rules.templates_outside_window:
+        allowed = "only templates are allowed"
+    elif target.tag is not None:
+        allowed = f"and the {target.tag} tag allows {rules.tag_windows[target.tag]} hours"
+    elif rules.tag_windows:
+        allowed = "nothing can be sent without a message tag (options.tag: " + ", ".join(
+            f"{tag} for {hours} hours" for tag, hours in sorted(rules.tag_windows.items())
+        )
+        allowed += ")"
+    else:
+        allowed = "nothing can be sent"
+    return Conflict(
+        f"the recipient has not written in the last {window} hours: outside the "
+        f"{target.channel.value} service window {allowed}",
+        code="outside_service_window",
+        field=target.name("content" if rules.templates_outside_window else "to"),
+    )
+
+
 async def _check_rules(conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime) -> None:
     rules = CHANNEL_RULES[target.channel]
+    _check_tag(rules, target)
     if rules.can_initiate and rules.service_window_hours is None:
         return
     last_inbound = await conversation_store.last_inbound_at(
@@ -82,18 +132,18 @@ async def _check_rules(conn: AsyncConnection, key: ApiKey, target: _Target, now:
     window = rules.service_window_hours
     if window is None:
         return
-    inside = last_inbound is not None and now - last_inbound <= timedelta(hours=window)
-    if inside or (rules.templates_outside_window and target.content["type"] == "template"):
+    since = None if last_inbound is None else now - last_inbound
+    if since is not None and since <= timedelta(hours=window):
         return
-    allowed = (
-        "only templates are allowed" if rules.templates_outside_window else "nothing can be sent"
-    )
-    raise Conflict(
-        f"the recipient has not written in the last {window} hours: outside the "
-        f"{target.channel.value} service window {allowed}",
-        code="outside_service_window",
-        field=target.name("content" if rules.templates_outside_window else "to"),
-    )
+    if rules.templates_outside_window and target.content["type"] == "template":
+        return
+    if (
+        target.tag is not None
+        and since is not None
+        and since <= timedelta(hours=rules.tag_windows[target.tag])
+    ):
+        return
+    raise _window_refusal(rules, target, window)
 
 
 async def _configured(
@@ -122,11 +172,70 @@ def _check_carriable(adapter: ChannelAdapter[Any], message: Message, field: str)
         adapter.build_request(OutboundMessage.of(message))
     except UnsupportedContent as exc:
         raise InvalidRequest(
-            f"{exc.channel} cannot carry {exc.feature}",
+            f'{exc.channel} cannot carry {exc.feature}; send with "degrade": true to '
+            "render it down to what the channel carries",
             code="unsupported_content",
             field=field,
             details={"channel": exc.channel, "feature": exc.feature},
         ) from None
+
+
+def _render_down(adapter: ChannelAdapter[Any], message: Message, field: str) -> Message:
+    """``message`` rendered down to what ``adapter``'s platform carries, and recorded so."""
+    try:
+        rendered = render_down(
+            message.content, adapter.capabilities, reply_to=message.reply_to is not None
+        )
+    except CannotDegrade as exc:
+        raise InvalidRequest(
+            f"{adapter.name} cannot carry {exc.feature}, even rendered down: {exc.reason}",
+            code="unsupported_content",
+            field=field,
+            details={"channel": adapter.name, "feature": exc.feature, "degradable": False},
+        ) from None
+    if not rendered.features:
+        return message
+    record: dict[str, Any] = {"features": list(rendered.features), "original": message.content}
+    if not rendered.keeps_reply_to:
+        record["reply_to"] = message.reply_to
+    return replace(
+        message,
+        content=rendered.content,
+        reply_to=message.reply_to if rendered.keeps_reply_to else None,
+        options={**(message.options or {}), DEGRADED: record},
+    )
+
+
+def _fit_live(
+    message: Message,
+    connections: Sequence[StoredConnection | None],
+    channels: ChannelService,
+    *,
+    degrade: bool,
+) -> Message:
+    """Check (and with ``degrade``, render down) the message and each fallback step."""
+    steps = list(message.fallback)
+    for index, connection in enumerate(connections):
+        if connection is None:  # only live keys get here, and they always have one
+            continue
+        adapter = channels.adapter(connection)
+        if index == 0:
+            if degrade:
+                message = _render_down(adapter, message, "content")
+            _check_carriable(adapter, message, "content")
+            continue
+        step = message.fallback[index - 1]
+        field = f"fallback.{index - 1}.content"
+        # A step is checked as the message it will become: its own channel and recipient.
+        as_sent = replace(
+            message, channel=step.channel, recipient=step.to, content=step.content, reply_to=None
+        )
+        if degrade:
+            as_sent = _render_down(adapter, as_sent, field)
+            step = replace(step, content=as_sent.content, degraded=as_sent.degraded)
+        _check_carriable(adapter, replace(as_sent, options=None), field)
+        steps[index - 1] = step
+    return replace(message, fallback=tuple(steps))
 
 
 def _check_sandbox(sandbox: SandboxAdapter, message: Message) -> None:
@@ -208,7 +317,9 @@ async def accept_messages(
     for command in commands:
         message = _new_message(key, command, now)
         targets = [
-            _Target(command.channel, command.to, command.content),
+            _Target(
+                command.channel, command.to, command.content, tag=(command.options or {}).get("tag")
+            ),
             *(
                 _Target(ChannelType(step.channel), step.to, step.content, f"fallback.{index}")
                 for index, step in enumerate(command.fallback)
@@ -224,7 +335,7 @@ async def accept_messages(
                 _check_sandbox(sandbox, message)
             elif connections[0] is not None:
                 message = replace(message, connection_id=connections[0].id)
-                _check_carriable(channels.adapter(connections[0]), message, "content")
+                message = _fit_live(message, connections, channels, degrade=command.degrade)
         except ChatgateError as error:
             results.append(error)
             continue

@@ -32,8 +32,12 @@ async def record_inbound(
     """Note that ``peer`` wrote at ``at``, opening or extending the service window."""
     key = {"account_id": account_id, "mode": mode, "channel": channel, "peer": peer}
     await insert_or_ignore(conn, conversations, {**key, "last_inbound_at": at})
+    # Platforms redeliver and reorder: an older message never shortens the window.
     await conn.execute(
         update(conversations)
-        .where(*(conversations.c[name] == value for name, value in key.items()))
+        .where(
+            *(conversations.c[name] == value for name, value in key.items()),
+            conversations.c.last_inbound_at < at,
+        )
         .values(last_inbound_at=at)
     )

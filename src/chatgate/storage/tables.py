@@ -130,6 +130,30 @@ messages = Table(
     Index("ix_messages_chain", "chain_id"),
 )
 
+# Inbound attachments: recorded with their message, downloaded by a media_fetch job into the
+# media folder (``path`` is relative to it), served at /v1/media/{id} to the owning account.
+media = Table(
+    "media",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("connection_id", ID, nullable=False),
+    # What the platform names the file by: a media id, a file_id, or a (long) CDN URL.
+    Column("reference", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("mime_type", String(255), nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("filename", String(255), nullable=True),
+    Column("path", String(255), nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=True),
+)
+
 message_events = Table(
     "message_events",
     metadata,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatgate.channels import meta
 from chatgate.channels.base import ChannelAdapter, ChannelSettings
 from chatgate.channels.instagram import InstagramAdapter, InstagramCredentials
 from chatgate.domain.status import Status
+from chatgate.emulators.meta_messaging import meta_json
 from tests.channels.contract import ContractSpec
 
 # An Instagram professional account and a customer, as in Meta's examples.
@@ -46,6 +49,23 @@ def emulator_account(webhook_url: str | None = None) -> dict[str, str]:
     return account
 
 
+def status_webhook(name: str, message_id: str) -> dict[str, Any]:
+    """A receipt webhook: Instagram names the message seen (``messaging_seen``)."""
+    receipt: dict[str, Any] = {"mid": message_id}
+    if name == "delivery":
+        receipt = {"mids": [message_id], "watermark": 1718111009800}
+    event = {
+        "sender": {"id": IGSID},
+        "recipient": {"id": IG_USER_ID},
+        "timestamp": 1718111010000,
+        name: receipt,
+    }
+    return {
+        "object": "instagram",
+        "entry": [{"id": IG_USER_ID, "time": 1718111010500, "messaging": [event]}],
+    }
+
+
 SPEC = ContractSpec(
     platform="instagram",
     make_adapter=make_adapter,
@@ -65,4 +85,9 @@ SPEC = ContractSpec(
         "async_failure": "100",
     },
     statuses={"read": Status.READ, "delivery": Status.UNKNOWN, "seen": Status.UNKNOWN},
+    status_webhook=status_webhook,
+    serialize=meta_json,
+    verify_token=VERIFY_TOKEN,
+    # A customer with a thread follows an ig.me link.
+    unknown_fixture="referral",
 )

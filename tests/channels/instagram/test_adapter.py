@@ -8,19 +8,16 @@ from typing import Any
 import httpx
 import pytest
 
-from chatgate.channels import meta
 from chatgate.channels.base import (
     ChannelSettings,
     InboundMessage,
     OutboundMessage,
     ProviderError,
     RawRequest,
-    SignatureError,
     UnknownEvent,
     UnsupportedContent,
 )
 from chatgate.channels.instagram import InstagramAdapter
-from chatgate.domain.status import Status
 from tests.channels.instagram import contract
 
 
@@ -127,12 +124,6 @@ def test_text_over_1000_bytes_is_left_to_the_platform() -> None:
     }
 
 
-def test_statuses() -> None:
-    instagram = adapter()
-    assert instagram.map_status("read") is Status.READ
-    assert instagram.map_status("delivery") is Status.UNKNOWN
-
-
 def test_webhooks_of_the_other_platform_are_unknown() -> None:
     body = json.dumps({"object": "page", "entry": []}).encode()
     events = adapter().parse(RawRequest("POST", "/", {}, {}, body))
@@ -154,18 +145,6 @@ def test_comments_come_as_changes() -> None:
     }
     events = adapter().parse(RawRequest("POST", "/", {}, {}, json.dumps(body).encode()))
     assert [e.kind for e in events] == ["changes"]
-
-
-def test_signature_uses_the_instagram_app_secret() -> None:
-    body = b'{"object":"instagram","entry":[]}'
-    instagram = adapter()
-    instagram.verify(
-        RawRequest(
-            "POST", "/", {"x-hub-signature-256": meta.sign(contract.APP_SECRET, body)}, {}, body
-        )
-    )
-    with pytest.raises(SignatureError):
-        instagram.verify(RawRequest("POST", "/", contract.SPEC.sign_wrongly(body), {}, body))
 
 
 def test_a_postback_without_mid_gets_a_stable_id() -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatgate.channels import meta
 from chatgate.channels.base import ChannelAdapter, ChannelSettings
 from chatgate.channels.messenger import MessengerAdapter, MessengerCredentials
 from chatgate.domain.status import Status
+from chatgate.emulators.meta_messaging import meta_json
 from tests.channels.contract import ContractSpec
 
 # The example Page and person of Meta's Messenger references.
@@ -46,6 +49,23 @@ def emulator_account(webhook_url: str | None = None) -> dict[str, str]:
     return account
 
 
+def status_webhook(name: str, message_id: str) -> dict[str, Any]:
+    """A receipt webhook: a delivery names its messages, a read only has a watermark."""
+    receipt: dict[str, Any] = {"watermark": 1718111009800}
+    if name == "delivery":
+        receipt["mids"] = [message_id]
+    event = {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1718111010000,
+        name: receipt,
+    }
+    return {
+        "object": "page",
+        "entry": [{"id": PAGE_ID, "time": 1718111010500, "messaging": [event]}],
+    }
+
+
 SPEC = ContractSpec(
     platform="messenger",
     make_adapter=make_adapter,
@@ -65,4 +85,9 @@ SPEC = ContractSpec(
         "async_failure": "100",
     },
     statuses={"delivery": Status.DELIVERED, "read": Status.READ, "seen": Status.UNKNOWN},
+    status_webhook=status_webhook,
+    serialize=meta_json,
+    verify_token=VERIFY_TOKEN,
+    # A person edits a message they sent.
+    unknown_fixture="message_edit",
 )

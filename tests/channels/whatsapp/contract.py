@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatgate.channels import meta
 from chatgate.channels.base import ChannelAdapter, ChannelSettings
 from chatgate.channels.whatsapp_cloud import WhatsAppCloudAdapter, WhatsAppCredentials
 from chatgate.domain.status import Status
+from chatgate.emulators.whatsapp import meta_json
 from tests.channels.contract import ContractSpec
 
 # The example business of Meta's webhook reference.
@@ -50,6 +53,28 @@ def emulator_account(webhook_url: str | None = None) -> dict[str, str]:
     return account
 
 
+def status_webhook(name: str, message_id: str) -> dict[str, Any]:
+    """A status webhook as Cloud API sends it, reduced to what every status carries."""
+    status = {
+        "id": message_id,
+        "status": name,
+        "timestamp": "1718112000",
+        "recipient_id": RECIPIENT.lstrip("+"),
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": DISPLAY_PHONE_NUMBER,
+            "phone_number_id": PHONE_NUMBER_ID,
+        },
+        "statuses": [status],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "changes": [{"value": value, "field": "messages"}]}],
+    }
+
+
 SPEC = ContractSpec(
     platform="whatsapp",
     make_adapter=make_adapter,
@@ -59,13 +84,14 @@ SPEC = ContractSpec(
     user_writes={"phone_number_id": PHONE_NUMBER_ID, "from": RECIPIENT, "text": "Olá 👋"},
     sign=lambda body: {"x-hub-signature-256": meta.sign(APP_SECRET, body)},
     sign_wrongly=lambda body: {"x-hub-signature-256": meta.sign("not-the-app-secret", body)},
-    # invalid_recipient and async_failure are accepted, then fail by status webhook.
     fault_codes={
         "server_error": "131000",
         "timeout": "timeout",
         "rate_limit": "130429",
         "permanent": "100",
     },
+    # Accepted, then reported failed by a status webhook: 131026, message undeliverable.
+    async_fault_codes={"invalid_recipient": "131026", "async_failure": "131026"},
     statuses={
         "sent": Status.SENT,
         "delivered": Status.DELIVERED,
@@ -74,4 +100,9 @@ SPEC = ContractSpec(
         "failed": Status.FAILED,
         "deleted": Status.UNKNOWN,
     },
+    status_webhook=status_webhook,
+    serialize=meta_json,
+    verify_token=VERIFY_TOKEN,
+    # Another subscribed field than messages: a template's review.
+    unknown_fixture="template_status_update",
 )

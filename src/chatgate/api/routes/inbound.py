@@ -79,8 +79,12 @@ async def receive(request: Request, channel_id: str = CHANNEL_ID) -> Response:
         raise MalformedBody("the webhook body cannot be read", field="body") from exc
 
     async def store(conn: AsyncConnection) -> WebhookResult:
-        return await record_webhook(conn, connection, events, now)
+        return await record_webhook(
+            conn, connection, events, now, public_url=gateway.settings.public_url
+        )
 
     result = await gateway.database.transact(store)
+    if result.media:
+        gateway.wakeup.notify()  # a worker in this process downloads them now
     log.info("inbound.stored", channel_id=channel_id, result=result)
     return Response(status_code=200)

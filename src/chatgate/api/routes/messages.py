@@ -51,11 +51,14 @@ def command_of(body: SendMessageRequest) -> SendCommand:
         schedule_at=body.schedule_at,
         fallback=tuple(step.step(content) for step in body.fallback),
         options=body.options.model_dump(exclude_none=True) if body.options else None,
+        degrade=body.degrade,
     )
 
 
 def _error_body(error: ChatgateError) -> ErrorBody:
-    return ErrorBody(code=error.code, message=error.message, field=error.field)
+    return ErrorBody(
+        code=error.code, message=error.message, field=error.field, details=error.details or None
+    )
 
 
 @router.post("", status_code=202, response_model=MessageDetail)

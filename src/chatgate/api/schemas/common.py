@@ -110,6 +110,11 @@ class ErrorBody(BaseModel):
     code: str = Field(examples=["invalid_request"])
     message: str
     field: str | None = Field(default=None, examples=["to"])
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="facts of the error for programs, where it has some (e.g. the channel and "
+        "feature of unsupported_content)",
+    )
 
 
 class ErrorEnvelope(BaseModel):

@@ -91,8 +91,9 @@ class SendOptions(ApiModel):
         | None
     ) = Field(
         default=None,
-        description="Messenger/Instagram message tag: send outside the 24-hour window "
-        "where the platform allows it",
+        description="Messenger/Instagram message tag: HUMAN_AGENT lets a person answer up to "
+        "7 days after the user's last message; the other tags were retired by Meta and are "
+        "refused",
     )
 
 
@@ -125,6 +126,13 @@ class SendMessageRequest(ApiModel):
     )
     options: SendOptions | None = Field(
         default=None, description="per-platform options, e.g. Messenger's message tag"
+    )
+    degrade: bool = Field(
+        default=False,
+        description="render content the channel cannot carry down to a faithful form "
+        "(buttons and lists → numbered text, location → map link, contact → text, media → "
+        "link) instead of refusing it with 422 unsupported_content; the message's "
+        "`degraded` field records what was changed",
     )
 
     @field_validator("metadata")
@@ -215,6 +223,18 @@ class Chain(BaseModel):
         )
 
 
+class Degraded(BaseModel):
+    """What accept rendered down so that the channel could carry the message."""
+
+    features: list[str] = Field(
+        description="the features the channel lacks, as capabilities name them"
+    )
+    original: dict[str, Any] = Field(description="the content as the request gave it")
+    reply_to: str | None = Field(
+        default=None, description="the reply-to left out because the channel cannot thread"
+    )
+
+
 class MessageOut(BaseModel):
     """A message as the API shows it."""
 
@@ -234,6 +254,10 @@ class MessageOut(BaseModel):
     provider_message_id: str | None
     schedule_at: datetime | None = Field(description="when a scheduled message is due")
     chain_id: str | None = Field(description="the fallback chain this message is a step of")
+    degraded: Degraded | None = Field(
+        default=None,
+        description="what was rendered down to fit the channel (sent with degrade: true)",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -256,6 +280,7 @@ class MessageOut(BaseModel):
             "provider_message_id": message.provider_message_id,
             "schedule_at": message.schedule_at,
             "chain_id": message.chain_id,
+            "degraded": message.degraded,
             "created_at": message.created_at,
             "updated_at": message.updated_at,
         }
