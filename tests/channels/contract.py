@@ -1,4 +1,6 @@
-"""What each platform supplies to the one parametrised contract suite (``test_contract.py``).
+"""What each platform supplies to the one parametrised contract suite.
+
+The suite is ``tests/channels/test_contract/``.
 
 Every platform's test package (``tests/channels/<platform>/``) has a ``contract.py`` with a
 ``SPEC = ContractSpec(...)``, a ``golden/`` folder with one file per content case of

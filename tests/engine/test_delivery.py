@@ -79,7 +79,7 @@ def _worker(
         resolve,
         DeliveryPolicy(retry=retry, max_age=policy.pop("max_age", timedelta(hours=1))),
         pacer=Pacer(None),
-        resolve_pace=lambda _message: None,
+        resolve_pace=lambda _message, _adapter: None,
         clock=clock,
     )
     return Worker(

@@ -40,6 +40,7 @@ from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pac
 from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import MediaFetcher
 from chatgate.services.media_files import MediaFolder
+from chatgate.services.status_match import StatusMatcher
 from chatgate.storage.database import Database, postgres_dsn
 
 DESCRIPTION = """\
@@ -104,7 +105,11 @@ def build_worker(gateway: Gateway) -> Worker:
     )
     return Worker(
         gateway.database,
-        {**handlers.handlers(), **fetcher.handlers()},
+        {
+            **handlers.handlers(),
+            **fetcher.handlers(),
+            **StatusMatcher(gateway.database, system_clock).handlers(),
+        },
         gateway.wakeup,
         batch_size=settings.worker_batch_size,
         lease_seconds=settings.worker_lease_seconds,

@@ -333,9 +333,17 @@ class ChannelAdapter(ABC, Generic[C]):
     # Platform status names mapped to ours; anything unmapped is unknown.
     status_map: ClassVar[Mapping[str, Status]] = {}
 
-    def __init__(self, credentials: C, settings: ChannelSettings | None = None) -> None:
+    def __init__(
+        self,
+        credentials: C,
+        settings: ChannelSettings | None = None,
+        *,
+        connection_id: str | None = None,
+    ) -> None:
         self.credentials = credentials
         self.settings = settings or ChannelSettings()
+        # The stored connection this adapter serves (what its sends are paced as), if any.
+        self.connection_id = connection_id
 
     @property
     def api_base(self) -> str:

@@ -6,7 +6,8 @@ none, the default is a conservative guess, marked so, that an operator can raise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from chatgate.domain.channels import ChannelType
 
@@ -54,3 +55,29 @@ DEFAULT_PACE: dict[ChannelType, Pace] = {
     # Per-connection TPS is a contract with the SMSC or provider; 10/s until set.
     ChannelType.SMS: Pace(Rate(10)),
 }
+
+
+def rate_per_second(per_second: float) -> Rate:
+    """The whole-number rate closest to ``per_second`` that never exceeds it."""
+    if per_second >= 1:
+        return Rate(math.floor(per_second))
+    return Rate(1, math.ceil(1 / per_second))
+
+
+def pace_of(
+    channel: ChannelType,
+    *,
+    per_second: float | None = None,
+    per_recipient_seconds: float | None = None,
+) -> Pace:
+    """The channel's default pace, with a connection's own settings where it has them.
+
+    ``per_recipient_seconds`` is the least time between two sends to one user (0: none).
+    """
+    pace = DEFAULT_PACE[channel]
+    if per_second is not None:
+        pace = replace(pace, sender=rate_per_second(per_second))
+    if per_recipient_seconds is not None:
+        recipient = Rate(1, math.ceil(per_recipient_seconds)) if per_recipient_seconds else None
+        pace = replace(pace, recipient=recipient)
+    return pace

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 log = structlog.get_logger(__name__)
@@ -119,6 +119,15 @@ class EmulatorState:
     def next_number(self) -> int:
         """A number never handed out before in this process (for ids)."""
         return next(self._ids)
+
+    def media_answer(self, media_id: str | None) -> Response | None:
+        """The download of stored media, as every platform's file host answers it, or
+        ``None`` when there is no such media (each platform refuses that its own way)."""
+        stored = self.media.get(media_id) if media_id is not None else None
+        if stored is None:
+            return None
+        content, mime_type = stored
+        return Response(content=content, media_type=mime_type)
 
     def reset(self) -> None:
         """Forget everything but the timing."""

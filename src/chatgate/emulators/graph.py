@@ -4,19 +4,31 @@ On the real Graph API one host serves all three; the object id in the path says 
 product a call is for (a WhatsApp phone number id, a Facebook page id, an Instagram account
 id). The emulator does the same under ``/graph``: each product registers its accounts, and
 calls are dispatched by the id (or, for ``/me``, by the access token).
+
+What the three products share also lives here: the Graph error body, the throttling
+header, and webhooks serialised and signed as Meta serialises and signs them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import time
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from chatgate.emulators.core import Account, EmulatorState, PlatformEmulator
+from chatgate.emulators.core import Account, EmulatorState, PlatformEmulator, Received
 
 PREFIX = "/graph"
+# The trace id of the Graph host's own errors and the Send API's (WhatsApp's are fresh).
+FBTRACE_ID = "AbCdEfGhIjKlMnOp"
 
 
 def graph_error(
@@ -26,17 +38,64 @@ def graph_error(
     *,
     subcode: int | None = None,
     kind: str = "OAuthException",
+    transient: bool = False,
+    error_data: dict[str, Any] | None = None,
+    fbtrace_id: str = FBTRACE_ID,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A Graph API error answer, shaped as Meta shapes it."""
-    error: dict[str, Any] = {
-        "message": message,
-        "type": kind,
-        "code": code,
-        "fbtrace_id": "AbCdEfGhIjKlMnOp",
-    }
+    error: dict[str, Any] = {"message": message, "type": kind, "code": code}
     if subcode is not None:
         error["error_subcode"] = subcode
-    return JSONResponse({"error": error}, status_code=status)
+    if transient:
+        error["is_transient"] = True
+    if error_data is not None:
+        error["error_data"] = error_data
+    error["fbtrace_id"] = fbtrace_id
+    return JSONResponse({"error": error}, status_code=status, headers=dict(headers or {}))
+
+
+def cloud_error(
+    status: int,
+    code: int,
+    message: str,
+    *,
+    details: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A WhatsApp Cloud API error answer: the Graph error with WhatsApp's ``error_data``."""
+    error_data = None if details is None else {"messaging_product": "whatsapp", "details": details}
+    return graph_error(
+        status,
+        code,
+        message,
+        error_data=error_data,
+        fbtrace_id="A" + secrets.token_urlsafe(16),
+        headers=headers,
+    )
+
+
+def usage_header(owner: str, retry_after: float, **usage: Any) -> dict[str, str]:
+    """The ``X-Business-Use-Case-Usage`` header of a throttled call, keyed by ``owner``:
+    Meta tells, in whole minutes, when the throttle lifts."""
+    entry = {**usage, "estimated_time_to_regain_access": math.ceil(retry_after / 60)}
+    return {"X-Business-Use-Case-Usage": json.dumps({owner: [entry]})}
+
+
+def meta_json(value: Any) -> bytes:
+    """JSON as Meta's webhooks carry it: compact, ASCII-only, with ``/`` escaped."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    # A "/" only ever occurs inside JSON strings, where "\/" is a valid escape.
+    return text.replace("/", "\\/").encode("ascii")
+
+
+def signature_headers(app_secret: str, body: bytes) -> dict[str, str]:
+    """The signature headers Meta puts on a webhook ``body``."""
+    key = app_secret.encode("utf-8")
+    return {
+        "X-Hub-Signature-256": "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest(),
+        "X-Hub-Signature": "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest(),
+    }
 
 
 def bearer_token(request: Request) -> str | None:
@@ -61,6 +120,40 @@ class GraphProduct(PlatformEmulator):
         """Answer ``GET /{version}/{object_id}`` if this product owns it (media, say)."""
         return None
 
+    def record_call(
+        self,
+        account: Account,
+        request: Request,
+        body: Any,
+        *,
+        message_id: str | None = None,
+        recipient: str | None = None,
+        status: int = 200,
+    ) -> None:
+        """Log a call made on ``account``, with the answer's status."""
+        self.state.record(
+            Received(
+                platform=self.name,
+                account=account.id,
+                path=request.url.path,
+                body=body,
+                at=time.time(),
+                message_id=message_id,
+                recipient=recipient,
+                status=status,
+            )
+        )
+
+    async def post_signed(self, account: Account, envelope: dict[str, Any]) -> int | None:
+        """Send a webhook to ``account``'s URL as Meta does: serialised as Meta serialises
+        it and signed with the app secret over those exact bytes. Returns the gateway's
+        status, ``None`` when unreachable or when the account names no URL."""
+        if not account.webhook_url:
+            return None
+        body = meta_json(envelope)
+        headers = signature_headers(account.secrets["app_secret"], body)
+        return await self.state.post_webhook(self.name, account.webhook_url, body, headers)
+
 
 def graph_router(state: EmulatorState, products: list[GraphProduct]) -> APIRouter:
     """The ``/graph`` routes, dispatching to the product that owns the object id."""
@@ -80,11 +173,8 @@ def graph_router(state: EmulatorState, products: list[GraphProduct]) -> APIRoute
     # Declared before the generic object route, which would otherwise match it.
     @router.get("/_media/{media_id}")
     async def download(media_id: str, request: Request) -> Response:
-        stored = state.media.get(media_id)
-        if stored is None:
-            return Response(status_code=404)
-        content, mime_type = stored
-        return Response(content=content, media_type=mime_type)
+        answer = state.media_answer(media_id)
+        return Response(status_code=404) if answer is None else answer
 
     @router.post("/{version}/{object_id}/{edge}")
     async def post_edge(version: str, object_id: str, edge: str, request: Request) -> Response:

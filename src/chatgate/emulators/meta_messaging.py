@@ -21,8 +21,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
-import math
 import secrets
 import time
 from abc import abstractmethod
@@ -32,8 +30,11 @@ from typing import Any, ClassVar
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from chatgate.emulators.core import Account, EmulatorState, Fault, Received
-from chatgate.emulators.graph import GraphProduct
+from chatgate.emulators.core import Account, EmulatorState, Fault
+from chatgate.emulators.graph import GraphProduct, graph_error, meta_json, usage_header
+
+# ``meta_json`` is imported from here by the tests of the webhooks' exact bytes.
+__all__ = ["MetaMessagingEmulator", "invalid", "meta_json", "now_ms"]
 
 DAY = 86_400.0
 HUMAN_AGENT_WINDOW = 7 * DAY
@@ -50,46 +51,11 @@ _ATTACHMENT_OF_KIND = {
     "file": "file",
     "sticker": "sticker",
 }
-_FBTRACE = "AbCdEfGhIjKlMnOp"
-
-
-def graph_failure(
-    status: int,
-    code: int,
-    message: str,
-    *,
-    subcode: int | None = None,
-    transient: bool = False,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """A Graph error answer as the Send API gives it."""
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if transient:
-        error["is_transient"] = True
-    error["fbtrace_id"] = _FBTRACE
-    return JSONResponse({"error": error}, status_code=status, headers=dict(headers or {}))
 
 
 def invalid(message: str) -> JSONResponse:
     """The ``(#100)`` answer to a malformed request."""
-    return graph_failure(400, 100, f"(#100) {message}")
-
-
-def meta_json(payload: Any) -> bytes:
-    """``payload`` serialized the way Meta's webhooks are: ASCII only, slashes escaped."""
-    text = json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
-    return text.replace("/", "\\/").encode("ascii")
-
-
-def signature_headers(app_secret: str, body: bytes) -> dict[str, str]:
-    """The signature headers Meta puts on a webhook."""
-    key = app_secret.encode("utf-8")
-    return {
-        "X-Hub-Signature": "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest(),
-        "X-Hub-Signature-256": "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest(),
-    }
+    return graph_error(400, 100, f"(#100) {message}")
 
 
 def now_ms() -> int:
@@ -137,12 +103,10 @@ class MetaMessagingEmulator(GraphProduct):
 
         @router.get(self.cdn_path)
         async def cdn(asset_id: str = "", signature: str = "") -> Response:
-            stored = self.state.media.get(asset_id)
+            signed = hmac.compare_digest(signature, self._sign_asset(asset_id))
+            answer = self.state.media_answer(asset_id) if signed else None
             # The CDN answers a forged or expired link with 403.
-            if stored is None or not hmac.compare_digest(signature, self._sign_asset(asset_id)):
-                return Response(status_code=403)
-            content, mime_type = stored
-            return Response(content=content, media_type=mime_type)
+            return Response(status_code=403) if answer is None else answer
 
         return router
 
@@ -200,8 +164,7 @@ class MetaMessagingEmulator(GraphProduct):
         # Any of these opens the 24-hour window again.
         self.state.user_wrote(self.name, account.id, user)
         envelope = self._envelope(account, event)
-        if account.webhook_url:
-            await self._post(account, envelope)
+        await self.post_signed(account, envelope)
         return {"id": message_id, "body": envelope}
 
     def _inbound_message(
@@ -274,23 +237,19 @@ class MetaMessagingEmulator(GraphProduct):
             answer = self._rule_problem(account, str(recipient), body)
         if answer is None:
             answer, message_id = self._accept(account, str(recipient), body)
-        self.state.record(
-            Received(
-                platform=self.name,
-                account=account.id,
-                path=request.url.path,
-                body=body,
-                at=time.time(),
-                message_id=message_id,
-                recipient=recipient,
-                status=answer.status_code,
-            )
+        self.record_call(
+            account,
+            request,
+            body,
+            message_id=message_id,
+            recipient=recipient,
+            status=answer.status_code,
         )
         return answer
 
     def _shape_problem(self, edge: str, body: Any) -> JSONResponse | None:
         if edge != "messages":
-            return graph_failure(
+            return graph_error(
                 400,
                 100,
                 f"Unsupported post request. Object does not support the '{edge}' edge.",
@@ -402,33 +361,28 @@ class MetaMessagingEmulator(GraphProduct):
     async def _play(self, fault: Fault, account: Account) -> JSONResponse:
         if fault.kind == "timeout":
             await asyncio.sleep(fault.seconds)
-            return graph_failure(500, 2, "(#2) Service temporarily unavailable", transient=True)
+            return graph_error(500, 2, "(#2) Service temporarily unavailable", transient=True)
         if fault.kind == "server_error":
-            return graph_failure(500, 2, "(#2) Service temporarily unavailable", transient=True)
+            return graph_error(500, 2, "(#2) Service temporarily unavailable", transient=True)
         if fault.kind == "rate_limit":
-            headers = {}
+            headers: dict[str, str] = {}
             if fault.retry_after is not None:
-                # Meta tells, in whole minutes, when the throttle lifts.
-                usage = {
-                    account.id: [
-                        {
-                            "type": self.name,
-                            "call_count": 100,
-                            "total_cputime": 1,
-                            "total_time": 1,
-                            "estimated_time_to_regain_access": math.ceil(fault.retry_after / 60),
-                        }
-                    ]
-                }
-                headers["X-Business-Use-Case-Usage"] = json.dumps(usage)
-            return graph_failure(
+                headers = usage_header(
+                    account.id,
+                    fault.retry_after,
+                    type=self.name,
+                    call_count=100,
+                    total_cputime=1,
+                    total_time=1,
+                )
+            return graph_error(
                 400,
                 613,
                 "(#613) Calls to this api have exceeded the rate limit.",
                 headers=headers,
             )
         if fault.kind == "invalid_recipient":
-            return graph_failure(400, 100, "(#100) No matching user found", subcode=2018001)
+            return graph_error(400, 100, "(#100) No matching user found", subcode=2018001)
         # permanent, and async_failure: these platforms report no failure after accepting.
         return invalid("Invalid parameter")
 
@@ -437,12 +391,12 @@ class MetaMessagingEmulator(GraphProduct):
     ) -> JSONResponse | None:
         since = self.state.seconds_since_user_wrote(self.name, account.id, recipient)
         if since is None:
-            return graph_failure(400, 100, "(#100) No matching user found", subcode=2018001)
+            return graph_error(400, 100, "(#100) No matching user found", subcode=2018001)
         human_agent = (
             body.get("messaging_type") == "MESSAGE_TAG" and body.get("tag") == "HUMAN_AGENT"
         )
         if since > (HUMAN_AGENT_WINDOW if human_agent else DAY):
-            return graph_failure(
+            return graph_error(
                 400, 10, "(#10) This message is sent outside of allowed window.", subcode=2018278
             )
         return None
@@ -473,11 +427,13 @@ class MetaMessagingEmulator(GraphProduct):
 
         async def delivered() -> None:
             delivery = {"mids": [message_id], "watermark": now_ms()}
-            await self._post(account, self._envelope(account, from_user("delivery", delivery)))
+            await self.post_signed(
+                account, self._envelope(account, from_user("delivery", delivery))
+            )
 
         async def read() -> None:
             event = from_user("read", self.read_event(message_id))
-            await self._post(account, self._envelope(account, event))
+            await self.post_signed(account, self._envelope(account, event))
 
         if self.reports_deliveries and timing.delivered_after is not None:
             self.state.later(timing.delivered_after, delivered)
@@ -489,13 +445,6 @@ class MetaMessagingEmulator(GraphProduct):
             "object": self.object_name,
             "entry": [{"id": account.id, "time": now_ms(), "messaging": [event]}],
         }
-
-    async def _post(self, account: Account, envelope: dict[str, Any]) -> int | None:
-        if not account.webhook_url:
-            return None
-        body = meta_json(envelope)
-        headers = signature_headers(account.secrets["app_secret"], body)
-        return await self.state.post_webhook(self.name, account.webhook_url, body, headers)
 
 
 def _recipient_id(body: Any) -> str | None:

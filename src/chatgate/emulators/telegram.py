@@ -172,10 +172,8 @@ class TelegramEmulator(PlatformEmulator):
         async def download(token: str, file_path: str) -> Response:
             account = self._account_by_token(token)
             file_id = bot_state(account).paths.get(file_path) if account else None
-            if file_id is None or file_id not in self.state.media:
-                return not_found().response()
-            content, mime_type = self.state.media[file_id]
-            return Response(content=content, media_type=mime_type)
+            answer = self.state.media_answer(file_id)
+            return not_found().response() if answer is None else answer
 
         return router
 

@@ -155,32 +155,26 @@ class Worker:
         self._held |= ids
         heartbeat = asyncio.create_task(self._keep_leases(sorted(ids)))
         try:
-            done = await self._run_handlers(claimed)
+            # Each kind is written as soon as its handler is done: a slow kind (a large
+            # download) does not hold back the sends of the same batch.
+            await asyncio.gather(
+                *(self._run_kind(kind, batch) for kind, batch in _by_kind(claimed).items())
+            )
         finally:
             # Stopped before writing: the write renews the leases itself, under its locks.
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        await self._write(done)
-        self._held -= ids
         return len(claimed)
 
-    async def _run_handlers(self, claimed: Sequence[Job]) -> list[tuple[Job, Outcome]]:
-        by_kind: dict[str, list[Job]] = defaultdict(list)
-        for job in claimed:
-            by_kind[job.kind].append(job)
-        results = await asyncio.gather(
-            *(self._handle(kind, batch) for kind, batch in by_kind.items())
-        )
-        done = [
-            pair
-            for batch, outcomes in zip(by_kind.values(), results, strict=True)
-            for pair in zip(batch, outcomes, strict=True)
-        ]
+    async def _run_kind(self, kind: str, batch: Sequence[Job]) -> None:
+        outcomes = await self._handle(kind, batch)
+        done = list(zip(batch, outcomes, strict=True))
         # One order for every worker, so that two batches touching the same messages take
         # their row locks in the same order and never deadlock.
         done.sort(key=lambda pair: (pair[0].message_id or "", pair[0].id))
-        return done
+        await self._write(done)
+        self._held -= {job.id for job in batch}
 
     async def _write(self, done: Sequence[tuple[Job, Outcome]]) -> None:
         """Write every outcome in one transaction; if that fails, each in its own.
@@ -261,3 +255,10 @@ class Worker:
             return self.poll_seconds
         wait = (due - self.clock()).total_seconds()
         return min(max(wait, 0.0), self.poll_seconds)
+
+
+def _by_kind(claimed: Sequence[Job]) -> dict[str, list[Job]]:
+    by_kind: dict[str, list[Job]] = defaultdict(list)
+    for job in claimed:
+        by_kind[job.kind].append(job)
+    return by_kind

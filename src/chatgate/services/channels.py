@@ -123,7 +123,9 @@ class ChannelService:
             return cached[1]
         cls = adapter_class(stored.type)
         credentials = cls.credentials_model.model_validate(self.box.decrypt(stored.credentials))
-        adapter = cls(credentials, ChannelSettings.model_validate(stored.settings))
+        adapter = cls(
+            credentials, ChannelSettings.model_validate(stored.settings), connection_id=stored.id
+        )
         self._adapters[stored.id] = (stored.updated_at, adapter)
         return adapter
 

@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 AdapterResolver = Callable[[Message], Awaitable[ChannelAdapter[Any] | None]]
 # The pacing key (one sender) and its limits, or None for an unpaced message.
-PaceResolver = Callable[[Message], tuple[str, Pace] | None]
+PaceResolver = Callable[[Message, ChannelAdapter[Any]], tuple[str, Pace] | None]
 
 
 async def apply_status(
@@ -185,7 +185,7 @@ class DeliveryHandlers:
                 retryable=False,
             )
             return self._failed(job, message, error)
-        wait = await self._pace(message)
+        wait = await self._pace(message, adapter)
         if wait > 0:
             return self._deferred(job, wait)
         try:
@@ -211,9 +211,9 @@ class DeliveryHandlers:
             )
         return None if earlier is None else earlier.provider_message_id
 
-    async def _pace(self, message: Message) -> float:
+    async def _pace(self, message: Message, adapter: ChannelAdapter[Any]) -> float:
         """0 once a slot is taken; otherwise how long the job should wait elsewhere."""
-        paced = self.resolve_pace(message)
+        paced = self.resolve_pace(message, adapter)
         if paced is None:
             return 0.0
         sender, pace = paced

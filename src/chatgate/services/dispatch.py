@@ -7,7 +7,7 @@ from typing import Any
 from chatgate.channels.base import ChannelAdapter
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
-from chatgate.domain.pacing import DEFAULT_PACE, Pace
+from chatgate.domain.pacing import Pace, pace_of
 from chatgate.domain.records import Message
 from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import AdapterResolver, PaceResolver
@@ -51,17 +51,28 @@ def adapter_resolver(
     return resolve
 
 
-def sender_key(message: Message) -> str:
-    """The sender a message is paced as: one account's sender on one channel."""
-    return f"{message.account_id}:{message.mode.value}:{message.channel}:{message.sender or '-'}"
+def sender_key(message: Message, adapter: ChannelAdapter[Any]) -> str:
+    """The sender a message is paced as: one connection (or sender) of one account."""
+    sender = adapter.connection_id or message.sender or "-"
+    return f"{message.account_id}:{message.mode.value}:{message.channel}:{sender}"
 
 
 def pace_resolver(*, pace_sandbox: bool) -> PaceResolver:
-    """Each channel's documented pace; sandbox messages keep it too unless told not to."""
+    """Each connection's pace: its own settings, else the channel's documented rates.
 
-    def resolve(message: Message) -> tuple[str, Pace] | None:
+    Sandbox messages keep the channel's rates too, unless told not to.
+    """
+
+    def resolve(message: Message, adapter: ChannelAdapter[Any]) -> tuple[str, Pace] | None:
         if message.mode is KeyMode.TEST and not pace_sandbox:
             return None
-        return sender_key(message), DEFAULT_PACE[ChannelType(message.channel)]
+        channel = ChannelType(message.channel)
+        settings = adapter.settings
+        pace = pace_of(
+            channel,
+            per_second=settings.rate_per_second,
+            per_recipient_seconds=settings.per_recipient_seconds,
+        )
+        return sender_key(message, adapter), pace
 
     return resolve

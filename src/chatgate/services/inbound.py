@@ -13,10 +13,11 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
-from chatgate.services.delivery import apply_status
 from chatgate.services.media import plan_media, record_pending
+from chatgate.services.status_match import UNMATCHED, apply_update, log_raw, match_later
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
+from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.channels import StoredConnection
 
@@ -69,28 +70,6 @@ class WebhookResult:
     media: int = 0
 
 
-async def _apply_update(
-    conn: AsyncConnection, connection: StoredConnection, update: StatusUpdate
-) -> int:
-    """Apply a status to the message(s) it names; how many it reached."""
-    detail: dict[str, Any] = {"platform_status": update.platform_status}
-    if update.error_code is not None:
-        detail.update(code=update.error_code, message=update.error_message or "")
-    targets: list[Message] = []
-    if update.provider_message_id is not None:
-        found = await message_store.find_by_provider_id(
-            conn, connection.account_id, connection.type, update.provider_message_id, "outbound"
-        )
-        targets = [found] if found is not None else []
-    elif update.up_to is not None and update.recipient is not None:
-        targets = await message_store.sent_before(
-            conn, connection.id, update.recipient, update.up_to
-        )
-    for message in targets:
-        await apply_status(conn, message, update.status, detail, update.at)
-    return len(targets)
-
-
 async def record_webhook(
     conn: AsyncConnection,
     connection: StoredConnection,
@@ -134,28 +113,19 @@ async def record_webhook(
                 files += 1
             received += 1
         elif isinstance(event, StatusUpdate):
-            if await _apply_update(conn, connection, event):
+            if await apply_update(conn, connection, event):
                 statuses += 1
+            elif event.provider_message_id is not None:
+                # Perhaps our send's outcome is not committed yet: try again shortly.
+                unmatched += 1
+                await job_store.enqueue(conn, [match_later(connection, event, now)])
             else:
                 unmatched += 1
-                await _log(conn, connection, "unmatched_status", event.raw, now)
+                await log_raw(conn, connection, UNMATCHED, event.raw, now)
         else:
             unknown += 1
-            await _log(conn, connection, event.kind, event.raw, now)
+            await log_raw(conn, connection, event.kind, event.raw, now)
     return WebhookResult(received, duplicates, statuses, unmatched, unknown, files)
-
-
-async def _log(
-    conn: AsyncConnection, connection: StoredConnection, kind: str, raw: Any, now: datetime
-) -> None:
-    await channel_store.log_inbound(
-        conn,
-        entry_id=new_id("inb"),
-        connection_id=connection.id,
-        kind=kind,
-        detail={"raw": raw},
-        at=now,
-    )
 
 
 async def log_refusal(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Select,
     String,
     bindparam,
@@ -308,16 +310,25 @@ async def record_statuses(conn: AsyncConnection, records: Sequence[StatusRecord]
     writers never deadlock), the events are inserted with those numbers, and each message
     moves to its new status only from a status that status replaces.
     """
-    ordered = sorted(records, key=lambda record: record.message_id)
+    ordered = sorted(records, key=lambda record: (record.message_id, record.at))
     if not ordered:
         return
+    # One message may have several statuses here (a delivery and a read receipt due
+    # together): its sequence moves by their number, and each takes its own place in it.
+    counts = Counter(record.message_id for record in ordered)
     await conn.execute(
         update(messages)
         .where(messages.c.id == bindparam("b_id"))
-        .values(event_seq=messages.c.event_seq + 1),
-        [{"b_id": record.message_id} for record in ordered],
+        .values(event_seq=messages.c.event_seq + bindparam("b_count", type_=Integer())),
+        [{"b_id": message_id, "b_count": count} for message_id, count in counts.items()],
     )
-    seq = select(messages.c.event_seq).where(messages.c.id == bindparam("b_message_id"))
+    places: list[int] = []
+    for index, record in enumerate(ordered):
+        first = index == 0 or ordered[index - 1].message_id != record.message_id
+        places.append(0 if first else places[-1] + 1)
+    seq = select(messages.c.event_seq - bindparam("b_back", type_=Integer())).where(
+        messages.c.id == bindparam("b_message_id")
+    )
     await conn.execute(
         insert(message_events).values(
             id=bindparam("b_event_id"),
@@ -337,8 +348,9 @@ async def record_statuses(conn: AsyncConnection, records: Sequence[StatusRecord]
                 "b_status": record.status.value,
                 "b_detail": record.detail,
                 "b_at": record.at,
+                "b_back": counts[record.message_id] - 1 - place,
             }
-            for record in ordered
+            for record, place in zip(ordered, places, strict=True)
         ],
     )
     by_change: dict[tuple[Status, frozenset[Status]], list[StatusRecord]] = {}

@@ -319,7 +319,7 @@ async def test_an_answer_without_message_id_is_not_retried() -> None:
 
 
 # Accepting, wrong, missing and replayed signatures and the subscription check are in the
-# contract suite (tests/channels/test_contract.py); these are the header's own forms.
+# contract suite (tests/channels/test_contract/); these are the header's own forms.
 
 
 def test_signature_header_forms() -> None:

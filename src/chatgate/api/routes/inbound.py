@@ -84,7 +84,8 @@ async def receive(request: Request, channel_id: str = CHANNEL_ID) -> Response:
         )
 
     result = await gateway.database.transact(store)
-    if result.media:
-        gateway.wakeup.notify()  # a worker in this process downloads them now
+    if result.media or result.unmatched:
+        # A worker in this process downloads the files now, and sees when to match again.
+        gateway.wakeup.notify()
     log.info("inbound.stored", channel_id=channel_id, result=result)
     return Response(status_code=200)

@@ -1,0 +1,136 @@
+"""Sends against each platform's emulator: successes, and every fault kind.
+
+Every supported sample succeeds and is logged as sent; every fault kind fails with the
+platform's code and the right retry class (the timeout against a real server, since an
+in-process transport ignores client timeouts), or is accepted and then reported failed by a
+signed status webhook.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import httpx
+import pytest
+
+from chatgate.channels.base import OutboundMessage, ProviderError, StatusUpdate
+from chatgate.domain.status import Status
+from chatgate.emulators.core import FaultKind
+from tests.channels.contract import CASES, Platform, outbound
+from tests.channels.test_contract.harness import Emulator
+from tests.channels.test_contract.suite import PLATFORMS, by_case, by_platform
+
+# Faults a platform may answer at once and that are worth another try.
+RETRYABLE_FAULTS = frozenset({"server_error", "timeout", "rate_limit"})
+# A throttle hint in whole minutes, so that Meta's minutes and Telegram's seconds agree.
+RETRY_AFTER = 120.0
+# The timeout fault hangs well past the client's patience; the hung request ends soon after
+# the test, so that the server stops without cutting it short.
+HANG_SECONDS = 1.0
+CLIENT_TIMEOUT = 0.25
+
+
+@pytest.mark.parametrize(
+    ("platform", "case"),
+    by_case([(p, case) for p in PLATFORMS for case in CASES if p.supports(case)]),
+)
+async def test_send_succeeds(platform: Platform, case: str, emu: Emulator) -> None:
+    earlier = await emu.user_writes()
+    request = emu.adapter.build_request(outbound(case, platform.spec.recipient, earlier=earlier))
+    before = len(await emu.received())
+    result = await emu.adapter.send(request, emu.client)
+    assert result.provider_message_id
+    log = await emu.received()
+    assert len(log) == before + 1
+    call = log[-1]
+    assert (call["status"], call["recipient"], call["body"]) == (
+        200,
+        platform.spec.recipient,
+        request.json,
+    )
+    if call["message_id"] is None:
+        # Meta answers a sender action (a reaction) without an id: the adapter makes one.
+        assert case == "reaction"
+    else:
+        assert call["message_id"] == result.provider_message_id
+
+
+@pytest.mark.parametrize("platform", by_platform())
+def test_every_fault_kind_is_accounted_for(platform: Platform) -> None:
+    at_send, later = set(platform.spec.fault_codes), set(platform.spec.async_fault_codes)
+    assert at_send | later == set(get_args(FaultKind))
+    assert not at_send & later
+
+
+def _text(platform: Platform) -> OutboundMessage:
+    return outbound("text_emoji", platform.spec.recipient)
+
+
+def _check_refusal(error: ProviderError, platform: Platform, kind: str) -> None:
+    assert error.code == platform.spec.fault_codes[kind]
+    assert error.retryable is (kind in RETRYABLE_FAULTS)
+    if kind == "rate_limit" and platform.spec.rate_limit_hint:
+        assert error.retry_after == RETRY_AFTER
+    if not error.retryable:
+        assert error.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("platform", "kind"),
+    by_case([(p, kind) for p in PLATFORMS for kind in p.spec.fault_codes if kind != "timeout"]),
+)
+async def test_fault_is_refused_at_send(platform: Platform, kind: str, emu: Emulator) -> None:
+    await emu.user_writes()
+    fault: dict[str, Any] = {"kind": kind}
+    if kind == "rate_limit":
+        fault["retry_after"] = RETRY_AFTER
+    await emu.control("faults", fault)
+    with pytest.raises(ProviderError) as refused:
+        await emu.adapter.send(emu.adapter.build_request(_text(platform)), emu.client)
+    _check_refusal(refused.value, platform, kind)
+
+
+@pytest.mark.parametrize(
+    ("platform", "kind"),
+    by_case([(p, kind) for p in PLATFORMS for kind in p.spec.async_fault_codes]),
+)
+async def test_fault_is_accepted_then_reported_failed(
+    platform: Platform, kind: str, emu: Emulator
+) -> None:
+    await emu.user_writes()
+    await emu.control("faults", {"kind": kind})
+    count = len(emu.webhooks)
+    result = await emu.adapter.send(emu.adapter.build_request(_text(platform)), emu.client)
+    hook = await emu.webhook(count)
+    emu.adapter.verify(hook)
+    (event,) = emu.adapter.parse(hook)
+    assert isinstance(event, StatusUpdate)
+    assert (event.status, event.provider_message_id, event.error_code) == (
+        Status.FAILED,
+        result.provider_message_id,
+        platform.spec.async_fault_codes[kind],
+    )
+
+
+@pytest.mark.parametrize(
+    "platform",
+    [pytest.param(p, id=p.spec.platform) for p in PLATFORMS if "timeout" in p.spec.fault_codes],
+)
+async def test_timeout_is_retryable(platform: Platform, emulator_server: str) -> None:
+    spec = platform.spec
+    # Only the send is impatient; nothing but loopback, no proxy from the environment.
+    async with (
+        httpx.AsyncClient(base_url=emulator_server, timeout=5.0, trust_env=False) as control,
+        httpx.AsyncClient(timeout=CLIENT_TIMEOUT, trust_env=False) as http,
+    ):
+        for action, payload in (
+            ("accounts", spec.emulator_account),
+            ("inbound", spec.user_writes),
+            ("faults", {"kind": "timeout", "seconds": HANG_SECONDS}),
+        ):
+            response = await control.post(f"/_emulator/{spec.platform}/{action}", json=payload)
+            assert response.is_success, response.text
+        adapter = spec.make_adapter(emulator_server + spec.emulator_prefix)
+        with pytest.raises(ProviderError) as refused:
+            await adapter.send(adapter.build_request(_text(platform)), http)
+    _check_refusal(refused.value, platform, "timeout")
