@@ -304,3 +304,22 @@ async def test_a_permanent_error_ends_failed_with_the_platform_code(
     assert event["detail"]["attempts"] == 1
     calls = await session.received(platform, user)
     assert [call["status"] for call in calls] == [400]  # not retried
+
+
+async def test_a_failure_the_platform_reports_later_ends_failed_with_its_code(
+    stack: Stack, session: Session
+) -> None:
+    """WhatsApp accepts the send, then its status webhook says failed: the message follows."""
+    platform = PLATFORMS["whatsapp"]
+    user = stack.new_user(platform)
+    await session.user_writes(platform, user, "hello")
+    await session.fault(platform, kind="async_failure", recipient=user)
+    message = await session.accepted(platform, user, {"type": "text", "text": "undeliverable"})
+    failed = await session.reaches(message["id"], "failed")
+    code = platform.spec.async_fault_codes["async_failure"]
+    assert failed["error"]["code"] == code
+    statuses = [event["status"] for event in failed["events"] if event["status"]]
+    assert statuses[:2] == ["queued", "sent"]  # accepted by the platform first
+    assert statuses[-1] == "failed"
+    calls = await session.received(platform, user)
+    assert [call["status"] for call in calls] == [200]  # one send, not retried
