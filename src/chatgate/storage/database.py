@@ -3,8 +3,9 @@
 On SQLite (the embedded default) the file runs in WAL mode with ``synchronous=FULL`` so that
 a commit survives a crash; writers take the lock up front (``BEGIN IMMEDIATE``) and are
 serialised in-process, because SQLite allows one writer and a deferred transaction that
-upgrades to writing can fail instead of waiting. On PostgreSQL every transaction is an
-ordinary one with ``synchronous_commit=on``.
+upgrades to writing can fail instead of waiting. Its calls run on the event loop's thread
+(``inline_sqlite``): they are far shorter than a hand-off to a driver thread. On PostgreSQL
+every transaction is an ordinary one with ``synchronous_commit=on``.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chatgate.config import Settings
 from chatgate.storage.group_commit import GroupCommitter
+from chatgate.storage.inline_sqlite import inline_connector
 
 T = TypeVar("T")
 
 _IMMEDIATE = "chatgate_immediate"
+# How long a SQLite call waits for another process's lock before it fails.
+SQLITE_BUSY_WAIT_SECONDS = 15.0
 
 
 def _json_dumps(value: Any) -> str:
@@ -45,12 +49,15 @@ def build_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(
             url,
+            async_creator=inline_connector(
+                make_url(url).database or "", busy_wait_seconds=SQLITE_BUSY_WAIT_SECONDS
+            ),
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             pool_size=8,
             max_overflow=8,
             # Every transaction here ends in COMMIT or ROLLBACK before the connection goes
-            # back, so the pool's own rollback on return would only cost a thread hop.
+            # back, so the pool's own rollback on return would only cost a call.
             pool_reset_on_return=None,
         )
         _configure_sqlite(engine)
@@ -75,7 +82,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=FULL",
-            "PRAGMA busy_timeout=15000",
+            # Never wait inside SQLite (it would block the event loop): a locked call is
+            # retried with asyncio sleeps instead (see ``inline_sqlite``).
+            "PRAGMA busy_timeout=0",
             "PRAGMA foreign_keys=ON",
         ):
             cursor.execute(pragma)
