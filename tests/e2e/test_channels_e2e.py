@@ -29,6 +29,7 @@ from tests.e2e.world import (
     expected_call,
     running_stack,
 )
+from tests.support import until
 
 pytestmark = pytest.mark.slow
 
@@ -323,3 +324,36 @@ async def test_a_failure_the_platform_reports_later_ends_failed_with_its_code(
     assert statuses[-1] == "failed"
     calls = await session.received(platform, user)
     assert [call["status"] for call in calls] == [200]  # one send, not retried
+
+
+async def test_a_pressed_telegram_button_is_stored_and_answered(
+    stack: Stack, session: Session
+) -> None:
+    """The press arrives as a reply, and the bot answers the callback query at once."""
+    platform = PLATFORMS["telegram"]
+    user = stack.new_user(platform)
+    await session.user_writes(platform, user, "/start")
+    sent = await session.accepted(platform, user, SAMPLES["buttons_reply"])
+    await session.reaches(sent["id"], "sent")
+    pressed = await session.emulator.post(
+        "/_emulator/telegram/inbound",
+        json={**platform.inbound(user, "unused"), "callback": {"data": "yes"}},
+    )
+    assert pressed.status_code == 200, pressed.text
+    query_id = str(pressed.json()["id"]).removeprefix("callback:")
+    answers: list[dict[str, Any]] = []
+
+    async def answered() -> bool:
+        calls = (await session.emulator.get("/_emulator/telegram/received")).json()
+        answers[:] = [c for c in calls if c["path"].endswith("/answerCallbackQuery")]
+        return bool(answers)
+
+    await until(answered, limit=10.0)
+    assert [(a["body"]["callback_query_id"], a["status"]) for a in answers] == [(query_id, 200)]
+    [reply] = [
+        m
+        for m in await session.inbound_messages(platform)
+        if m["from"] == user and m["content"]["type"] == "reply"
+    ]
+    assert reply["content"]["reply"]["id"] == "yes"
+    assert reply["reply_to"] is not None

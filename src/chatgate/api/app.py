@@ -34,6 +34,7 @@ from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
 from chatgate.engine.wakeup import LocalWakeup, PostgresListener
 from chatgate.engine.worker import Worker
+from chatgate.services.acknowledge import Acknowledger
 from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
 from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
@@ -109,6 +110,9 @@ def build_worker(gateway: Gateway) -> Worker:
             **handlers.handlers(),
             **fetcher.handlers(),
             **StatusMatcher(gateway.database, system_clock).handlers(),
+            **Acknowledger(
+                gateway.database, gateway.http, gateway.channels, system_clock
+            ).handlers(),
         },
         gateway.wakeup,
         batch_size=settings.worker_batch_size,

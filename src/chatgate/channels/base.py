@@ -157,6 +157,10 @@ class InboundMessage:
     raw: Any
     sender_name: str | None = None
     reply_to: str | None = None
+    # A token the platform wants answered soon after the event (Telegram's callback query
+    # id: its app shows a progress bar on the pressed button until then); see
+    # :meth:`ChannelAdapter.acknowledge`.
+    ack_token: str | None = None
     kind: str = "message"
 
 
@@ -383,6 +387,13 @@ class ChannelAdapter(ABC, Generic[C]):
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The events in a verified webhook; what is not understood is an :class:`UnknownEvent`."""
         return [UnknownEvent(kind="unknown", raw=_json_or_text(request.body))]
+
+    async def acknowledge(self, token: str, http: httpx.AsyncClient) -> None:
+        """Answer an event's ``ack_token`` (the default: nothing to answer).
+
+        Raise :class:`ProviderError` (retryable or not) when the platform refuses.
+        """
+        return
 
     async def download_media(
         self,

@@ -198,6 +198,10 @@ class TelegramAdapter(ChannelAdapter[TelegramCredentials]):
             mime_type = mimetypes.guess_type(path)[0] or mime_type
         return MediaInfo(mime_type=mime_type, filename=posixpath.basename(path))
 
+    async def acknowledge(self, token: str, http: httpx.AsyncClient) -> None:
+        """``answerCallbackQuery``: stop the pressed button's progress bar."""
+        await _call(http, self.method_url("answerCallbackQuery"), {"callback_query_id": token})
+
     async def register_webhook(self, url: str, http: httpx.AsyncClient) -> bool:
         """``setWebhook`` to ``url`` with our secret token and the updates we read."""
         await _call(

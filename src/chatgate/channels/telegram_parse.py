@@ -169,6 +169,7 @@ def _callback(update: dict[str, Any], query: dict[str, Any], bot_id: str) -> Inb
         raw=update,
         sender_name=_name(query.get("from")),
         reply_to=message_ref(chat_id, message["message_id"]) if "message_id" in message else None,
+        ack_token=str(query["id"]),
     )
 
 

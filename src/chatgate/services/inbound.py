@@ -13,6 +13,7 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
+from chatgate.services.acknowledge import acknowledge_job
 from chatgate.services.media import plan_media, record_pending
 from chatgate.services.status_match import UNMATCHED, apply_update, log_raw, match_later
 from chatgate.storage import channels as channel_store
@@ -68,6 +69,8 @@ class WebhookResult:
     unknown: int = 0
     # Files now waiting for their download job.
     media: int = 0
+    # Answers the platform expects (Telegram's callback queries), queued for the worker.
+    acks: int = 0
 
 
 async def record_webhook(
@@ -85,7 +88,7 @@ async def record_webhook(
     A message with a file gets the file's URL on the gateway (under ``public_url``) and a
     job that downloads it later: the webhook is not held up by the download.
     """
-    received = duplicates = statuses = unmatched = unknown = files = 0
+    received = duplicates = statuses = unmatched = unknown = files = acks = 0
     for event in events:
         if isinstance(event, InboundMessage):
             earlier = await message_store.find_by_provider_id(
@@ -111,6 +114,9 @@ async def record_webhook(
             if media is not None:
                 await record_pending(conn, media, message, now)
                 files += 1
+            if event.ack_token is not None:
+                await job_store.enqueue(conn, [acknowledge_job(connection, event.ack_token, now)])
+                acks += 1
             received += 1
         elif isinstance(event, StatusUpdate):
             if await apply_update(conn, connection, event):
@@ -125,7 +131,7 @@ async def record_webhook(
         else:
             unknown += 1
             await log_raw(conn, connection, event.kind, event.raw, now)
-    return WebhookResult(received, duplicates, statuses, unmatched, unknown, files)
+    return WebhookResult(received, duplicates, statuses, unmatched, unknown, files, acks)
 
 
 async def log_refusal(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -617,3 +618,12 @@ def test_a_custom_emoji_reaction_is_unknown() -> None:
     event = _reaction([], [{"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"}])
     assert isinstance(event, UnknownEvent)
     assert event.kind == "message_reaction"
+
+
+def test_a_pressed_button_carries_the_query_to_answer() -> None:
+    fixtures = Path(__file__).parent / "fixtures"
+    fixture = json.loads((fixtures / "callback_query.json").read_text())
+    adapter = contract.make_adapter("https://api.telegram.org")
+    [event] = adapter.parse(_raw(fixture["body"]))
+    assert isinstance(event, InboundMessage)
+    assert event.ack_token == "4382301939523764735"

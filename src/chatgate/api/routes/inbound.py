@@ -84,8 +84,9 @@ async def receive(request: Request, channel_id: str = CHANNEL_ID) -> Response:
         )
 
     result = await gateway.database.transact(store)
-    if result.media or result.unmatched:
-        # A worker in this process downloads the files now, and sees when to match again.
+    if result.media or result.unmatched or result.acks:
+        # A worker in this process downloads the files and answers the platform now, and
+        # sees when to match statuses again.
         gateway.wakeup.notify()
     log.info("inbound.stored", channel_id=channel_id, result=result)
     return Response(status_code=200)
