@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -138,6 +140,25 @@ def _whatsapp_host(file_size: int | None, served: list[int]) -> httpx.MockTransp
         return httpx.Response(200, content=_endless(b"z" * 1024, 100, served))
 
     return httpx.MockTransport(handler)
+
+
+def test_leftovers_of_killed_downloads_are_swept_but_not_fresh_ones(tmp_path: Path) -> None:
+    folder = MediaFolder(tmp_path, max_bytes=1024)
+    account = tmp_path / "acc_1"
+    account.mkdir()
+    stale, fresh, stored = (
+        account / ".med_1.ab12cd34.part",
+        account / ".med_2.ef56ab78.part",
+        account / "med_3",
+    )
+    for path in (stale, fresh, stored):
+        path.write_bytes(b"x")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(stored, (hour_ago, hour_ago))
+    assert folder.sweep_leftovers(older_than_seconds=600) == 1
+    assert sorted(p.name for p in account.iterdir()) == [".med_2.ef56ab78.part", "med_3"]
+    assert MediaFolder(tmp_path / "none", max_bytes=1).sweep_leftovers(600) == 0
 
 
 async def test_whatsapp_stops_reading_past_the_callers_cap() -> None:

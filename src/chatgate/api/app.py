@@ -39,7 +39,7 @@ from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
 from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
 from chatgate.services.key_cache import KeyCache
-from chatgate.services.media_fetch import MediaFetcher
+from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.status_match import StatusMatcher
 from chatgate.storage.database import Database, postgres_dsn
@@ -96,11 +96,14 @@ def build_worker(gateway: Gateway) -> Worker:
         resolve_pace=pace_resolver(pace_sandbox=settings.sandbox_pacing),
         clock=system_clock,
     )
+    folder = MediaFolder(settings.media_path, settings.media_max_bytes)
+    # Downloads cut short by a crash leave temporary files: older than any download can be.
+    folder.sweep_leftovers(older_than_seconds=2 * DOWNLOAD_DEADLINE_SECONDS)
     fetcher = MediaFetcher(
         gateway.database,
         gateway.http,
         gateway.channels,
-        MediaFolder(settings.media_path, settings.media_max_bytes),
+        folder,
         policy.retry,
         clock=system_clock,
     )

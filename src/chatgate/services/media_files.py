@@ -9,8 +9,10 @@ gathered into blocks so that a download in small chunks does not cost a thread h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,23 @@ class MediaFolder:
     def __init__(self, root: str | Path, max_bytes: int) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
+
+    def sweep_leftovers(self, older_than_seconds: float) -> int:
+        """Delete temporary files left by downloads killed mid-way; how many went.
+
+        Only files older than ``older_than_seconds`` (longer than any download may take), so
+        that another process's download in progress is never touched.
+        """
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for leftover in self.root.glob("*/.*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed += 1
+        return removed
 
     def relative_path(self, account_id: str, media_id: str) -> str:
         """Where an attachment is kept, relative to the folder (as the store records it)."""
