@@ -204,7 +204,7 @@ async def test_messenger_stops_reading_past_the_callers_cap() -> None:
     adapter = MessengerAdapter(messenger.credentials(), ChannelSettings())
     async with httpx.AsyncClient(transport=httpx.MockTransport(cdn)) as http:
         with pytest.raises(ProviderError) as refused:
-            await adapter.fetch_media("https://cdn.example.com/a.jpg", http, max_bytes=CAP)
+            await adapter.fetch_media("https://scontent.xx.fbcdn.net/v/a.jpg", http, max_bytes=CAP)
     assert refused.value.code == "media_too_large"
     assert len(served) < 10
 

@@ -26,12 +26,9 @@ from chatgate.channels.base import (
     ProviderRequest,
     RawRequest,
     SendResult,
-    error_from_status,
-    error_from_transport,
     media_limit,
-    media_too_large,
-    stream_capped,
 )
+from chatgate.channels.meta_media import stream_media
 from chatgate.channels.meta_messaging_build import (
     Dialect,
     build_send_body,
@@ -48,7 +45,12 @@ MAX_MEDIA_BYTES = 25 * 1024 * 1024
 
 
 async def download(
-    url: str, http: httpx.AsyncClient, sink: MediaSink, *, max_bytes: int | None = None
+    url: str,
+    http: httpx.AsyncClient,
+    sink: MediaSink,
+    *,
+    api_base: str,
+    max_bytes: int | None = None,
 ) -> MediaInfo:
     """Stream an attachment's CDN URL into ``sink``: a plain ``GET``, no token, as documented."""
     if not url.startswith(("https://", "http://")):
@@ -56,25 +58,8 @@ async def download(
             "invalid_reference", "an attachment reference is its URL", retryable=False
         )
     limit = media_limit(MAX_MEDIA_BYTES, max_bytes)
-    try:
-        async with http.stream("GET", url, follow_redirects=True) as response:
-            # A redirect left unfollowed (no Location) is no file either.
-            if response.status_code >= 300:
-                raise error_from_status(
-                    response.status_code,
-                    f"http_{response.status_code}",
-                    "the platform refused the attachment download (expired links answer 403)",
-                    headers=response.headers,
-                )
-            await stream_capped(response, sink, limit, lambda: media_too_large(limit))
-            mime_type = response.headers.get("content-type", "").split(";")[0].strip()
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc) from exc
-    except httpx.TooManyRedirects as exc:
-        raise ProviderError(
-            "media_redirects", "the download redirected too often", retryable=False
-        ) from exc
-    return MediaInfo(mime_type=mime_type or None)
+    mime_type = await stream_media(url, http, sink, api_base=api_base, limit=limit)
+    return MediaInfo(mime_type=mime_type)
 
 
 class MetaMessagingAdapter(ChannelAdapter[C]):
@@ -143,4 +128,4 @@ class MetaMessagingAdapter(ChannelAdapter[C]):
         max_bytes: int | None = None,
     ) -> MediaInfo:
         """Stream an attachment from the CDN URL its webhook gave (it expires)."""
-        return await download(reference, http, sink, max_bytes=max_bytes)
+        return await download(reference, http, sink, api_base=self.api_base, max_bytes=max_bytes)

@@ -36,12 +36,11 @@ from chatgate.channels.base import (
     ProviderRequest,
     RawRequest,
     SendResult,
-    error_from_status,
     error_from_transport,
     media_limit,
     media_too_large,
-    stream_capped,
 )
+from chatgate.channels.meta_media import stream_media
 from chatgate.channels.whatsapp_cloud_content import message_fields
 from chatgate.channels.whatsapp_cloud_parse import parse_webhook
 from chatgate.domain import capabilities as cap
@@ -183,7 +182,9 @@ class WhatsAppCloudAdapter(ChannelAdapter[WhatsAppCredentials]):
         limit = media_limit(MAX_MEDIA_BYTES, max_bytes)
         if _larger_than(info.get("file_size"), limit):
             raise media_too_large(limit)
-        content_type = await _download(url, self._auth(), http, sink, limit)
+        content_type = await stream_media(
+            url, http, sink, api_base=self.api_base, limit=limit, headers=self._auth()
+        )
         mime_type = info.get("mime_type") or content_type
         return MediaInfo(mime_type=str(mime_type) if mime_type else None)
 
@@ -193,23 +194,3 @@ def _larger_than(size: Any, limit: int) -> bool:
         return int(size) > limit
     except (TypeError, ValueError):
         return False
-
-
-async def _download(
-    url: str, headers: dict[str, str], http: httpx.AsyncClient, sink: MediaSink, limit: int
-) -> str | None:
-    """Stream the bytes at ``url`` (Meta wants the Bearer token there too); the content type."""
-    try:
-        async with http.stream("GET", url, headers=headers, follow_redirects=True) as response:
-            if response.status_code >= 400:
-                raise error_from_status(
-                    response.status_code,
-                    f"http_{response.status_code}",
-                    "the media download failed",
-                    headers=response.headers,
-                )
-            await stream_capped(response, sink, limit, lambda: media_too_large(limit))
-            content_type: str | None = response.headers.get("content-type")
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc) from exc
-    return content_type

@@ -246,7 +246,7 @@ async def test_media_over_25_mb_is_refused() -> None:
     for handler in (undeclared, declared):
         async with serving(handler) as http:
             with pytest.raises(ProviderError) as raised:
-                await adapter().fetch_media("https://cdn.example.com/big.mp4", http)
+                await adapter().fetch_media("https://scontent.xx.fbcdn.net/v/big.mp4", http)
         assert (raised.value.code, raised.value.retryable) == ("media_too_large", False)
 
 
@@ -256,7 +256,7 @@ async def test_media_over_25_mb_is_refused() -> None:
 async def test_media_download_failures(status: int, retryable: bool) -> None:
     async with serving(lambda request: httpx.Response(status)) as http:
         with pytest.raises(ProviderError) as raised:
-            await adapter().fetch_media("https://cdn.example.com/expired.jpg", http)
+            await adapter().fetch_media("https://scontent.xx.fbcdn.net/v/expired.jpg", http)
     assert (raised.value.status_code, raised.value.retryable) == (status, retryable)
 
 
