@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
+from chatgate.channels import meta
 from chatgate.channels.meta_messaging import HUMAN_AGENT, Dialect, MetaMessagingAdapter
 from chatgate.domain import capabilities as cap
 from chatgate.domain.status import Status
@@ -54,17 +55,13 @@ INSTAGRAM = Dialect(
 )
 
 
-class InstagramCredentials(BaseModel):
+class InstagramCredentials(meta.WebhookSecrets):
     """An Instagram professional account's secrets and the app's webhook secrets."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     access_token: SecretStr = Field(min_length=1, description="an Instagram User access token")
     ig_user_id: str = Field(
         pattern=r"^\d{1,32}$", description="the Instagram professional account id"
     )
-    app_secret: SecretStr = Field(min_length=1, description="signs the webhooks")
-    verify_token: SecretStr = Field(min_length=1, description="named by the subscription check")
 
 
 class InstagramAdapter(MetaMessagingAdapter[InstagramCredentials]):
@@ -85,11 +82,3 @@ class InstagramAdapter(MetaMessagingAdapter[InstagramCredentials]):
     def access_token(self) -> str:
         """The Instagram User access token."""
         return self.credentials.access_token.get_secret_value()
-
-    def app_secret(self) -> str:
-        """The Instagram app secret."""
-        return self.credentials.app_secret.get_secret_value()
-
-    def verify_token(self) -> str:
-        """The webhook verify token."""
-        return self.credentials.verify_token.get_secret_value()

@@ -12,8 +12,9 @@ The shapes are shared with Instagram (``meta_messaging``); what is Messenger's o
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
+from chatgate.channels import meta
 from chatgate.channels.meta_messaging import HUMAN_AGENT, Dialect, MetaMessagingAdapter
 from chatgate.domain import capabilities as cap
 from chatgate.domain.channels import RETIRED_MESSAGE_TAGS
@@ -44,15 +45,11 @@ MESSENGER = Dialect(
 )
 
 
-class MessengerCredentials(BaseModel):
+class MessengerCredentials(meta.WebhookSecrets):
     """A Page's secrets: its access token, its id, and the app's webhook secrets."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     page_access_token: SecretStr = Field(min_length=1)
     page_id: str = Field(pattern=r"^\d{1,32}$", description="the Facebook Page id")
-    app_secret: SecretStr = Field(min_length=1, description="signs the webhooks")
-    verify_token: SecretStr = Field(min_length=1, description="named by the subscription check")
 
 
 class MessengerAdapter(MetaMessagingAdapter[MessengerCredentials]):
@@ -71,11 +68,3 @@ class MessengerAdapter(MetaMessagingAdapter[MessengerCredentials]):
     def access_token(self) -> str:
         """The Page access token."""
         return self.credentials.page_access_token.get_secret_value()
-
-    def app_secret(self) -> str:
-        """The app secret."""
-        return self.credentials.app_secret.get_secret_value()
-
-    def verify_token(self) -> str:
-        """The webhook verify token."""
-        return self.credentials.verify_token.get_secret_value()

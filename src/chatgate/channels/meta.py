@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from chatgate.channels.base import (
     ProviderError,
@@ -27,6 +28,17 @@ from chatgate.channels.base import (
 )
 
 DEFAULT_GRAPH_VERSION = "v21.0"
+
+
+class WebhookSecrets(BaseModel):
+    """The app's webhook secrets, which every Meta platform's credentials carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app_secret: SecretStr = Field(min_length=1, description="signs the webhooks")
+    verify_token: SecretStr = Field(min_length=1, description="named by the subscription check")
+
+
 SIGNATURE_HEADER = "x-hub-signature-256"
 
 # Graph error codes worth another try: throttling, temporary and server-side failures.

@@ -10,13 +10,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import httpx
 
 from chatgate.channels import meta
 from chatgate.channels.base import (
-    C,
     ChannelAdapter,
     InboundEvent,
     MediaInfo,
@@ -62,7 +61,11 @@ async def download(
     return MediaInfo(mime_type=mime_type)
 
 
-class MetaMessagingAdapter(ChannelAdapter[C]):
+# Credentials of a Meta messaging account: its own fields and the app's webhook secrets.
+M = TypeVar("M", bound=meta.WebhookSecrets)
+
+
+class MetaMessagingAdapter(ChannelAdapter[M]):
     """The adapter both platforms share; a subclass names its credentials and dialect."""
 
     dialect: ClassVar[Dialect]
@@ -75,14 +78,6 @@ class MetaMessagingAdapter(ChannelAdapter[C]):
     @abstractmethod
     def access_token(self) -> str:
         """The token that authorizes sends."""
-
-    @abstractmethod
-    def app_secret(self) -> str:
-        """The app secret that signs webhooks."""
-
-    @abstractmethod
-    def verify_token(self) -> str:
-        """The token the platform's subscription check must name."""
 
     @property
     def api_version(self) -> str:
@@ -109,11 +104,11 @@ class MetaMessagingAdapter(ChannelAdapter[C]):
 
     def verify(self, request: RawRequest) -> None:
         """Check ``X-Hub-Signature-256`` with the app secret."""
-        meta.verify_signature(request, self.app_secret())
+        meta.verify_signature(request, self.credentials.app_secret.get_secret_value())
 
     def handshake(self, request: RawRequest) -> str | None:
         """Answer the ``hub.challenge`` of a subscription check naming our verify token."""
-        return meta.answer_handshake(request, self.verify_token())
+        return meta.answer_handshake(request, self.credentials.verify_token.get_secret_value())
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The messages, receipts and reactions in a webhook."""

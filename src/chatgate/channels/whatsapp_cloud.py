@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from chatgate.channels import meta
 from chatgate.channels.base import (
@@ -52,15 +52,11 @@ MAX_MEDIA_BYTES = 100 * 1024 * 1024
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
-class WhatsAppCredentials(BaseModel):
+class WhatsAppCredentials(meta.WebhookSecrets):
     """The secrets of one WhatsApp business phone number."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     access_token: SecretStr = Field(min_length=1, description="system-user or business token")
     phone_number_id: str = Field(pattern=r"^\d{1,32}$", description="the sending number's id")
-    app_secret: SecretStr = Field(min_length=1, description="signs the webhooks")
-    verify_token: SecretStr = Field(min_length=1, description="answers the subscription check")
 
 
 class WhatsAppCloudAdapter(ChannelAdapter[WhatsAppCredentials]):

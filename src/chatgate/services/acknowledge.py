@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.channels.base import ProviderError
 from chatgate.engine.clock import Clock
-from chatgate.engine.worker import Outcome, finish
+from chatgate.engine.worker import JobHandler, Outcome, finish
 from chatgate.services.channels import ChannelService
 from chatgate.services.job_kinds import ACKNOWLEDGE_JOB
 from chatgate.storage import channels as channel_store
@@ -52,7 +52,7 @@ class Acknowledger:
         self.channels = channels
         self.clock = clock
 
-    def handlers(self) -> dict[str, Any]:
+    def handlers(self) -> dict[str, JobHandler]:
         """The worker's handler table entry for this job kind."""
         return {ACKNOWLEDGE_JOB: self.handle}
 

@@ -21,7 +21,7 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 from chatgate.engine.clock import Clock
-from chatgate.engine.worker import Outcome
+from chatgate.engine.worker import JobHandler, Outcome
 from chatgate.services.delivery import apply_status
 from chatgate.services.job_kinds import STATUS_MATCH_JOB
 from chatgate.storage import channels as channel_store
@@ -115,7 +115,7 @@ class StatusMatcher:
         self.database = database
         self.clock = clock
 
-    def handlers(self) -> dict[str, Any]:
+    def handlers(self) -> dict[str, JobHandler]:
         """The worker's handler table entry for this job kind."""
         return {STATUS_MATCH_JOB: self.handle}
 

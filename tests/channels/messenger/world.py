@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from chatgate.channels.base import RawRequest
 from chatgate.channels.meta_messaging import MetaMessagingAdapter
@@ -21,6 +21,7 @@ from chatgate.emulators.graph import graph_router
 from chatgate.emulators.instagram import InstagramEmulator
 from chatgate.emulators.messenger import MessengerEmulator
 from chatgate.emulators.meta_messaging import MetaMessagingEmulator
+from tests.channels.catcher import Catcher
 from tests.channels.instagram import contract as instagram
 from tests.channels.messenger import contract as messenger
 from tests.support import until
@@ -60,32 +61,6 @@ INSTAGRAM = Platform(
     emulator_account=instagram.emulator_account,
     make_adapter=instagram.make_adapter,
 )
-
-
-@dataclass
-class Catcher:
-    """The webhooks the emulator sent, as the gateway received them (raw bytes)."""
-
-    requests: list[RawRequest] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        """A one-route app keeping every webhook."""
-        app = FastAPI()
-
-        @app.post(WEBHOOK_PATH)
-        async def catch(request: Request) -> Response:
-            self.requests.append(
-                RawRequest(
-                    method="POST",
-                    url=str(request.url),
-                    headers={k.lower(): v for k, v in request.headers.items()},
-                    query=dict(request.query_params),
-                    body=await request.body(),
-                )
-            )
-            return Response(status_code=200)
-
-        return app
 
 
 @dataclass
@@ -145,7 +120,7 @@ class World:
 @asynccontextmanager
 async def world(platform: Platform, timing: Timing | None = None) -> AsyncIterator[World]:
     """A registered account whose webhooks go to a :class:`Catcher`."""
-    catcher = Catcher()
+    catcher = Catcher(WEBHOOK_PATH)
     gateway = httpx.AsyncClient(transport=httpx.ASGITransport(app=catcher.app()))
     state = EmulatorState(http=gateway)
     state.timing = timing or Timing(sent_after=None, delivered_after=0.01, read_after=0.02)

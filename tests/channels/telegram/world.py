@@ -4,49 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from chatgate.channels.base import OutboundMessage, RawRequest
 from chatgate.channels.telegram import TelegramAdapter
 from chatgate.emulators.app import control_router
 from chatgate.emulators.core import EmulatorState
 from chatgate.emulators.telegram import TelegramEmulator
+from tests.channels.catcher import Catcher
 from tests.channels.telegram import contract
 from tests.support import until
 
 WEBHOOK_URL = "http://gateway/webhooks/telegram"
 API_BASE = "http://emulator/telegram"
 BOT_API = f"/telegram/bot{contract.BOT_TOKEN}"
-
-
-@dataclass
-class Catcher:
-    """The webhooks the emulator sent, as the gateway received them (raw bytes)."""
-
-    requests: list[RawRequest] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        """A one-route app keeping every webhook."""
-        app = FastAPI()
-
-        @app.post("/webhooks/telegram")
-        async def catch(request: Request) -> Response:
-            self.requests.append(
-                RawRequest(
-                    method="POST",
-                    url=str(request.url),
-                    headers={k.lower(): v for k, v in request.headers.items()},
-                    query=dict(request.query_params),
-                    body=await request.body(),
-                )
-            )
-            return Response(status_code=200)
-
-        return app
 
 
 @dataclass
@@ -102,7 +77,7 @@ class World:
 @asynccontextmanager
 async def world(**account: Any) -> AsyncIterator[World]:
     """The test bot registered (webhook to a :class:`Catcher` unless told otherwise)."""
-    catcher = Catcher()
+    catcher = Catcher("/webhooks/telegram")
     state = EmulatorState(http=httpx.AsyncClient(transport=httpx.ASGITransport(catcher.app())))
     emulator = TelegramEmulator(state)
     app = FastAPI()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from chatgate.channels.base import RawRequest
 from chatgate.channels.whatsapp_cloud import WhatsAppCloudAdapter, WhatsAppCredentials
@@ -16,36 +16,11 @@ from chatgate.emulators.app import control_router
 from chatgate.emulators.core import EmulatorState, Timing
 from chatgate.emulators.graph import graph_router
 from chatgate.emulators.whatsapp import WhatsAppEmulator
+from tests.channels.catcher import Catcher
 from tests.channels.whatsapp import contract
 from tests.support import until
 
 WEBHOOK_URL = "http://gateway/webhooks/whatsapp"
-
-
-@dataclass
-class Catcher:
-    """The webhooks the emulator sent, as the gateway received them."""
-
-    requests: list[RawRequest] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        """A one-route app that keeps every webhook's raw bytes."""
-        app = FastAPI()
-
-        @app.post("/webhooks/whatsapp")
-        async def catch(request: Request) -> Response:
-            self.requests.append(
-                RawRequest(
-                    method="POST",
-                    url=str(request.url),
-                    headers={k.lower(): v for k, v in request.headers.items()},
-                    query=dict(request.query_params),
-                    body=await request.body(),
-                )
-            )
-            return Response(status_code=200)
-
-        return app
 
 
 @dataclass
@@ -102,7 +77,7 @@ class World:
 @asynccontextmanager
 async def world(timing: Timing | None = None) -> AsyncIterator[World]:
     """A registered test number whose webhooks go to a :class:`Catcher`."""
-    catcher = Catcher()
+    catcher = Catcher("/webhooks/whatsapp")
     gateway = httpx.AsyncClient(transport=httpx.ASGITransport(app=catcher.app()))
     state = EmulatorState(http=gateway)
     state.timing = timing or Timing(sent_after=0.0, delivered_after=0.01, read_after=0.02)
