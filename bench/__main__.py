@@ -1,7 +1,9 @@
 """``make bench``: measure the gateway against a baseline on SQLite (and PostgreSQL).
 
 For each store it runs, on this machine and loopback only:
-1. the baseline (``bench/baseline.py``: one durable insert per request), closed loop;
+1. the baseline (``bench/baseline.py``: one durable insert per request) and the FastAPI floor
+   (``bench/framework_floor.py``: the same insert behind a validating FastAPI route), closed
+   loop;
 2. the full send path (``POST /v1/messages`` with auth, rate limit, an Idempotency-Key and
    validation, worker running), closed loop, then open loop at 25/50/75 % of that maximum;
 3. the accept->dispatch latency of the messages of the 50 % run, read from the store;
@@ -49,6 +51,7 @@ class StoreResult:
 
     store: str
     baseline: dict[str, Any] = field(default_factory=dict)
+    floor: dict[str, Any] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)
     open_loop: dict[int, dict[str, Any]] = field(default_factory=dict)
     dispatch_ms: dict[str, float] = field(default_factory=dict)
@@ -236,18 +239,15 @@ async def end_to_end(base: str, key: str, database_url: str) -> float:
     return E2E_MESSAGES / (time.perf_counter() - started)
 
 
-def run_store(store: str, database_url: str, baseline_url: str, seconds: float) -> StoreResult:
-    result = StoreResult(store)
-    python = sys.executable
-
+def measure_reference(app: str, database_url: str, seconds: float) -> dict[str, Any]:
+    """Serve a reference ASGI app with uvicorn, alone, and load it closed loop."""
     port = free_port()
-    base_env = {**os.environ, "BENCH_DATABASE_URL": baseline_url}
-    baseline = subprocess.Popen(
+    server = subprocess.Popen(
         [
-            python,
+            sys.executable,
             "-m",
             "uvicorn",
-            "bench.baseline:app",
+            app,
             "--host",
             "127.0.0.1",
             "--port",
@@ -257,13 +257,21 @@ def run_store(store: str, database_url: str, baseline_url: str, seconds: float) 
             "--no-access-log",
         ],
         cwd=ROOT,
-        env=base_env,
+        env={**os.environ, "BENCH_DATABASE_URL": database_url},
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/healthz")
-        result.baseline = load(f"http://127.0.0.1:{port}/v1/messages", [], seconds)
+        return load(f"http://127.0.0.1:{port}/v1/messages", [], seconds)
     finally:
-        stop(baseline)
+        stop(server)
+
+
+def run_store(store: str, database_url: str, baseline_url: str, seconds: float) -> StoreResult:
+    result = StoreResult(store)
+    python = sys.executable
+
+    result.baseline = measure_reference("bench.baseline:app", baseline_url, seconds)
+    result.floor = measure_reference("bench.framework_floor:app", baseline_url, seconds)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGATE_")}
     env.update(
@@ -378,24 +386,32 @@ def report(results: list[StoreResult], seconds: float) -> str:
         f"{E2E_MESSAGES:,} messages in batches of 500",
         "- the load generator runs in its own process on the same two cores; latencies in ms",
         "",
-        "| store | baseline req/s | full path req/s | full / baseline | full p50 / p95 / p99 "
+        "| store | baseline req/s | FastAPI floor req/s | full path req/s | full / baseline "
+        "| full / floor | full p50 / p95 / p99 "
         "| open 25 % p99 | open 50 % p99 | open 75 % p99 | end-to-end msg/s "
         "| accept→dispatch p50 / p95 / p99 at 50 % | peak RSS MiB |",
-        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in results:
         ratio = r.full["rate"] / r.baseline["rate"] if r.baseline.get("rate") else float("nan")
+        to_floor = r.full["rate"] / r.floor["rate"] if r.floor.get("rate") else float("nan")
         d = r.dispatch_ms
         lines.append(
-            f"| {r.store} | {r.baseline['rate']:,.0f} | {r.full['rate']:,.0f} | {ratio:.2f}× | "
+            f"| {r.store} | {r.baseline['rate']:,.0f} | {r.floor['rate']:,.0f} | "
+            f"{r.full['rate']:,.0f} | {ratio:.2f}× | {to_floor:.2f}× | "
             f"{r.full['p50']:.1f} / {r.full['p95']:.1f} / {r.full['p99']:.1f} | "
             + " | ".join(f"{r.open_loop[s]['p99']:.1f}" for s in (25, 50, 75))
             + f" | {r.e2e_rate:,.0f} | "
             + " / ".join(f"{d.get(p, float('nan')):.0f}" for p in ("p50", "p95", "p99"))
             + f" | {r.peak_rss_mib:.0f} |"
         )
-    errors = {r.store: (r.full["errors"], r.baseline["errors"]) for r in results}
-    lines += ["", f"Errors (full path, baseline): {errors}", ""]
+    errors = {r.store: (r.full["errors"], r.baseline["errors"], r.floor["errors"]) for r in results}
+    lines += ["", f"Errors (full path, baseline, floor): {errors}", ""]
+    lines += [
+        "The FastAPI floor is the baseline's single insert behind a FastAPI route that only "
+        "validates the body (`bench/framework_floor.py`): what the web framework alone leaves.",
+        "",
+    ]
     lines += [
         "Targets: full path ≥ 1.0× baseline; end-to-end ≥ 1,500 msg/s on SQLite; "
         "accept→dispatch p99 < 250 ms at 50 %; "

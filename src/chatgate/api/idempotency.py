@@ -116,7 +116,7 @@ async def respond(
             return result
         body = _json(result)
         stored = _json(redact(result)) if redact else body
-        await idempotency_store.complete_key(
+        idempotency_store.complete_key(
             conn, key.account_id, idempotency_key, status, stored.decode("utf-8")
         )
         return body

@@ -344,7 +344,7 @@ async def accept_messages(
         event_rows.append(message_store.first_event_row(message))
         job_rows.append(job_store.job_row(SEND_JOB, message.due_at, message_id=message.id))
         job_rows.extend(check_jobs(message))
-    await message_store.insert_messages(conn, message_rows)
-    await message_store.insert_event_rows(conn, event_rows)
-    await job_store.enqueue(conn, job_rows)
+    # Staged: with group commit, every request's rows go in together at the commit.
+    message_store.stage_new_messages(conn, message_rows, event_rows)
+    await job_store.stage_jobs(conn, job_rows)
     return results

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from chatgate.config import Settings
 from chatgate.storage.group_commit import GroupCommitter
 from chatgate.storage.inline_sqlite import inline_connector
+from chatgate.storage.staged import staging
 
 T = TypeVar("T")
 
@@ -114,14 +115,17 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction for writing, committed on normal exit and rolled back on error."""
+        """A transaction for writing, committed on normal exit and rolled back on error.
+
+        Writes staged in it (``staged(conn)``) run just before the commit.
+        """
         if self._write_lock is None:
-            async with self.engine.connect() as conn, conn.begin():
+            async with self.engine.connect() as conn, conn.begin(), staging(conn):
                 yield conn
             return
         async with self._write_lock, self.engine.connect() as raw:
             conn = await raw.execution_options(**{_IMMEDIATE: True})
-            async with conn.begin():
+            async with conn.begin(), staging(conn):
                 yield conn
 
     async def transact(self, unit: Callable[[AsyncConnection], Awaitable[T]]) -> T:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.storage.staged import staged
 from chatgate.storage.tables import idempotency_keys
 from chatgate.storage.upsert import insert_or_ignore
 
@@ -75,12 +76,13 @@ _COMPLETE = (
 )
 
 
-async def complete_key(
-    conn: AsyncConnection, account_id: str, key: str, status: int, body: str
-) -> None:
-    """Record the response of the request holding ``key`` (in that request's transaction)."""
-    await conn.execute(
-        _COMPLETE, {"b_account": account_id, "b_key": key, "b_status": status, "b_body": body}
+def complete_key(conn: AsyncConnection, account_id: str, key: str, status: int, body: str) -> None:
+    """Record the response of the request holding ``key``, staged in that request's transaction.
+
+    A claimer waiting on the key (PostgreSQL) sees the answer, since both commit together.
+    """
+    staged(conn).add(
+        _COMPLETE, [{"b_account": account_id, "b_key": key, "b_status": status, "b_body": body}]
     )
 
 

@@ -14,10 +14,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.storage.staged import staged
 from chatgate.storage.tables import jobs
 
 # The NOTIFY channel that wakes workers on PostgreSQL (engine/wakeup.py listens on it).
 JOBS_CHANNEL = "chatgate_jobs"
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+_INSERT_JOBS = insert(jobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +62,22 @@ async def enqueue(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None
     """
     if not rows:
         return
-    await conn.execute(insert(jobs), list(rows))
+    await conn.execute(_INSERT_JOBS, list(rows))
+    await _notify_workers(conn)
+
+
+async def stage_jobs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Like :func:`enqueue`, but the rows are staged: inserted when the transaction commits."""
+    if not rows:
+        return
+    staged(conn).add(_INSERT_JOBS, rows)
+    await _notify_workers(conn)
+
+
+async def _notify_workers(conn: AsyncConnection) -> None:
+    # PostgreSQL delivers a NOTIFY at commit, and only then.
     if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL})
+        await conn.execute(_NOTIFY, {"channel": JOBS_CHANNEL})
 
 
 async def claim_due_jobs(

@@ -27,6 +27,7 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message, MessageEvent
 from chatgate.domain.status import Status
+from chatgate.storage.staged import staged
 from chatgate.storage.tables import message_events, messages
 
 
@@ -114,17 +115,34 @@ def first_event_row(message: Message) -> dict[str, Any]:
     }
 
 
+INSERT_MESSAGES = insert(messages)
+INSERT_EVENTS = insert(message_events)
+
+
 async def insert_messages(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert new messages together with their first events."""
-    if not rows:
-        return
-    await conn.execute(insert(messages), list(rows))
+    """Insert new messages (rows from :func:`message_row`)."""
+    if rows:
+        await conn.execute(INSERT_MESSAGES, list(rows))
 
 
 async def insert_event_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ready-made event rows (their sequence numbers already known)."""
     if rows:
-        await conn.execute(insert(message_events), list(rows))
+        await conn.execute(INSERT_EVENTS, list(rows))
+
+
+def stage_new_messages(
+    conn: AsyncConnection,
+    message_rows: Sequence[dict[str, Any]],
+    event_rows: Sequence[dict[str, Any]],
+) -> None:
+    """Stage new messages and their first events, inserted when the transaction commits.
+
+    Nothing in the transaction can read them before that (see ``staged``).
+    """
+    writes = staged(conn)
+    writes.add(INSERT_MESSAGES, message_rows)
+    writes.add(INSERT_EVENTS, event_rows)
 
 
 async def lock_message(conn: AsyncConnection, message_id: str) -> Message | None:

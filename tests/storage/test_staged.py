@@ -1,0 +1,96 @@
+"""Staged writes: run together at the commit, parents first, and never after a rollback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.config import Settings
+from chatgate.domain.keys import KeyMode
+from chatgate.domain.records import Message
+from chatgate.domain.status import Status
+from chatgate.storage import messages as message_store
+from chatgate.storage.accounts import insert_account
+from chatgate.storage.database import Database
+from chatgate.storage.staged import staged
+from chatgate.storage.tables import accounts, message_events, messages
+from chatgate.storage.types import utcnow
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    yield db
+    await db.dispose()
+
+
+def _message(account_id: str, n: int) -> Message:
+    return Message.new(
+        message_id=f"msg_STAGED{n:020d}",
+        account_id=account_id,
+        mode=KeyMode.TEST,
+        direction="outbound",
+        channel="sms",
+        sender=None,
+        recipient="+14155550123",
+        content={"type": "text", "text": f"staged {n}"},
+        status=Status.QUEUED,
+        at=utcnow(),
+    )
+
+
+async def _count(conn: AsyncConnection, table: Table, account_id: str) -> int:
+    where = table.c.account_id == account_id
+    return int(await conn.scalar(select(func.count()).select_from(table).where(where)) or 0)
+
+
+async def test_rows_staged_by_many_units_are_inserted_at_the_commit_parents_first(
+    database: Database,
+) -> None:
+    account = await database.transact(lambda conn: insert_account(conn, f"staged-{id(database)}"))
+
+    async def stage(conn: AsyncConnection, n: int) -> None:
+        message = _message(account.id, n)
+        # Children first: the flush still inserts each message before its event.
+        staged(conn).add(message_store.INSERT_EVENTS, [message_store.first_event_row(message)])
+        staged(conn).add(message_store.INSERT_MESSAGES, [message_store.message_row(message, None)])
+        # Not visible yet inside the transaction: staged rows wait for the commit.
+        assert await _count(conn, messages, account.id) == 0
+
+    async with database.write() as conn:
+        for n in range(5):
+            await stage(conn, n)
+    async with database.read() as conn:
+        assert await _count(conn, messages, account.id) == 5
+        assert await _count(conn, message_events, account.id) == 5
+
+
+async def test_staged_rows_are_dropped_when_the_transaction_rolls_back(database: Database) -> None:
+    account = await database.transact(lambda conn: insert_account(conn, f"rollback-{id(database)}"))
+    message = _message(account.id, 99)
+
+    async def stage_then_fail() -> None:
+        async with database.write() as conn:
+            message_store.stage_new_messages(
+                conn,
+                [message_store.message_row(message, None)],
+                [message_store.first_event_row(message)],
+            )
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        await stage_then_fail()
+    async with database.read() as conn:
+        assert await _count(conn, messages, account.id) == 0
+        # Nothing staged is left on the pooled connection for its next transaction.
+        with pytest.raises(RuntimeError):
+            staged(conn)
+
+
+async def test_staging_needs_a_write_transaction(database: Database) -> None:
+    async with database.engine.connect() as conn, conn.begin():
+        with pytest.raises(RuntimeError, match=r"Database\.write"):
+            staged(conn).add(insert(accounts), [{}])
