@@ -15,10 +15,12 @@ from chatgate.api.state import Gateway
 from chatgate.config import Settings
 from chatgate.crypto import CredentialBox, new_key
 from chatgate.domain.keys import KeyMode
+from chatgate.domain.records import Message
 from chatgate.domain.status import PROGRESS, Status, has_reached
 from chatgate.services.accounts import create_account
 from chatgate.services.channels import ChannelService
 from chatgate.services.keys import KeySpec, create_key
+from chatgate.storage.types import utcnow
 
 # One key for every test process, so that gateways of one test share credentials.
 TEST_SECRET_KEY = new_key()
@@ -81,6 +83,21 @@ async def make_tenant(app: FastAPI) -> Tenant:
     _, live = await make_key(app, account.id, KeyMode.LIVE)
     _, test = await make_key(app, account.id, KeyMode.TEST)
     return Tenant(account.id, live, test)
+
+
+def queued_sms(account_id: str, text: str) -> Message:
+    """A new outbound SMS of a test key, queued: for tests that write to the store directly."""
+    return Message.new(
+        account_id=account_id,
+        mode=KeyMode.TEST,
+        direction="outbound",
+        channel="sms",
+        sender=None,
+        recipient="+14155550123",
+        content={"type": "text", "text": text},
+        status=Status.QUEUED,
+        at=utcnow(),
+    )
 
 
 def text_message(to: str = "+14155550123", text: str = "hello", **extra: Any) -> dict[str, Any]:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    events_poll_seconds: float = Field(
+        default=0.2, gt=0, description="how often live event streams look for new events"
+    )
     worker_batch_size: int = Field(default=200, ge=1, le=5000)
     worker_lease_seconds: float = Field(default=30.0, gt=0)
     worker_concurrency: int = Field(

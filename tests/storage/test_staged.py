@@ -9,15 +9,12 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.config import Settings
-from chatgate.domain.keys import KeyMode
-from chatgate.domain.records import Message
-from chatgate.domain.status import Status
 from chatgate.storage import messages as message_store
 from chatgate.storage.accounts import insert_account
 from chatgate.storage.database import Database
 from chatgate.storage.staged import staged
 from chatgate.storage.tables import accounts, message_events, messages
-from chatgate.storage.types import utcnow
+from tests.support import queued_sms
 
 
 @pytest.fixture
@@ -25,21 +22,6 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     db = Database(settings)
     yield db
     await db.dispose()
-
-
-def _message(account_id: str, n: int) -> Message:
-    return Message.new(
-        message_id=f"msg_STAGED{n:020d}",
-        account_id=account_id,
-        mode=KeyMode.TEST,
-        direction="outbound",
-        channel="sms",
-        sender=None,
-        recipient="+14155550123",
-        content={"type": "text", "text": f"staged {n}"},
-        status=Status.QUEUED,
-        at=utcnow(),
-    )
 
 
 async def _count(conn: AsyncConnection, table: Table, account_id: str) -> int:
@@ -53,7 +35,7 @@ async def test_rows_staged_by_many_units_are_inserted_at_the_commit_parents_firs
     account = await database.transact(lambda conn: insert_account(conn, f"staged-{id(database)}"))
 
     async def stage(conn: AsyncConnection, n: int) -> None:
-        message = _message(account.id, n)
+        message = queued_sms(account.id, f"staged {n}")
         # Children first: the flush still inserts each message before its event.
         staged(conn).add(message_store.INSERT_EVENTS, [message_store.first_event_row(message)])
         staged(conn).add(message_store.INSERT_MESSAGES, [message_store.message_row(message, None)])
@@ -70,7 +52,7 @@ async def test_rows_staged_by_many_units_are_inserted_at_the_commit_parents_firs
 
 async def test_staged_rows_are_dropped_when_the_transaction_rolls_back(database: Database) -> None:
     account = await database.transact(lambda conn: insert_account(conn, f"rollback-{id(database)}"))
-    message = _message(account.id, 99)
+    message = queued_sms(account.id, "rolled back")
 
     async def stage_then_fail() -> None:
         async with database.write() as conn:

@@ -18,6 +18,7 @@ from chatgate.api.ratelimit import RateLimiter
 from chatgate.api.routes import (
     account,
     channels,
+    events,
     health,
     inbound,
     keys,
@@ -38,6 +39,7 @@ from chatgate.services.acknowledge import Acknowledger
 from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
 from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
+from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
@@ -73,6 +75,7 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
             credential_box(settings),
             settings.public_url or f"http://{settings.host}:{settings.port}",
         ),
+        event_feed=EventFeed(database, settings.events_poll_seconds),
     )
 
 
@@ -150,6 +153,7 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await gateway.event_feed.close()
         await gateway.http.aclose()
         gateway.sandbox.close()
         await gateway.database.dispose()
@@ -172,7 +176,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    modules = (health, account, keys, messages, media, channels, inbound, sandbox)
+    modules = (health, account, keys, messages, events, media, channels, inbound, sandbox)
     for module in modules:
         app.include_router(module.router)
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.

@@ -13,6 +13,7 @@ from chatgate.config import Settings
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.wakeup import LocalWakeup
 from chatgate.services.channels import ChannelService
+from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
 from chatgate.storage.database import Database
 
@@ -30,6 +31,7 @@ class Gateway:
     pacer: Pacer
     http: httpx.AsyncClient
     channels: ChannelService
+    event_feed: EventFeed
     # (account id, Idempotency-Key) of the requests this process is running now.
     idempotency_in_flight: set[tuple[str, str]] = field(default_factory=set)
 

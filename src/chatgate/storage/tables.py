@@ -165,7 +165,12 @@ message_events = Table(
     Column("status", String(12), nullable=True),
     Column("detail", JSON, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # The event's place in its account's log: the writing transaction (PostgreSQL; 0 on
+    # SQLite) and the order of writing, filled in by the store (migration 0007).
+    Column("txid", BigInteger, nullable=False, server_default="0"),
+    Column("position", BigInteger, nullable=True),
     UniqueConstraint("message_id", "seq", name="uq_message_events_message_seq"),
+    Index("ix_message_events_log", "account_id", "txid", "position"),
 )
 
 jobs = Table(

@@ -1,0 +1,182 @@
+"""Reading an account's event log in order, from any point, without ever skipping an event.
+
+Events live in ``message_events``; each has a place ``(txid, position)`` in its account's
+log (migration 0007). On SQLite ``txid`` is 0 and ``position`` is the row id: one writer at
+a time makes that commit order. On PostgreSQL ``position`` comes from a sequence, and a
+transaction that took a smaller number may commit after one that took a larger: so the log
+is read in ``(txid, position)`` order, and only the events of transactions older than the
+oldest one still running (``pg_snapshot_xmin``). Such an event's place is final, and no
+event can later appear before it: a reader that resumes after it misses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.domain.keys import KeyMode
+from chatgate.domain.status import Status
+from chatgate.storage.tables import message_events, messages
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LogPosition:
+    """A place in an account's event log; events are read strictly after one."""
+
+    txid: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One event of the log, with what it says about its message."""
+
+    id: str
+    type: str
+    created_at: datetime
+    place: LogPosition
+    message_id: str
+    seq: int
+    status: Status | None
+    detail: dict[str, Any] | None
+    direction: str
+    channel: str
+    sender: str | None
+    recipient: str
+    metadata: dict[str, Any] | None
+    content: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events of the log to read."""
+
+    types: frozenset[str] = frozenset()
+    message_id: str | None = None
+
+
+def _oldest_running() -> ColumnElement[int]:
+    """PostgreSQL: the id of the oldest transaction still running (every older one is over)."""
+    return cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+
+
+def _settled(conn: AsyncConnection) -> list[ColumnElement[bool]]:
+    """On PostgreSQL: only events of transactions that can no longer commit out of order."""
+    if conn.dialect.name != "postgresql":
+        return []
+    return [message_events.c.txid < _oldest_running()]
+
+
+_COLUMNS = (
+    message_events.c.id,
+    message_events.c.type,
+    message_events.c.created_at,
+    message_events.c.txid,
+    message_events.c.position,
+    message_events.c.message_id,
+    message_events.c.seq,
+    message_events.c.status,
+    message_events.c.detail,
+    messages.c.direction,
+    messages.c.channel,
+    messages.c.sender,
+    messages.c.recipient,
+    messages.c.metadata,
+    messages.c.content,
+)
+
+
+def _logged(row: Any) -> LoggedEvent:
+    return LoggedEvent(
+        id=row.id,
+        type=row.type,
+        created_at=row.created_at,
+        place=LogPosition(row.txid, row.position),
+        message_id=row.message_id,
+        seq=row.seq,
+        status=Status(row.status) if row.status else None,
+        detail=row.detail,
+        direction=row.direction,
+        channel=row.channel,
+        sender=row.sender,
+        recipient=row.recipient,
+        metadata=row.metadata,
+        content=row.content,
+    )
+
+
+async def read_log(
+    conn: AsyncConnection,
+    account_id: str,
+    mode: KeyMode,
+    *,
+    after: LogPosition | None,
+    filters: EventFilter,
+    limit: int,
+) -> list[LoggedEvent]:
+    """Up to ``limit`` of the account's settled events of ``mode`` after ``after``, in order."""
+    place = tuple_(message_events.c.txid, message_events.c.position)
+    query = (
+        select(*_COLUMNS)
+        .join(messages, messages.c.id == message_events.c.message_id)
+        .where(
+            message_events.c.account_id == account_id,
+            messages.c.mode == mode.value,
+            *_settled(conn),
+        )
+        .order_by(message_events.c.txid, message_events.c.position)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(place > tuple_(after.txid, after.position))
+    if filters.types:
+        query = query.where(message_events.c.type.in_(sorted(filters.types)))
+    if filters.message_id is not None:
+        query = query.where(message_events.c.message_id == filters.message_id)
+    return [_logged(row) for row in await conn.execute(query)]
+
+
+async def place_of(
+    conn: AsyncConnection, account_id: str, mode: KeyMode, event_id: str
+) -> LogPosition | None:
+    """Where the account's event ``event_id`` of ``mode`` stands in its log, if it is one."""
+    row = (
+        await conn.execute(
+            select(message_events.c.txid, message_events.c.position)
+            .join(messages, messages.c.id == message_events.c.message_id)
+            .where(
+                message_events.c.id == event_id,
+                message_events.c.account_id == account_id,
+                messages.c.mode == mode.value,
+            )
+        )
+    ).first()
+    return LogPosition(row.txid, row.position) if row else None
+
+
+async def log_signature(conn: AsyncConnection) -> Sequence[Any]:
+    """A value that changes whenever an event may have become readable in any account's log."""
+    columns: list[Any] = [func.max(message_events.c.position)]
+    if conn.dialect.name == "postgresql":
+        # A transaction ending can make events readable without any new event being written.
+        columns.append(_oldest_running())
+    row = (await conn.execute(select(*columns))).one()
+    return tuple(row)
+
+
+async def newest_place(conn: AsyncConnection, account_id: str) -> LogPosition | None:
+    """The place of the account's newest settled event (reading after it gives what is new)."""
+    row = (
+        await conn.execute(
+            select(message_events.c.txid, message_events.c.position)
+            .where(message_events.c.account_id == account_id, *_settled(conn))
+            .order_by(message_events.c.txid.desc(), message_events.c.position.desc())
+            .limit(1)
+        )
+    ).first()
+    return LogPosition(row.txid, row.position) if row else None
