@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from chatgate.api.state import Gateway
@@ -137,3 +140,28 @@ async def until(condition: Callable[[], Awaitable[bool]], limit: float = 10.0) -
 def channel_service() -> ChannelService:
     """A channel service with a throwaway key, for tests that accept messages directly."""
     return ChannelService(CredentialBox([new_key()]), "http://127.0.0.1:8000")
+
+
+@asynccontextmanager
+async def served_in_this_loop(app: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a free loopback port, in this event loop; its base URL.
+
+    For tests that need a real socket: the in-process transport cannot stream, and the
+    webhook sender calls the address it checked.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.01)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -52,6 +52,17 @@ class Settings(BaseSettings):
 
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    allow_private_webhooks: bool = Field(
+        default=False,
+        description="deliver webhooks to private, loopback and link-local addresses too "
+        "(a receiver on this machine or network); off, such URLs are refused",
+    )
+    webhook_endpoint_concurrency: int = Field(
+        default=8, ge=1, le=100, description="deliveries in flight to one endpoint at once"
+    )
+    webhook_in_flight: int = Field(
+        default=256, ge=1, le=5000, description="deliveries in flight per worker process"
+    )
     events_poll_seconds: float = Field(
         default=0.2, gt=0, description="how often live event streams look for new events"
     )

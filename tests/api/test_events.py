@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 
 from chatgate.domain.keys import KeyMode
 from tests.api.test_validation import assert_envelope
-from tests.support import Tenant, auth, make_key, make_tenant, text_message, wait_for_status
+from tests.support import (
+    Tenant,
+    auth,
+    make_key,
+    make_tenant,
+    served_in_this_loop,
+    text_message,
+    wait_for_status,
+)
 
 STATUSES = ["queued", "sent", "delivered", "read"]
 
@@ -117,20 +123,8 @@ async def test_reading_events_needs_the_read_scope(
 @pytest.fixture
 async def served(app: FastAPI) -> AsyncIterator[str]:
     """``app`` on a real loopback port: the in-process transport cannot stream."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(10):
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.01)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with served_in_this_loop(app) as base_url:
+        yield base_url
 
 
 async def _read_stream(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.config import Settings
@@ -76,3 +77,24 @@ async def test_staging_needs_a_write_transaction(database: Database) -> None:
     async with database.engine.connect() as conn, conn.begin():
         with pytest.raises(RuntimeError, match=r"Database\.write"):
             staged(conn).add(insert(accounts), [{}])
+
+
+async def test_a_cancelled_transaction_ends_cancelled(database: Database) -> None:
+    """Cancelled mid-statement, a transaction's connection is refused any further use until
+    rolled back: taking the staged writes off must not raise in place of the cancellation."""
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with database.write() as conn:
+            started.set()
+            if database.is_sqlite:
+                await asyncio.sleep(5)
+            else:
+                await conn.execute(text("SELECT pg_sleep(5)"))
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
+import structlog
 from fastapi import FastAPI
 
 from chatgate import __version__
@@ -22,9 +23,11 @@ from chatgate.api.routes import (
     health,
     inbound,
     keys,
+    links,
     media,
     messages,
     sandbox,
+    webhooks,
 )
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
@@ -44,7 +47,14 @@ from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.status_match import StatusMatcher
+from chatgate.services.webhook_endpoints import WebhookEndpoints
+from chatgate.services.webhook_fanout import WebhookFanout
+from chatgate.services.webhook_sender import SenderSettings, WebhookSender
 from chatgate.storage.database import Database, postgres_dsn
+from chatgate.storage.jobs import JOBS_CHANNEL
+from chatgate.storage.webhook_deliveries import WEBHOOKS_CHANNEL
+
+log = structlog.get_logger(__name__)
 
 DESCRIPTION = """\
 One API for WhatsApp, Telegram, Messenger, Instagram, TikTok, LINE, Kakao, Viber, Zalo and
@@ -57,6 +67,7 @@ messages go to the sandbox). Every error has the shape
 def build_gateway(settings: Settings, database: Database | None = None) -> Gateway:
     """Everything a process needs to serve requests, not yet started."""
     database = database or Database(settings)
+    box = credential_box(settings)
     return Gateway(
         settings=settings,
         database=database,
@@ -72,10 +83,12 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
         pacer=Pacer(settings.redis_url),
         http=httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False),
         channels=ChannelService(
-            credential_box(settings),
+            box,
             settings.public_url or f"http://{settings.host}:{settings.port}",
         ),
         event_feed=EventFeed(database, settings.events_poll_seconds),
+        webhook_endpoints=WebhookEndpoints(box, allow_private=settings.allow_private_webhooks),
+        webhook_wakeup=LocalWakeup(),
     )
 
 
@@ -129,6 +142,42 @@ def build_worker(gateway: Gateway) -> Worker:
     )
 
 
+def build_webhook_sender(gateway: Gateway) -> WebhookSender:
+    """The sender of this gateway's customer webhooks."""
+    settings = gateway.settings
+    return WebhookSender(
+        gateway.database,
+        gateway.http,
+        gateway.webhook_endpoints,
+        gateway.webhook_wakeup,
+        system_clock,
+        SenderSettings(
+            per_endpoint=settings.webhook_endpoint_concurrency,
+            in_flight=settings.webhook_in_flight,
+            poll_seconds=settings.worker_poll_seconds,
+            allow_private=settings.allow_private_webhooks,
+        ),
+    )
+
+
+async def relay_events(gateway: Gateway) -> None:
+    """Turn new events into webhook deliveries as they are committed, until cancelled."""
+    fanout = WebhookFanout(gateway.database, system_clock)
+    feed = gateway.event_feed
+    with feed.open_stream():
+        while True:
+            ticket = feed.ticket()
+            try:
+                relayed = await fanout.run_once()
+            except Exception:
+                log.exception("webhooks.fanout_failed")
+                relayed = 0
+            if relayed:
+                gateway.webhook_wakeup.notify()
+            if relayed < fanout.batch_size:
+                await feed.wait(ticket, gateway.settings.worker_poll_seconds)
+
+
 @contextlib.asynccontextmanager
 async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gateway]:
     """Start the gateway's background tasks (key refresh, wake-ups, worker); stop them after.
@@ -140,8 +189,16 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
     await gateway.key_cache.refresh()
     tasks = [asyncio.create_task(gateway.key_cache.run(), name="key-cache")]
     if with_worker and not gateway.database.is_sqlite:
-        listener = PostgresListener(postgres_dsn(settings.database_url), gateway.wakeup)
+        listener = PostgresListener(
+            postgres_dsn(settings.database_url),
+            {JOBS_CHANNEL: gateway.wakeup, WEBHOOKS_CHANNEL: gateway.webhook_wakeup},
+        )
         tasks.append(asyncio.create_task(listener.run(), name="wakeup-listener"))
+    if with_worker:
+        tasks += [
+            asyncio.create_task(relay_events(gateway), name="webhook-fanout"),
+            asyncio.create_task(build_webhook_sender(gateway).run(), name="webhook-sender"),
+        ]
     worker = build_worker(gateway) if with_worker else None
     if worker is not None:
         worker.start()
@@ -176,7 +233,19 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    modules = (health, account, keys, messages, events, media, channels, inbound, sandbox)
+    modules = (
+        health,
+        account,
+        keys,
+        messages,
+        events,
+        webhooks,
+        media,
+        channels,
+        inbound,
+        sandbox,
+        links,
+    )
     for module in modules:
         app.include_router(module.router)
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.

@@ -15,6 +15,7 @@ from chatgate.engine.wakeup import LocalWakeup
 from chatgate.services.channels import ChannelService
 from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
+from chatgate.services.webhook_endpoints import WebhookEndpoints
 from chatgate.storage.database import Database
 
 
@@ -32,6 +33,9 @@ class Gateway:
     http: httpx.AsyncClient
     channels: ChannelService
     event_feed: EventFeed
+    webhook_endpoints: WebhookEndpoints
+    # Wakes this process's webhook sender when deliveries are queued.
+    webhook_wakeup: LocalWakeup
     # (account id, Idempotency-Key) of the requests this process is running now.
     idempotency_in_flight: set[tuple[str, str]] = field(default_factory=set)
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import asyncpg
 import structlog
-
-from chatgate.storage.jobs import JOBS_CHANNEL
 
 log = structlog.get_logger(__name__)
 
@@ -46,16 +44,20 @@ def _setter(event: asyncio.Event) -> Callable[[object], None]:
 
 
 class PostgresListener:
-    """Listens on ``chatgate_jobs`` and passes every notification to a :class:`LocalWakeup`."""
+    """Listens on NOTIFY channels and passes each notification to that channel's wake-up."""
 
-    def __init__(self, dsn: str, wakeup: LocalWakeup, *, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self, dsn: str, wakeups: Mapping[str, LocalWakeup], *, retry_seconds: float = 1.0
+    ) -> None:
         self.dsn = dsn
-        self.wakeup = wakeup
+        self.wakeups = dict(wakeups)
         self.retry_seconds = retry_seconds
         self.connected = asyncio.Event()
 
-    def _on_notification(self, *_args: object) -> None:
-        self.wakeup.notify()
+    def _on_notification(
+        self, _connection: object, _pid: int, channel: str, _payload: object
+    ) -> None:
+        self.wakeups[channel].notify()
 
     async def run(self) -> None:
         """Stay subscribed until cancelled, reconnecting when the connection drops."""
@@ -69,10 +71,12 @@ class PostgresListener:
             lost = asyncio.Event()
             connection.add_termination_listener(_setter(lost))
             try:
-                await connection.add_listener(JOBS_CHANNEL, self._on_notification)
+                for channel in self.wakeups:
+                    await connection.add_listener(channel, self._on_notification)
                 self.connected.set()
                 # Anything committed while we were not listening is due now.
-                self.wakeup.notify()
+                for wakeup in self.wakeups.values():
+                    wakeup.notify()
                 await lost.wait()
                 log.warning("wakeup.connection_lost")
             finally:

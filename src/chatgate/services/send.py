@@ -34,9 +34,11 @@ from chatgate.errors import ChatgateError, Conflict, Forbidden, InvalidRequest
 from chatgate.services.channels import ChannelService
 from chatgate.services.fallback import check_jobs
 from chatgate.services.job_kinds import SEND_JOB
+from chatgate.services.links import track_links
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import jobs as job_store
+from chatgate.storage import links as link_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.channels import StoredConnection
 
@@ -58,6 +60,8 @@ class SendCommand:
     options: dict[str, Any] | None = None
     # Render content down to what the channel carries instead of refusing it.
     degrade: bool = False
+    # Rewrite the links of the text to the gateway's /l/{code}, which counts clicks.
+    track_links: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,12 +312,15 @@ async def accept_messages(
     """Check and write each message; one result per command, in order.
 
     Refused commands write nothing; the accepted ones are written in the caller's
-    transaction with their first event, their send job and any fallback check.
+    transaction with their first event, their send job, any fallback check and, with
+    ``track_links``, their tracked links (under ``channels.public_url``, the gateway's base
+    as the world reaches it).
     """
     results: list[Message | ChatgateError] = []
     message_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
     job_rows: list[dict[str, Any]] = []
+    link_rows: list[dict[str, Any]] = []
     for command in commands:
         message = _new_message(key, command, now)
         targets = [
@@ -336,6 +343,10 @@ async def accept_messages(
             elif connections[0] is not None:
                 message = replace(message, connection_id=connections[0].id)
                 message = _fit_live(message, connections, channels, degrade=command.degrade)
+            if command.track_links:
+                # Last: the links are rewritten in the content as it will be sent.
+                message, links = track_links(message, channels.public_url)
+                link_rows.extend(link_store.link_row(link, now) for link in links)
         except ChatgateError as error:
             results.append(error)
             continue
@@ -346,5 +357,6 @@ async def accept_messages(
         job_rows.extend(check_jobs(message))
     # Staged: with group commit, every request's rows go in together at the commit.
     message_store.stage_new_messages(conn, message_rows, event_rows)
+    link_store.stage_links(conn, link_rows)
     await job_store.stage_jobs(conn, job_rows)
     return results

@@ -37,10 +37,14 @@ class LoggedEvent:
     """One event of the log, with what it says about its message."""
 
     id: str
+    account_id: str
+    mode: KeyMode
     type: str
     created_at: datetime
     place: LogPosition
     message_id: str
+    # The key that sent the message (None for inbound messages).
+    api_key_id: str | None
     seq: int
     status: Status | None
     detail: dict[str, Any] | None
@@ -74,6 +78,9 @@ def _settled(conn: AsyncConnection) -> list[ColumnElement[bool]]:
 
 _COLUMNS = (
     message_events.c.id,
+    message_events.c.account_id,
+    messages.c.mode,
+    messages.c.api_key_id,
     message_events.c.type,
     message_events.c.created_at,
     message_events.c.txid,
@@ -94,6 +101,9 @@ _COLUMNS = (
 def _logged(row: Any) -> LoggedEvent:
     return LoggedEvent(
         id=row.id,
+        account_id=row.account_id,
+        mode=KeyMode(row.mode),
+        api_key_id=row.api_key_id,
         type=row.type,
         created_at=row.created_at,
         place=LogPosition(row.txid, row.position),
@@ -112,26 +122,27 @@ def _logged(row: Any) -> LoggedEvent:
 
 async def read_log(
     conn: AsyncConnection,
-    account_id: str,
-    mode: KeyMode,
+    account_id: str | None,
+    mode: KeyMode | None,
     *,
     after: LogPosition | None,
     filters: EventFilter,
     limit: int,
 ) -> list[LoggedEvent]:
-    """Up to ``limit`` of the account's settled events of ``mode`` after ``after``, in order."""
+    """Up to ``limit`` settled events after ``after``, in order: of one account and mode, or
+    (``None``) of every account and both modes, for the webhook fan-out."""
     place = tuple_(message_events.c.txid, message_events.c.position)
     query = (
         select(*_COLUMNS)
         .join(messages, messages.c.id == message_events.c.message_id)
-        .where(
-            message_events.c.account_id == account_id,
-            messages.c.mode == mode.value,
-            *_settled(conn),
-        )
+        .where(*_settled(conn))
         .order_by(message_events.c.txid, message_events.c.position)
         .limit(limit)
     )
+    if account_id is not None:
+        query = query.where(message_events.c.account_id == account_id)
+    if mode is not None:
+        query = query.where(messages.c.mode == mode.value)
     if after is not None:
         query = query.where(place > tuple_(after.txid, after.position))
     if filters.types:
@@ -169,14 +180,16 @@ async def log_signature(conn: AsyncConnection) -> Sequence[Any]:
     return tuple(row)
 
 
-async def newest_place(conn: AsyncConnection, account_id: str) -> LogPosition | None:
-    """The place of the account's newest settled event (reading after it gives what is new)."""
-    row = (
-        await conn.execute(
-            select(message_events.c.txid, message_events.c.position)
-            .where(message_events.c.account_id == account_id, *_settled(conn))
-            .order_by(message_events.c.txid.desc(), message_events.c.position.desc())
-            .limit(1)
-        )
-    ).first()
+async def newest_place(conn: AsyncConnection, account_id: str | None) -> LogPosition | None:
+    """The place of the newest settled event of an account (``None``: of any account);
+    reading after it gives what is new."""
+    query = (
+        select(message_events.c.txid, message_events.c.position)
+        .where(*_settled(conn))
+        .order_by(message_events.c.txid.desc(), message_events.c.position.desc())
+        .limit(1)
+    )
+    if account_id is not None:
+        query = query.where(message_events.c.account_id == account_id)
+    row = (await conn.execute(query)).first()
     return LogPosition(row.txid, row.position) if row else None

@@ -70,10 +70,12 @@ def staged(conn: AsyncConnection) -> StagedWrites:
 async def staging(conn: AsyncConnection) -> AsyncIterator[StagedWrites]:
     """Collect staged writes on ``conn`` and run them when the block ends without error."""
     writes = StagedWrites()
-    # ``info`` outlives this checkout of the pooled connection: always take the writes off.
-    conn.info[_INFO_KEY] = writes
+    # ``info`` outlives this checkout of the pooled connection: always take the writes off
+    # (through the dict itself: a failed transaction refuses even ``conn.info`` until rolled back).
+    info = conn.info
+    info[_INFO_KEY] = writes
     try:
         yield writes
         await writes.flush(conn)
     finally:
-        conn.info.pop(_INFO_KEY, None)
+        info.pop(_INFO_KEY, None)

@@ -171,6 +171,7 @@ message_events = Table(
     Column("position", BigInteger, nullable=True),
     UniqueConstraint("message_id", "seq", name="uq_message_events_message_seq"),
     Index("ix_message_events_log", "account_id", "txid", "position"),
+    Index("ix_message_events_place", "txid", "position"),
 )
 
 jobs = Table(
@@ -211,4 +212,93 @@ conversations = Table(
     Column("peer", String(256), primary_key=True),
     Column("last_inbound_at", UtcDateTime, nullable=True),
     Column("last_outbound_at", UtcDateTime, nullable=True),
+)
+
+# Customer webhook endpoints. ``secrets`` is encrypted like channel credentials: the current
+# signing secret and, during a rotation, the previous one with the time it stops signing.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("mode", String(8), nullable=False),
+    # Bound to one key: only the events of that key's messages (and of inbound messages on
+    # the channels it may use).
+    Column("api_key_id", ID, nullable=True),
+    Column("url", Text, nullable=False),
+    Column("description", String(200), nullable=True),
+    Column("event_types", JSON, nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", String(40), nullable=True),
+    Column("secrets", LargeBinary, nullable=False),
+    Column("plain_signature", Boolean, nullable=False),
+    # Since when every delivery has failed (none succeeded since); cleared by a success.
+    Column("failing_since", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One delivery per (event, endpoint): the queue of webhooks to send, and their record. The
+# payload is kept as the exact bytes sent, so that every retry and replay is identical.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False),
+    # None for a ping sent by POST /v1/webhooks/{id}/test.
+    Column("event_id", ID, nullable=True),
+    Column("event_type", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("delivery_id", ID, ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    Column("endpoint_id", ID, nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_excerpt", Text, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+# How far a reader of the whole event log (the webhook fan-out) has come.
+log_cursors = Table(
+    "log_cursors",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("txid", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+)
+
+# Links of sent messages rewritten to /l/{code} ("track_links": true): a click redirects to
+# ``url``, counts here and is recorded as a message.link_clicked event of the message.
+tracked_links = Table(
+    "tracked_links",
+    metadata,
+    # Random and unguessable: the code is all a click presents.
+    Column("code", String(32), primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("clicks", Integer, nullable=False, server_default="0"),
+    Column("last_clicked_at", UtcDateTime, nullable=True),
 )

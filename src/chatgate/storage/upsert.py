@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 @cache
-def _insert_or_ignore(dialect_name: str, table: Table) -> Insert:
+def insert_or_ignore_statement(dialect_name: str, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` (for one row or many)."""
     # Built once per table: constructing statements is a visible cost on the hot path.
     if dialect_name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
@@ -20,5 +21,5 @@ def _insert_or_ignore(dialect_name: str, table: Table) -> Insert:
 
 async def insert_or_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
     """Insert ``values`` unless the primary key exists; ``True`` if a row was inserted."""
-    result = await conn.execute(_insert_or_ignore(conn.dialect.name, table), values)
+    result = await conn.execute(insert_or_ignore_statement(conn.dialect.name, table), values)
     return bool(result.rowcount)

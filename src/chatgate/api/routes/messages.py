@@ -52,6 +52,7 @@ def command_of(body: SendMessageRequest) -> SendCommand:
         fallback=tuple(step.step(content) for step in body.fallback),
         options=body.options.model_dump(exclude_none=True) if body.options else None,
         degrade=body.degrade,
+        track_links=body.track_links,
     )
 
 

@@ -134,6 +134,13 @@ class SendMessageRequest(ApiModel):
         "link) instead of refusing it with 422 unsupported_content; the message's "
         "`degraded` field records what was changed",
     )
+    track_links: bool = Field(
+        default=False,
+        description="replace each http(s) link in the text (a text's `text`, a media's "
+        "`caption`, an interactive's `body`, in the message and its fallback steps) by a "
+        "link to the gateway's `/l/{code}`, which redirects to it and records a "
+        "`message.link_clicked` event",
+    )
 
     @field_validator("metadata")
     @classmethod

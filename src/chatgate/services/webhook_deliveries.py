@@ -1,0 +1,63 @@
+"""An account's view of its webhook deliveries: their attempts, and replays."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.domain.records import ApiKey
+from chatgate.errors import NotFound
+from chatgate.services.webhook_endpoints import WebhookEndpoints
+from chatgate.storage import webhook_deliveries as delivery_store
+from chatgate.storage import webhook_endpoints as endpoint_store
+from chatgate.storage.webhook_deliveries import Attempt, Delivery
+
+
+async def list_deliveries(
+    conn: AsyncConnection,
+    endpoints: WebhookEndpoints,
+    key: ApiKey,
+    endpoint_id: str,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[tuple[Delivery, list[Attempt]]], bool]:
+    """A page of an endpoint's deliveries with their attempts, newest first."""
+    endpoint = await endpoints.get(conn, key, endpoint_id)
+    found = await delivery_store.list_deliveries(
+        conn, endpoint.id, before_id=cursor, limit=limit + 1
+    )
+    page = found[:limit]
+    attempts = await delivery_store.attempts_of(conn, [d.id for d in page])
+    return [(d, attempts[d.id]) for d in page], len(found) > limit
+
+
+async def replay_one(
+    conn: AsyncConnection, key: ApiKey, delivery_id: str, now: datetime
+) -> Delivery:
+    """Send a delivery again, with the same id, whatever became of it before."""
+    delivery = await delivery_store.get_delivery(conn, key.account_id, delivery_id)
+    # Its endpoint must be of the key's mode, like everything else the key sees.
+    if delivery is None or not await endpoint_store.get_endpoint(
+        conn, key.account_id, key.mode, delivery.endpoint_id
+    ):
+        raise NotFound(f"no webhook delivery {delivery_id}", field="id")
+    await delivery_store.requeue(conn, [delivery.id], now)
+    replayed = await delivery_store.get_delivery(conn, key.account_id, delivery.id)
+    assert replayed is not None
+    return replayed
+
+
+async def replay_failed_since(
+    conn: AsyncConnection,
+    endpoints: WebhookEndpoints,
+    key: ApiKey,
+    endpoint_id: str,
+    since: datetime,
+    now: datetime,
+) -> int:
+    """Send again every delivery to the endpoint made since ``since`` that failed."""
+    endpoint = await endpoints.get(conn, key, endpoint_id)
+    failed = await delivery_store.failed_since(conn, endpoint.id, since)
+    return await delivery_store.requeue(conn, failed, now)

@@ -1,0 +1,306 @@
+"""The webhook delivery queue: one row per (event, endpoint), leased while it is being sent.
+
+A delivery is ``pending`` until an attempt succeeds (``delivered``) or the retry schedule
+runs out (``failed``); it is claimed like a job (``locked_by``, ``locked_until``), and only
+the holder of its lease may write its outcome. Deliveries of a disabled endpoint stay
+pending and are not claimed until it is enabled again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatgate.storage.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
+from chatgate.storage.upsert import insert_or_ignore_statement
+
+# The NOTIFY channel that wakes webhook senders on PostgreSQL (delivered at commit).
+WEBHOOKS_CHANNEL = "chatgate_webhooks"
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event on its way to one endpoint."""
+
+    id: str
+    account_id: str
+    endpoint_id: str
+    event_id: str | None
+    event_type: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of a delivery, as the receiver answered it."""
+
+    delivery_id: str
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str | None
+    error: str | None
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        account_id=row.account_id,
+        endpoint_id=row.endpoint_id,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        payload=row.payload,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def delivery_row(
+    delivery_id: str,
+    account_id: str,
+    endpoint_id: str,
+    event_id: str | None,
+    event_type: str,
+    payload: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The column values of a new delivery, due at once."""
+    return {
+        "id": delivery_id,
+        "account_id": account_id,
+        "endpoint_id": endpoint_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "payload": payload,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "locked_by": None,
+        "locked_until": None,
+        "last_status_code": None,
+        "last_error": None,
+        "created_at": now,
+        "finished_at": None,
+    }
+
+
+async def add_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue deliveries; one that exists already for its (event, endpoint) is left alone."""
+    if rows:
+        statement = insert_or_ignore_statement(conn.dialect.name, webhook_deliveries)
+        await conn.execute(statement, list(rows))
+        await _notify_senders(conn)
+
+
+async def _notify_senders(conn: AsyncConnection) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_NOTIFY, {"channel": WEBHOOKS_CHANNEL})
+
+
+async def claim_due(
+    conn: AsyncConnection,
+    worker_id: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    skip_endpoints: Collection[str] = (),
+) -> list[Delivery]:
+    """Lease up to ``limit`` due deliveries of enabled endpoints, oldest due first."""
+    due = (
+        select(webhook_deliveries.c.id)
+        .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
+        .where(
+            webhook_deliveries.c.status == PENDING,
+            webhook_deliveries.c.next_attempt_at <= now,
+            or_(
+                webhook_deliveries.c.locked_until.is_(None),
+                webhook_deliveries.c.locked_until < now,
+            ),
+            webhook_endpoints.c.enabled.is_(True),
+        )
+        .order_by(webhook_deliveries.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=webhook_deliveries)
+    )
+    if skip_endpoints:
+        due = due.where(webhook_deliveries.c.endpoint_id.not_in(sorted(skip_endpoints)))
+    rows = await conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
+        .values(locked_by=worker_id, locked_until=now + lease)
+        .returning(*webhook_deliveries.c)
+    )
+    claimed = [_delivery(row) for row in rows]
+    claimed.sort(key=lambda d: (d.next_attempt_at or now, d.id))
+    return claimed
+
+
+async def release(conn: AsyncConnection, worker_id: str, delivery_ids: Sequence[str]) -> None:
+    """Hand back deliveries this worker holds but will not send now."""
+    if delivery_ids:
+        await conn.execute(
+            update(webhook_deliveries)
+            .where(
+                webhook_deliveries.c.id.in_(list(delivery_ids)),
+                webhook_deliveries.c.locked_by == worker_id,
+            )
+            .values(locked_by=None, locked_until=None)
+        )
+
+
+async def next_due_at(conn: AsyncConnection) -> datetime | None:
+    """When the next pending delivery becomes due."""
+    due: datetime | None = await conn.scalar(
+        select(func.min(webhook_deliveries.c.next_attempt_at)).where(
+            webhook_deliveries.c.status == PENDING
+        )
+    )
+    return due
+
+
+async def record_attempt(
+    conn: AsyncConnection,
+    worker_id: str,
+    attempt: Attempt,
+    endpoint_id: str,
+    *,
+    status: str,
+    next_attempt_at: datetime | None,
+) -> bool:
+    """Write an attempt and the delivery's new state, if this worker still holds it."""
+    result = await conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.id == attempt.delivery_id,
+            webhook_deliveries.c.locked_by == worker_id,
+        )
+        .values(
+            status=status,
+            attempts=webhook_deliveries.c.attempts + 1,
+            next_attempt_at=next_attempt_at,
+            locked_by=None,
+            locked_until=None,
+            last_status_code=attempt.status_code,
+            last_error=attempt.error,
+            finished_at=None if status == PENDING else attempt.attempted_at,
+        )
+    )
+    if not result.rowcount:
+        return False
+    await conn.execute(
+        insert(webhook_attempts).values(
+            delivery_id=attempt.delivery_id,
+            endpoint_id=endpoint_id,
+            attempted_at=attempt.attempted_at,
+            status_code=attempt.status_code,
+            latency_ms=attempt.latency_ms,
+            response_excerpt=attempt.response_excerpt,
+            error=attempt.error,
+        )
+    )
+    return True
+
+
+async def get_delivery(conn: AsyncConnection, account_id: str, delivery_id: str) -> Delivery | None:
+    """The account's delivery ``delivery_id``."""
+    row = (
+        await conn.execute(
+            select(webhook_deliveries).where(
+                webhook_deliveries.c.id == delivery_id,
+                webhook_deliveries.c.account_id == account_id,
+            )
+        )
+    ).first()
+    return _delivery(row) if row else None
+
+
+async def list_deliveries(
+    conn: AsyncConnection, endpoint_id: str, *, before_id: str | None, limit: int
+) -> list[Delivery]:
+    """An endpoint's deliveries, newest first."""
+    query = (
+        select(webhook_deliveries)
+        .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        .order_by(webhook_deliveries.c.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(webhook_deliveries.c.id < before_id)
+    return [_delivery(row) for row in await conn.execute(query)]
+
+
+async def attempts_of(
+    conn: AsyncConnection, delivery_ids: Sequence[str]
+) -> dict[str, list[Attempt]]:
+    """The attempts of these deliveries, oldest first, by delivery."""
+    found: dict[str, list[Attempt]] = {delivery_id: [] for delivery_id in delivery_ids}
+    if not delivery_ids:
+        return found
+    rows = await conn.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id.in_(list(delivery_ids)))
+        .order_by(webhook_attempts.c.id)
+    )
+    for row in rows:
+        found[row.delivery_id].append(
+            Attempt(
+                delivery_id=row.delivery_id,
+                attempted_at=row.attempted_at,
+                status_code=row.status_code,
+                latency_ms=row.latency_ms,
+                response_excerpt=row.response_excerpt,
+                error=row.error,
+            )
+        )
+    return found
+
+
+async def requeue(conn: AsyncConnection, delivery_ids: Sequence[str], now: datetime) -> int:
+    """Make deliveries due again now, with the whole retry schedule ahead of them (a
+    replay), keeping their ids; returns how many."""
+    if not delivery_ids:
+        return 0
+    result = await conn.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
+        .values(status=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
+    )
+    await _notify_senders(conn)
+    return int(result.rowcount or 0)
+
+
+async def failed_since(conn: AsyncConnection, endpoint_id: str, since: datetime) -> list[str]:
+    """The ids of an endpoint's deliveries that failed for good since ``since``."""
+    rows = await conn.execute(
+        select(webhook_deliveries.c.id).where(
+            and_(
+                webhook_deliveries.c.endpoint_id == endpoint_id,
+                webhook_deliveries.c.status == FAILED,
+                webhook_deliveries.c.created_at >= since,
+            )
+        )
+    )
+    return list(rows.scalars())

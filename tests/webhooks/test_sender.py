@@ -1,0 +1,282 @@
+"""The sender, on a fake clock: the retry schedule, retry hints, 410, auto-disable, replays,
+per-endpoint isolation, timeouts and redirects."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from chatgate import webhooks
+from chatgate.crypto import CredentialBox
+from chatgate.domain.keys import KeyMode
+from chatgate.domain.records import ApiKey
+from chatgate.engine.clock import FakeClock
+from chatgate.engine.wakeup import LocalWakeup
+from chatgate.services import webhook_deliveries as delivery_service
+from chatgate.services.accounts import create_account
+from chatgate.services.keys import KeySpec, create_key
+from chatgate.services.webhook_endpoints import EndpointChanges, WebhookEndpoints
+from chatgate.services.webhook_sender import RETRY_SCHEDULE, SenderSettings, WebhookSender
+from chatgate.storage import webhook_deliveries as delivery_store
+from chatgate.storage import webhook_endpoints as endpoint_store
+from chatgate.storage.database import Database
+from chatgate.storage.webhook_deliveries import Delivery
+from chatgate.storage.webhook_endpoints import StoredEndpoint
+from tests.support import TEST_SECRET_KEY
+from tests.webhooks.receiver import Answer, Receiver
+
+
+@dataclass
+class World:
+    """A store, an account's key, endpoints on the receiver, and a sender on a fake clock."""
+
+    database: Database
+    key: ApiKey
+    endpoints: WebhookEndpoints
+    sender: WebhookSender
+    clock: FakeClock
+    receiver: Receiver
+
+    async def endpoint(self, path: str) -> tuple[StoredEndpoint, str]:
+        async with self.database.write() as conn:
+            return await self.endpoints.create(
+                conn, self.key, EndpointChanges(url=self.receiver.url(path)), self.clock()
+            )
+
+    async def ping(self, endpoint: StoredEndpoint) -> str:
+        async with self.database.write() as conn:
+            return await self.endpoints.ping(conn, self.key, endpoint.id, self.clock())
+
+    async def step(self) -> int:
+        """Start what is due, and wait until it is sent and written."""
+        started = await self.sender.run_once()
+        await self.sender.wait_idle()
+        return started
+
+    async def delivery(self, delivery_id: str) -> Delivery:
+        async with self.database.read() as conn:
+            found = await delivery_store.get_delivery(conn, self.key.account_id, delivery_id)
+        assert found is not None
+        return found
+
+    async def stored(self, endpoint: StoredEndpoint) -> StoredEndpoint:
+        async with self.database.read() as conn:
+            found = await endpoint_store.endpoint_by_id(conn, endpoint.id)
+        assert found is not None
+        return found
+
+
+def sender_for(
+    database: Database, endpoints: WebhookEndpoints, clock: FakeClock, **settings: object
+) -> WebhookSender:
+    values: dict[str, object] = {"allow_private": True, "attempt_timeout": 2.0}
+    values.update(settings)
+    return WebhookSender(
+        database,
+        httpx.AsyncClient(),
+        endpoints,
+        LocalWakeup(),
+        clock,
+        SenderSettings(**values),  # type: ignore[arg-type]
+        rng=random.Random(7),
+    )
+
+
+@pytest.fixture
+async def world(database: Database, receiver: Receiver) -> AsyncIterator[World]:
+    account = await create_account(database, f"hooks-{uuid.uuid4().hex[:10]}")
+    async with database.write() as conn:
+        key, _ = await create_key(conn, account.id, KeySpec("k", KeyMode.TEST, frozenset({"*"})))
+    endpoints = WebhookEndpoints(CredentialBox([TEST_SECRET_KEY]), allow_private=True)
+    clock = FakeClock()
+    sender = sender_for(database, endpoints, clock)
+    yield World(database, key, endpoints, sender, clock, receiver)
+    await sender.http.aclose()
+
+
+async def test_a_failing_delivery_follows_the_schedule_then_fails_with_one_id(world: World) -> None:
+    endpoint, secret = await world.endpoint("/down")
+    world.receiver.script["/down"] = [Answer(500) for _ in RETRY_SCHEDULE]
+    delivery_id = await world.ping(endpoint)
+    for attempt in range(1, len(RETRY_SCHEDULE) + 1):
+        assert await world.step() == 1
+        delivery = await world.delivery(delivery_id)
+        assert delivery.attempts == attempt
+        if attempt < len(RETRY_SCHEDULE):
+            assert delivery.status == "pending"
+            assert delivery.next_attempt_at is not None
+            waited = (delivery.next_attempt_at - world.clock()).total_seconds()
+            expected = RETRY_SCHEDULE[attempt].total_seconds()
+            assert expected * 0.9 <= waited <= expected * 1.1  # ±10 % jitter
+            # Not a moment early: nothing is due until the wait is over.
+            world.clock.advance(waited - 0.5)
+            assert await world.step() == 0
+            world.clock.advance(0.5)
+    delivery = await world.delivery(delivery_id)
+    assert (delivery.status, delivery.next_attempt_at, delivery.last_status_code) == (
+        "failed",
+        None,
+        500,
+    )
+    received = world.receiver.at("/down")
+    assert len(received) == len(RETRY_SCHEDULE) == 8
+    assert {r.headers["webhook-id"] for r in received} == {delivery_id}
+    for one in received:
+        stamp = float(one.headers["webhook-timestamp"])
+        webhooks.verify(secret, one.headers, one.body, now=stamp)
+    assert len({r.headers["webhook-timestamp"] for r in received}) == 8  # signed afresh
+    assert await world.step() == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "at_least"),
+    [("120", 120.0), ("Wed, 21 Oct 2099 07:28:00 GMT", 24 * 3600.0)],
+)
+async def test_retry_after_is_honoured(world: World, header: str, at_least: float) -> None:
+    endpoint, _ = await world.endpoint("/busy")
+    world.receiver.script["/busy"] = [Answer(429, {"Retry-After": header})]
+    delivery_id = await world.ping(endpoint)
+    await world.step()
+    delivery = await world.delivery(delivery_id)
+    assert delivery.next_attempt_at is not None
+    waited = (delivery.next_attempt_at - world.clock()).total_seconds()
+    assert at_least <= waited <= max(at_least, 5.5)
+
+
+async def test_410_disables_the_endpoint_and_its_deliveries_wait(world: World) -> None:
+    endpoint, _ = await world.endpoint("/gone")
+    world.receiver.script["/gone"] = [Answer(410)]
+    first = await world.ping(endpoint)
+    await world.step()
+    assert (await world.delivery(first)).status == "failed"
+    stored = await world.stored(endpoint)
+    assert (stored.enabled, stored.disabled_reason) == (False, "gone")
+    second = await world.ping(endpoint)
+    assert await world.step() == 0
+    assert (await world.delivery(second)).status == "pending"
+    async with world.database.write() as conn:
+        await world.endpoints.update(
+            conn, world.key, endpoint.id, EndpointChanges(enabled=True), world.clock()
+        )
+    assert await world.step() == 1
+    assert (await world.delivery(second)).status == "delivered"
+
+
+async def test_an_endpoint_failing_everything_for_five_days_is_disabled(world: World) -> None:
+    endpoint, _ = await world.endpoint("/dead")
+    world.receiver.script["/dead"] = [Answer(503) for _ in range(20)]
+    await world.ping(endpoint)
+    await world.step()
+    failing = await world.stored(endpoint)
+    assert failing.enabled
+    assert failing.failing_since == world.clock()
+    world.clock.advance(timedelta(days=4).total_seconds())
+    await world.ping(endpoint)
+    await world.step()
+    assert (await world.stored(endpoint)).enabled
+    world.clock.advance(timedelta(days=1).total_seconds())
+    await world.ping(endpoint)
+    await world.step()
+    stored = await world.stored(endpoint)
+    assert (stored.enabled, stored.disabled_reason) == (False, "failing")
+
+
+async def test_a_success_ends_the_run_of_failures(world: World) -> None:
+    endpoint, _ = await world.endpoint("/flaky")
+    world.receiver.script["/flaky"] = [Answer(500)]
+    delivery_id = await world.ping(endpoint)
+    await world.step()
+    assert (await world.stored(endpoint)).failing_since is not None
+    world.clock.advance(6)
+    await world.step()
+    assert (await world.delivery(delivery_id)).status == "delivered"
+    assert (await world.stored(endpoint)).failing_since is None
+
+
+async def test_replay_one_and_replay_every_failure_since(world: World) -> None:
+    endpoint, _ = await world.endpoint("/replay")
+    world.receiver.script["/replay"] = [Answer(400) for _ in range(3 * len(RETRY_SCHEDULE))]
+    started = world.clock()
+    ids = [await world.ping(endpoint) for _ in range(3)]
+    for _ in RETRY_SCHEDULE:
+        await world.step()
+        world.clock.advance(11 * 3600)
+    assert {(await world.delivery(i)).status for i in ids} == {"failed"}
+    world.receiver.script["/replay"] = []
+
+    async with world.database.write() as conn:
+        replayed = await delivery_service.replay_one(conn, world.key, ids[0], world.clock())
+    assert (replayed.status, replayed.attempts) == ("pending", 0)
+    await world.step()
+    assert (await world.delivery(ids[0])).status == "delivered"
+    assert world.receiver.at("/replay")[-1].headers["webhook-id"] == ids[0]
+
+    async with world.database.write() as conn:
+        count = await delivery_service.replay_failed_since(
+            conn, world.endpoints, world.key, endpoint.id, started, world.clock()
+        )
+    assert count == 2
+    await world.step()
+    assert {(await world.delivery(i)).status for i in ids} == {"delivered"}
+
+
+async def test_a_slow_receiver_holds_only_its_own_slots(world: World) -> None:
+    world.sender = sender_for(
+        world.database, world.endpoints, world.clock, per_endpoint=2, attempt_timeout=30.0
+    )
+    slow, _ = await world.endpoint("/slow")
+    fast, _ = await world.endpoint("/fast")
+    release = asyncio.Event()
+    world.receiver.script["/slow"] = [Answer(hold=release) for _ in range(5)]
+    for _ in range(5):
+        await world.ping(slow)
+    fast_ids = [await world.ping(fast) for _ in range(40)]
+    running = asyncio.create_task(world.sender.run())
+    try:
+        await world.receiver.wait_for("/fast", 40)
+        async with asyncio.timeout(10):
+            # Outcomes are written just after the answers: wait for the last few.
+            while {(await world.delivery(i)).status for i in fast_ids} != {"delivered"}:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        # The slow endpoint never had more than its two slots.
+        assert len(world.receiver.at("/slow")) == 2
+        release.set()
+        await world.receiver.wait_for("/slow", 5)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await world.sender.http.aclose()
+
+
+async def test_no_answer_in_time_is_a_failed_attempt(world: World) -> None:
+    world.sender = sender_for(world.database, world.endpoints, world.clock, attempt_timeout=0.3)
+    endpoint, _ = await world.endpoint("/hang")
+    release = asyncio.Event()
+    world.receiver.script["/hang"] = [Answer(hold=release)]
+    delivery_id = await world.ping(endpoint)
+    try:
+        await world.step()
+    finally:
+        release.set()
+        await world.sender.http.aclose()
+    delivery = await world.delivery(delivery_id)
+    assert delivery.status == "pending"
+    assert delivery.last_error == "no answer within 0.3 s"
+    assert delivery.last_status_code is None
+
+
+async def test_a_redirect_is_not_followed(world: World) -> None:
+    endpoint, _ = await world.endpoint("/moved")
+    world.receiver.script["/moved"] = [Answer(302, {"Location": "http://10.0.0.1/steal"})]
+    delivery_id = await world.ping(endpoint)
+    await world.step()
+    delivery = await world.delivery(delivery_id)
+    assert (delivery.status, delivery.last_status_code) == ("pending", 302)
+    assert [r.path for r in world.receiver.received] == ["/moved"]
