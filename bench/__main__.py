@@ -9,6 +9,8 @@ For each store it runs, on this machine and loopback only:
 3. the accept->dispatch latency of the messages of the 50 % run, read from the store;
 4. end-to-end throughput: 20,000 messages in batches, from the first request until every
    one is ``sent``;
+5. webhook delivery throughput to a fast local receiver, alone and beside a slow one
+   (``bench/webhooks.py``);
 and samples the gateway process's RSS throughout. Results are printed and written to
 ``bench/RESULTS.md`` with the machine and the date.
 """
@@ -34,7 +36,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench import webhooks
 from bench.loadgen import percentile
+from bench.webhooks import WebhookResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 64
@@ -57,6 +61,7 @@ class StoreResult:
     dispatch_ms: dict[str, float] = field(default_factory=dict)
     e2e_rate: float = 0.0
     peak_rss_mib: float = 0.0
+    webhooks: WebhookResult | None = None
 
 
 def free_port() -> int:
@@ -405,6 +410,23 @@ def report(results: list[StoreResult], seconds: float) -> str:
             + " / ".join(f"{d.get(p, float('nan')):.0f}" for p in ("p50", "p95", "p99"))
             + f" | {r.peak_rss_mib:.0f} |"
         )
+    lines += [
+        "",
+        "Webhook delivery (`bench/webhooks.py`): the sender posting signed deliveries to a "
+        "local receiver in a process of its own, "
+        f"{webhooks.FAST_DELIVERIES:,} per run; then again with a receiver beside it that "
+        f"answers after {webhooks.SLOW_SECONDS:g} s.",
+        "",
+        "| store | fast receiver alone, deliveries/s | beside a slow one, deliveries/s "
+        "| the slow one's cost |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        if r.webhooks is not None:
+            w = r.webhooks
+            lines.append(
+                f"| {r.store} | {w.fast_alone:,.0f} | {w.fast_beside_slow:,.0f} | {w.cost:.1%} |"
+            )
     errors = {r.store: (r.full["errors"], r.baseline["errors"], r.floor["errors"]) for r in results}
     lines += ["", f"Errors (full path, baseline, floor): {errors}", ""]
     lines += [
@@ -415,7 +437,8 @@ def report(results: list[StoreResult], seconds: float) -> str:
     lines += [
         "Targets: full path ≥ 1.0× baseline; end-to-end ≥ 1,500 msg/s on SQLite; "
         "accept→dispatch p99 < 250 ms at 50 %; "
-        "peak RSS < 300 MiB.",
+        "peak RSS < 300 MiB; webhooks ≥ 2,000 deliveries/s to a fast receiver, "
+        "a slow one beside it costing ≤ 10 %.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -435,21 +458,20 @@ def main() -> None:
 
     results = []
     with tempfile.TemporaryDirectory() as work:
-        results.append(
-            run_store(
-                "SQLite",
-                f"sqlite:///{work}/chatgate.db",
-                f"sqlite:///{work}/baseline.db",
-                args.seconds,
-            )
+        sqlite = run_store(
+            "SQLite", f"sqlite:///{work}/chatgate.db", f"sqlite:///{work}/baseline.db", args.seconds
         )
+        sqlite.webhooks = asyncio.run(webhooks.measure(f"sqlite:///{work}/webhooks.db"))
+        results.append(sqlite)
     if not args.no_postgres:
         urls = asyncio.run(_postgres_databases(args.postgres))
         if urls is None:
             print(f"PostgreSQL at {args.postgres} is not reachable: skipped", file=sys.stderr)
         else:
             try:
-                results.append(run_store("PostgreSQL", urls[0], urls[1], args.seconds))
+                postgres = run_store("PostgreSQL", urls[0], urls[1], args.seconds)
+                postgres.webhooks = asyncio.run(webhooks.measure(urls[1]))
+                results.append(postgres)
             finally:
                 asyncio.run(_drop(args.postgres, *urls))
     text = report(results, args.seconds)

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from chatgate import webhooks
@@ -23,7 +22,8 @@ from chatgate.services import webhook_deliveries as delivery_service
 from chatgate.services.accounts import create_account
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.services.webhook_endpoints import EndpointChanges, WebhookEndpoints
-from chatgate.services.webhook_sender import RETRY_SCHEDULE, SenderSettings, WebhookSender
+from chatgate.services.webhook_outcomes import RETRY_SCHEDULE
+from chatgate.services.webhook_sender import SenderSettings, WebhookSender
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
 from chatgate.storage.database import Database
@@ -80,7 +80,6 @@ def sender_for(
     values.update(settings)
     return WebhookSender(
         database,
-        httpx.AsyncClient(),
         endpoints,
         LocalWakeup(),
         clock,
@@ -98,7 +97,7 @@ async def world(database: Database, receiver: Receiver) -> AsyncIterator[World]:
     clock = FakeClock()
     sender = sender_for(database, endpoints, clock)
     yield World(database, key, endpoints, sender, clock, receiver)
-    await sender.http.aclose()
+    await sender.aclose()
 
 
 async def test_a_failing_delivery_follows_the_schedule_then_fails_with_one_id(world: World) -> None:
@@ -252,7 +251,7 @@ async def test_a_slow_receiver_holds_only_its_own_slots(world: World) -> None:
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
-        await world.sender.http.aclose()
+        await world.sender.aclose()
 
 
 async def test_no_answer_in_time_is_a_failed_attempt(world: World) -> None:
@@ -265,7 +264,7 @@ async def test_no_answer_in_time_is_a_failed_attempt(world: World) -> None:
         await world.step()
     finally:
         release.set()
-        await world.sender.http.aclose()
+        await world.sender.aclose()
     delivery = await world.delivery(delivery_id)
     assert delivery.status == "pending"
     assert delivery.last_error == "no answer within 0.3 s"

@@ -147,7 +147,6 @@ def build_webhook_sender(gateway: Gateway) -> WebhookSender:
     settings = gateway.settings
     return WebhookSender(
         gateway.database,
-        gateway.http,
         gateway.webhook_endpoints,
         gateway.webhook_wakeup,
         system_clock,

@@ -30,6 +30,7 @@ from chatgate.storage.webhook_endpoints import StoredEndpoint
 
 ROTATION_OVERLAP = timedelta(hours=24)
 PING_EVENT = "webhook.ping"
+_OPENED_CACHE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +56,18 @@ class WebhookEndpoints:
         self.box = box
         self.allow_private = allow_private
         self.resolver = resolver
+        self._opened: dict[bytes, dict[str, Any]] = {}
 
     def signing_secrets(self, endpoint: StoredEndpoint, now: datetime) -> list[str]:
         """The secrets that sign a delivery now: the current one, then a rotated-out one."""
-        sealed = self.box.decrypt(endpoint.sealed_secrets)
+        sealed = self._opened.get(endpoint.sealed_secrets)
+        if sealed is None:
+            # Decrypted once per version of the secrets, not once per delivery.
+            if len(self._opened) >= _OPENED_CACHE:
+                self._opened.clear()
+            sealed = self._opened[endpoint.sealed_secrets] = self.box.decrypt(
+                endpoint.sealed_secrets
+            )
         found = [str(sealed["current"])]
         until = sealed.get("previous_until")
         if sealed.get("previous") and until and datetime.fromisoformat(until) > now:

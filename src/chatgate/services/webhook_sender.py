@@ -1,39 +1,44 @@
-"""Sending webhook deliveries: signed, through the SSRF guard, retried on a fixed schedule.
+"""Sending webhook deliveries: signed, through the SSRF guard, within ``ATTEMPT_TIMEOUT``.
 
 Each attempt posts the delivery's exact stored bytes, signed afresh (Standard Webhooks; the
-``webhook-id`` is the delivery's id on every attempt), within ``ATTEMPT_TIMEOUT``. A 2xx
-answer is success. Anything else fails the attempt: a 410 disables the endpoint at once;
-otherwise the next attempt follows ``RETRY_SCHEDULE`` with ±10 % jitter, later if the
-receiver asked so with ``Retry-After``, and the delivery is ``failed`` (and kept) when the
-schedule runs out. An endpoint whose every delivery has failed for ``DISABLE_AFTER`` is
-disabled.
+``webhook-id`` is the delivery's id on every attempt). What the answer means, retries
+included, is ``webhook_outcomes``'s to say and write.
 
 Deliveries are claimed with a lease and run concurrently, at most ``per_endpoint`` at a
 time for one endpoint, so that a slow or dead receiver holds only its own slots: the others
-go on at full speed. Each outcome is written on its own as soon as it is known.
+go on at full speed. While deliveries are in flight, a claim waits for half an endpoint's
+share of slots to come back (or ``claim_interval``), so that one claim starts many.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 
-import httpx
+import aiohttp
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate import webhooks
 from chatgate.engine.clock import Clock
 from chatgate.engine.wakeup import LocalWakeup
 from chatgate.engine.worker import worker_name
-from chatgate.net_guard import Answer, Resolver, UnsafeURL, call_checked, check_url, system_resolver
+from chatgate.net_guard import (
+    Answer,
+    Resolver,
+    Target,
+    UnsafeURL,
+    check_url,
+    post_checked,
+    system_resolver,
+)
 from chatgate.services.webhook_endpoints import WebhookEndpoints
+from chatgate.services.webhook_outcomes import Outcome, OutcomeWriter
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
 from chatgate.storage.database import Database
@@ -42,15 +47,10 @@ from chatgate.storage.webhook_endpoints import StoredEndpoint
 
 log = structlog.get_logger(__name__)
 
-# The wait before each attempt: the first at once, the eighth and last ten hours after the
-# seventh (about 28 hours in all).
-RETRY_SCHEDULE = tuple(
-    timedelta(seconds=s) for s in (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
-)
 ATTEMPT_TIMEOUT = 15.0
-DISABLE_AFTER = timedelta(days=5)
-# A Retry-After longer than this is not taken at its word.
-MAX_RETRY_AFTER = timedelta(hours=24)
+# How long the SSRF guard's answer for one URL (its resolved, checked address) is kept.
+CHECK_TTL_SECONDS = 30.0
+_TARGETS_KEPT = 4096
 EXCERPT_BYTES = 1024
 USER_AGENT = "Chatgate-Webhooks/1"
 
@@ -59,46 +59,15 @@ USER_AGENT = "Chatgate-Webhooks/1"
 class SenderSettings:
     """How hard the sender works."""
 
-    per_endpoint: int = 8
+    per_endpoint: int = 32
     in_flight: int = 256
     lease_seconds: float = 60.0
     poll_seconds: float = 1.0
     allow_private: bool = False
     attempt_timeout: float = ATTEMPT_TIMEOUT
-
-
-def retry_after(answer: Answer, now: datetime) -> timedelta | None:
-    """The wait a receiver asked for with ``Retry-After`` (seconds or an HTTP date)."""
-    value = next((v for k, v in answer.headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
-    else:
-        try:
-            wait = parsedate_to_datetime(value) - now
-        except (TypeError, ValueError):
-            return None
-    return min(max(wait, timedelta(0)), MAX_RETRY_AFTER)
-
-
-def next_attempt_at(
-    attempts_made: int, now: datetime, jitter: Callable[[], float], asked: timedelta | None
-) -> datetime | None:
-    """When to try again after ``attempts_made`` failed attempts; ``None`` when to give up."""
-    if attempts_made >= len(RETRY_SCHEDULE):
-        return None
-    wait = RETRY_SCHEDULE[attempts_made] * jitter()
-    if asked is not None:
-        wait = max(wait, asked)
-    return now + wait
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    attempt: Attempt
-    answer: Answer | None
+    # The longest wait for slots to free up before the next claim, while deliveries are in
+    # flight (a claim that comes sooner finds enough room for many).
+    claim_interval: float = 0.02
 
 
 class WebhookSender:
@@ -107,7 +76,6 @@ class WebhookSender:
     def __init__(
         self,
         database: Database,
-        http: httpx.AsyncClient,
         endpoints: WebhookEndpoints,
         wakeup: LocalWakeup,
         clock: Clock,
@@ -117,8 +85,8 @@ class WebhookSender:
         rng: random.Random | None = None,
     ) -> None:
         self.database = database
-        self.http = http
         self.endpoints = endpoints
+        self._session: aiohttp.ClientSession | None = None
         self.wakeup = wakeup
         self.clock = clock
         self.settings = settings
@@ -129,9 +97,31 @@ class WebhookSender:
         # Each delivery in flight, by the task sending it.
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._slot_freed = asyncio.Event()
+        self._finished_since_claim = 0
+        # Checked URLs: when each answer expires, and the target.
+        self._targets: dict[str, tuple[float, Target]] = {}
+        self._outcomes = OutcomeWriter(database, self.name, clock, self._jitter)
 
     def _jitter(self) -> float:
         return self.rng.uniform(0.9, 1.1)
+
+    async def _checked(self, url: str) -> Target:
+        """``url`` checked by the SSRF guard, the answer kept for ``CHECK_TTL_SECONDS``.
+
+        The request still goes to the address that was checked, so keeping the answer a
+        little while opens no door to DNS rebinding; it saves a lookup per delivery.
+        """
+        now = time.monotonic()
+        kept = self._targets.get(url)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        target = await check_url(
+            url, allow_private=self.settings.allow_private, resolver=self.resolver
+        )
+        if len(self._targets) >= _TARGETS_KEPT:
+            self._targets.clear()
+        self._targets[url] = (now + CHECK_TTL_SECONDS, target)
+        return target
 
     async def run(self) -> None:
         """Send deliveries as they fall due, until cancelled; then hand back what it holds."""
@@ -140,13 +130,44 @@ class WebhookSender:
                 started = await self.run_once()
                 if started == 0:
                     await self._idle()
+                if self._tasks:
+                    await self._gather_room()
         finally:
             await self._stop_in_flight()
+            await self.aclose()
+
+    async def _gather_room(self) -> None:
+        """Let slots free up before the next claim, so that one claim (on SQLite one
+        durable commit) starts many deliveries rather than one: until half an endpoint's
+        share has come back, or ``claim_interval`` has passed."""
+        enough = max(1, self.settings.per_endpoint // 2)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.claim_interval):
+                while self._finished_since_claim < enough and self._tasks:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running loop, as aiohttp requires.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.in_flight, use_dns_cache=False),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the connections to receivers."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def wait_idle(self) -> None:
         """Wait until every delivery started so far has been sent and written."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._outcomes.flush()
 
     async def _stop_in_flight(self) -> None:
         """Cancel the deliveries in flight and hand them back for another try at once."""
@@ -154,6 +175,8 @@ class WebhookSender:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # What was sent is written; what was cut short is handed back.
+        await self._outcomes.flush()
         if not held:
             return
         try:
@@ -191,38 +214,30 @@ class WebhookSender:
         room = self.settings.in_flight - len(self._tasks)
         if room <= 0:
             return 0
-        full = [e for e, n in self._busy.items() if n >= self.settings.per_endpoint]
+        self._finished_since_claim = 0
         now = self.clock()
         async with self.database.write() as conn:
-            claimed = await delivery_store.claim_due(
+            starting = await delivery_store.claim_due(
                 conn,
                 self.name,
                 now=now,
                 lease=timedelta(seconds=self.settings.lease_seconds),
                 limit=room,
-                skip_endpoints=full,
+                per_endpoint=self.settings.per_endpoint,
+                busy=self._busy,
             )
-            starting, surplus = self._within_caps(claimed)
-            await delivery_store.release(conn, self.name, [d.id for d in surplus])
+            endpoints = await endpoint_store.endpoints_by_id(
+                conn, [delivery.endpoint_id for delivery in starting]
+            )
         for delivery in starting:
+            endpoint = endpoints.get(delivery.endpoint_id)
+            if endpoint is None:  # removed meanwhile, with its deliveries
+                continue
             self._busy[delivery.endpoint_id] += 1
-            task = asyncio.create_task(self._deliver(delivery))
+            task = asyncio.create_task(self._deliver(delivery, endpoint))
             self._tasks[task] = delivery.id
             task.add_done_callback(self._done(delivery.endpoint_id))
         return len(starting)
-
-    def _within_caps(self, claimed: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
-        taken: Counter[str] = Counter()
-        starting: list[Delivery] = []
-        surplus: list[Delivery] = []
-        for delivery in claimed:
-            endpoint = delivery.endpoint_id
-            if self._busy[endpoint] + taken[endpoint] < self.settings.per_endpoint:
-                taken[endpoint] += 1
-                starting.append(delivery)
-            else:
-                surplus.append(delivery)
-        return starting, surplus
 
     def _done(self, endpoint_id: str) -> Callable[[asyncio.Task[None]], None]:
         def finished(task: asyncio.Task[None]) -> None:
@@ -230,21 +245,17 @@ class WebhookSender:
             self._busy[endpoint_id] -= 1
             if self._busy[endpoint_id] <= 0:
                 del self._busy[endpoint_id]
+            self._finished_since_claim += 1
             self._slot_freed.set()
             if not task.cancelled() and task.exception() is not None:
                 log.error("webhooks.delivery_crashed", exc_info=task.exception())
 
         return finished
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        async with self.database.read() as conn:
-            endpoint = await endpoint_store.endpoint_by_id(conn, delivery.endpoint_id)
-        if endpoint is None:  # removed meanwhile, with its deliveries
-            return
-        result = await self._attempt(delivery, endpoint)
-        await self.database.transact(lambda conn: self._record(conn, delivery, result))
+    async def _deliver(self, delivery: Delivery, endpoint: StoredEndpoint) -> None:
+        self._outcomes.add(await self._attempt(delivery, endpoint))
 
-    async def _attempt(self, delivery: Delivery, endpoint: StoredEndpoint) -> _Result:
+    async def _attempt(self, delivery: Delivery, endpoint: StoredEndpoint) -> Outcome:
         now = self.clock()
         secrets = self.endpoints.signing_secrets(endpoint, now)
         body = delivery.payload.encode("utf-8")
@@ -261,12 +272,9 @@ class WebhookSender:
         error: str | None = None
         try:
             async with asyncio.timeout(self.settings.attempt_timeout):
-                target = await check_url(
-                    url, allow_private=self.settings.allow_private, resolver=self.resolver
-                )
-                answer = await call_checked(
-                    self.http,
-                    "POST",
+                target = await self._checked(url)
+                answer = await post_checked(
+                    self._http(),
                     url,
                     target,
                     content=body,
@@ -277,7 +285,7 @@ class WebhookSender:
             error = f"refused: {exc}"
         except TimeoutError:
             error = f"no answer within {self.settings.attempt_timeout:g} s"
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         attempt = Attempt(
             delivery_id=delivery.id,
@@ -287,41 +295,4 @@ class WebhookSender:
             response_excerpt=answer.excerpt.decode("utf-8", "replace") if answer else None,
             error=error,
         )
-        return _Result(attempt, answer)
-
-    async def _record(self, conn: AsyncConnection, delivery: Delivery, result: _Result) -> None:
-        now = self.clock()
-        answer = result.answer
-        succeeded = answer is not None and 200 <= answer.status < 300
-        gone = answer is not None and answer.status == 410
-        if succeeded:
-            status, due = delivery_store.DELIVERED, None
-        elif gone:
-            status, due = delivery_store.FAILED, None
-        else:
-            asked = retry_after(answer, now) if answer is not None else None
-            due = next_attempt_at(delivery.attempts + 1, now, self._jitter, asked)
-            status = delivery_store.PENDING if due is not None else delivery_store.FAILED
-        written = await delivery_store.record_attempt(
-            conn,
-            self.name,
-            result.attempt,
-            delivery.endpoint_id,
-            status=status,
-            next_attempt_at=due,
-        )
-        if not written:  # the lease ran out and another sender took it over
-            log.warning("webhooks.lease_lost", delivery=delivery.id)
-            return
-        failing_since = await endpoint_store.note_result(
-            conn, delivery.endpoint_id, succeeded=succeeded, at=now
-        )
-        reason = None
-        if gone:
-            reason = "gone"
-        elif failing_since is not None and now - failing_since >= DISABLE_AFTER:
-            reason = "failing"
-        if reason and await endpoint_store.disable_endpoint(
-            conn, delivery.endpoint_id, reason, now
-        ):
-            log.warning("webhooks.endpoint_disabled", endpoint=delivery.endpoint_id, reason=reason)
+        return Outcome(delivery, attempt, answer)

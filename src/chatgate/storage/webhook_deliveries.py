@@ -8,20 +8,34 @@ pending and are not claimed until it is enabled again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.storage.staged import staged
 from chatgate.storage.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from chatgate.storage.upsert import insert_or_ignore_statement
 
 # The NOTIFY channel that wakes webhook senders on PostgreSQL (delivered at commit).
 WEBHOOKS_CHANNEL = "chatgate_webhooks"
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+_TIME = webhook_deliveries.c.next_attempt_at.type
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -119,6 +133,32 @@ async def _notify_senders(conn: AsyncConnection) -> None:
         await conn.execute(_NOTIFY, {"channel": WEBHOOKS_CHANNEL})
 
 
+_DUE = (
+    select(webhook_deliveries.c.id, webhook_deliveries.c.endpoint_id)
+    .where(
+        webhook_deliveries.c.status == PENDING,
+        webhook_deliveries.c.next_attempt_at <= bindparam("b_now", type_=_TIME),
+        or_(
+            webhook_deliveries.c.locked_until.is_(None),
+            webhook_deliveries.c.locked_until < bindparam("b_now", type_=_TIME),
+        ),
+        webhook_deliveries.c.endpoint_id.in_(
+            select(webhook_endpoints.c.id).where(webhook_endpoints.c.enabled.is_(True))
+        ),
+        webhook_deliveries.c.endpoint_id.not_in(bindparam("b_full", expanding=True)),
+    )
+    .order_by(webhook_deliveries.c.next_attempt_at)
+    .limit(bindparam("b_scan", type_=Integer()))
+    .with_for_update(skip_locked=True, of=webhook_deliveries)
+)
+_LEASE = (
+    update(webhook_deliveries)
+    .where(webhook_deliveries.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(locked_by=bindparam("b_worker"), locked_until=bindparam("b_until", type_=_TIME))
+    .returning(*webhook_deliveries.c)
+)
+
+
 async def claim_due(
     conn: AsyncConnection,
     worker_id: str,
@@ -126,32 +166,31 @@ async def claim_due(
     now: datetime,
     lease: timedelta,
     limit: int,
-    skip_endpoints: Collection[str] = (),
+    per_endpoint: int,
+    busy: Mapping[str, int] | None = None,
 ) -> list[Delivery]:
-    """Lease up to ``limit`` due deliveries of enabled endpoints, oldest due first."""
-    due = (
-        select(webhook_deliveries.c.id)
-        .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
-        .where(
-            webhook_deliveries.c.status == PENDING,
-            webhook_deliveries.c.next_attempt_at <= now,
-            or_(
-                webhook_deliveries.c.locked_until.is_(None),
-                webhook_deliveries.c.locked_until < now,
-            ),
-            webhook_endpoints.c.enabled.is_(True),
-        )
-        .order_by(webhook_deliveries.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=webhook_deliveries)
-    )
-    if skip_endpoints:
-        due = due.where(webhook_deliveries.c.endpoint_id.not_in(sorted(skip_endpoints)))
+    """Lease up to ``limit`` due deliveries of enabled endpoints, oldest due first, and no
+    more for one endpoint than its room: ``per_endpoint`` less its ``busy`` deliveries.
+
+    Two fixed statements (their compiled forms are reused): the due deliveries, locked
+    (``SKIP LOCKED`` on PostgreSQL), then the lease of those that fit.
+    """
+    busy = busy or {}
+    # A name no endpoint has: an empty NOT IN list is not written alike by every dialect.
+    full = [e for e, n in busy.items() if n >= per_endpoint] or ["-"]
+    due = await conn.execute(_DUE, {"b_now": now, "b_full": full, "b_scan": limit * 2})
+    taken: dict[str, int] = {}
+    chosen: list[str] = []
+    for delivery_id, endpoint_id in due:
+        if len(chosen) == limit:
+            break
+        if busy.get(endpoint_id, 0) + taken.get(endpoint_id, 0) < per_endpoint:
+            taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
+            chosen.append(delivery_id)
+    if not chosen:
+        return []
     rows = await conn.execute(
-        update(webhook_deliveries)
-        .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
-        .values(locked_by=worker_id, locked_until=now + lease)
-        .returning(*webhook_deliveries.c)
+        _LEASE, {"b_ids": chosen, "b_worker": worker_id, "b_until": now + lease}
     )
     claimed = [_delivery(row) for row in rows]
     claimed.sort(key=lambda d: (d.next_attempt_at or now, d.id))
@@ -181,47 +220,82 @@ async def next_due_at(conn: AsyncConnection) -> datetime | None:
     return due
 
 
-async def record_attempt(
-    conn: AsyncConnection,
-    worker_id: str,
-    attempt: Attempt,
-    endpoint_id: str,
-    *,
-    status: str,
-    next_attempt_at: datetime | None,
-) -> bool:
-    """Write an attempt and the delivery's new state, if this worker still holds it."""
-    result = await conn.execute(
-        update(webhook_deliveries)
+# Built once: the sender writes one of these per attempt.
+_RECORD_OUTCOME = (
+    update(webhook_deliveries)
+    .where(
+        webhook_deliveries.c.id == bindparam("b_id"),
+        webhook_deliveries.c.locked_by == bindparam("b_worker"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        attempts=webhook_deliveries.c.attempts + 1,
+        next_attempt_at=bindparam("b_next", type_=_TIME),
+        locked_by=None,
+        locked_until=None,
+        last_status_code=bindparam("b_code", type_=Integer()),
+        last_error=bindparam("b_error", type_=Text()),
+        finished_at=bindparam("b_finished", type_=_TIME),
+    )
+)
+_INSERT_ATTEMPTS = insert(webhook_attempts)
+
+
+async def lock_held(conn: AsyncConnection, worker_id: str, delivery_ids: Sequence[str]) -> set[str]:
+    """Which of these deliveries ``worker_id`` still holds, locked for the rest of the
+    transaction (in id order, so that two writers never deadlock)."""
+    if not delivery_ids:
+        return set()
+    rows = await conn.execute(
+        select(webhook_deliveries.c.id)
         .where(
-            webhook_deliveries.c.id == attempt.delivery_id,
+            webhook_deliveries.c.id.in_(sorted(delivery_ids)),
             webhook_deliveries.c.locked_by == worker_id,
         )
-        .values(
-            status=status,
-            attempts=webhook_deliveries.c.attempts + 1,
-            next_attempt_at=next_attempt_at,
-            locked_by=None,
-            locked_until=None,
-            last_status_code=attempt.status_code,
-            last_error=attempt.error,
-            finished_at=None if status == PENDING else attempt.attempted_at,
-        )
+        .order_by(webhook_deliveries.c.id)
+        .with_for_update()
     )
-    if not result.rowcount:
-        return False
-    await conn.execute(
-        insert(webhook_attempts).values(
-            delivery_id=attempt.delivery_id,
-            endpoint_id=endpoint_id,
-            attempted_at=attempt.attempted_at,
-            status_code=attempt.status_code,
-            latency_ms=attempt.latency_ms,
-            response_excerpt=attempt.response_excerpt,
-            error=attempt.error,
-        )
+    return set(rows.scalars())
+
+
+def stage_outcomes(
+    conn: AsyncConnection,
+    worker_id: str,
+    outcomes: Sequence[tuple[Delivery, Attempt, str, datetime | None]],
+) -> None:
+    """Stage each delivery's new state and its attempt (deliveries held and locked by
+    ``worker_id``: see :func:`lock_held`), as one statement each for all of them."""
+    writes = staged(conn)
+    writes.add(
+        _RECORD_OUTCOME,
+        [
+            {
+                "b_id": delivery.id,
+                "b_worker": worker_id,
+                "b_status": status,
+                "b_next": due,
+                "b_code": attempt.status_code,
+                "b_error": attempt.error,
+                "b_finished": None if status == PENDING else attempt.attempted_at,
+            }
+            for delivery, attempt, status, due in outcomes
+        ],
     )
-    return True
+    writes.add(
+        _INSERT_ATTEMPTS,
+        [
+            {
+                "delivery_id": attempt.delivery_id,
+                "endpoint_id": delivery.endpoint_id,
+                "attempted_at": attempt.attempted_at,
+                "status_code": attempt.status_code,
+                "latency_ms": attempt.latency_ms,
+                "response_excerpt": attempt.response_excerpt,
+                "error": attempt.error,
+            }
+            for delivery, attempt, _, _ in outcomes
+        ],
+    )
 
 
 async def get_delivery(conn: AsyncConnection, account_id: str, delivery_id: str) -> Delivery | None:

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.keys import KeyMode
+from chatgate.storage.staged import staged
 from chatgate.storage.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 
 
@@ -130,6 +131,18 @@ async def list_endpoints(
     return [_endpoint(row) for row in rows]
 
 
+async def endpoints_by_id(
+    conn: AsyncConnection, endpoint_ids: Sequence[str]
+) -> dict[str, StoredEndpoint]:
+    """These endpoints, by id (for the delivery engine only)."""
+    if not endpoint_ids:
+        return {}
+    rows = await conn.execute(
+        select(webhook_endpoints).where(webhook_endpoints.c.id.in_(sorted(set(endpoint_ids))))
+    )
+    return {row.id: _endpoint(row) for row in rows}
+
+
 async def enabled_endpoints_of(
     conn: AsyncConnection, account_ids: Sequence[str]
 ) -> list[StoredEndpoint]:
@@ -159,29 +172,37 @@ async def delete_endpoint(conn: AsyncConnection, endpoint_id: str) -> None:
     await conn.execute(delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))
 
 
-async def note_result(
-    conn: AsyncConnection, endpoint_id: str, *, succeeded: bool, at: datetime
-) -> datetime | None:
-    """Track an endpoint's run of failures; returns since when it has failed (None: it works)."""
-    if succeeded:
-        await conn.execute(
-            update(webhook_endpoints)
-            .where(
-                webhook_endpoints.c.id == endpoint_id,
-                webhook_endpoints.c.failing_since.is_not(None),
-            )
-            .values(failing_since=None)
-        )
-        return None
+_WORKS_AGAIN = (
+    update(webhook_endpoints)
+    .where(
+        webhook_endpoints.c.id == bindparam("b_id"),
+        webhook_endpoints.c.failing_since.is_not(None),
+    )
+    .values(failing_since=None)
+)
+
+
+def stage_working(conn: AsyncConnection, endpoint_ids: Sequence[str]) -> None:
+    """Stage the end of these endpoints' runs of failures (a delivery went through)."""
+    staged(conn).add(_WORKS_AGAIN, [{"b_id": endpoint_id} for endpoint_id in endpoint_ids])
+
+
+async def note_failures(
+    conn: AsyncConnection, endpoint_ids: Sequence[str], at: datetime
+) -> dict[str, datetime]:
+    """Start these endpoints' runs of failures where none runs; since when each has failed."""
+    if not endpoint_ids:
+        return {}
+    chosen = webhook_endpoints.c.id.in_(sorted(endpoint_ids))
     await conn.execute(
         update(webhook_endpoints)
-        .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.failing_since.is_(None))
+        .where(chosen, webhook_endpoints.c.failing_since.is_(None))
         .values(failing_since=at)
     )
-    since: datetime | None = await conn.scalar(
-        select(webhook_endpoints.c.failing_since).where(webhook_endpoints.c.id == endpoint_id)
+    rows = await conn.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.failing_since).where(chosen)
     )
-    return since
+    return {row.id: row.failing_since for row in rows if row.failing_since is not None}
 
 
 async def disable_endpoint(

@@ -1,0 +1,212 @@
+"""Webhook delivery throughput: the real sender against receivers in processes of their own.
+
+Deliveries are queued straight into the store (as the fan-out writes them), then one
+``WebhookSender`` sends them, signed and through the SSRF guard (private addresses allowed,
+the receivers being on loopback), to:
+1. a fast receiver alone: deliveries per second from start until every one is recorded;
+2. the same fast receiver with a slow one beside it (each answer after ``SLOW_SECONDS``),
+   both with deliveries waiting: the fast receiver's rate again, and how much the slow one
+   cost it.
+
+Run with ``python -m bench.webhooks`` (SQLite in a temporary folder) or through ``make bench``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+from sqlalchemy import func, select
+
+from chatgate.config import Settings
+from chatgate.crypto import CredentialBox, new_key
+from chatgate.domain.ids import new_id
+from chatgate.domain.keys import KeyMode
+from chatgate.engine.clock import system_clock
+from chatgate.engine.wakeup import LocalWakeup
+from chatgate.services.accounts import create_account
+from chatgate.services.keys import KeySpec, create_key
+from chatgate.services.webhook_endpoints import EndpointChanges, WebhookEndpoints
+from chatgate.services.webhook_sender import SenderSettings, WebhookSender
+from chatgate.storage import webhook_deliveries as delivery_store
+from chatgate.storage.database import Database
+from chatgate.storage.migrate import upgrade_async
+from chatgate.storage.tables import webhook_deliveries
+from chatgate.storage.types import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST_DELIVERIES = 10_000
+SLOW_DELIVERIES = 200
+SLOW_SECONDS = 5.0
+PAYLOAD = orjson.dumps(
+    {
+        "id": "evt_BENCH",
+        "object": "event",
+        "type": "message.status",
+        "created_at": "2026-12-02T00:00:00+00:00",
+        "data": {"message_id": "msg_BENCH", "status": "delivered", "metadata": {"n": 1}},
+    }
+).decode()
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What the webhook benchmark measured on one store."""
+
+    fast_alone: float
+    fast_beside_slow: float
+    slow_delivered: int
+
+    @property
+    def cost(self) -> float:
+        """The share of the fast receiver's rate that the slow one took away."""
+        return 1 - self.fast_beside_slow / self.fast_alone
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _receiver(delay: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.receiver:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_RECEIVER_DELAY": str(delay)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the receiver did not start")
+
+
+async def _queue(database: Database, account_id: str, endpoint_id: str, count: int) -> None:
+    now = utcnow()
+    for start in range(0, count, 1000):
+        rows = [
+            delivery_store.delivery_row(
+                new_id("dlv"), account_id, endpoint_id, None, "message.status", PAYLOAD, now
+            )
+            for _ in range(start, min(count, start + 1000))
+        ]
+        async with database.write() as conn:
+            await delivery_store.add_deliveries(conn, rows)
+
+
+async def _count(database: Database, endpoint_id: str, status: str) -> int:
+    async with database.read() as conn:
+        count = await conn.scalar(
+            select(func.count()).where(
+                webhook_deliveries.c.status == status,
+                webhook_deliveries.c.endpoint_id == endpoint_id,
+            )
+        )
+    return int(count or 0)
+
+
+async def _rate(database: Database, sender: WebhookSender, endpoint_id: str, count: int) -> float:
+    """Deliveries per second to ``endpoint_id`` until ``count`` of them are delivered."""
+    started = time.perf_counter()
+    running = asyncio.create_task(sender.run())
+    try:
+        # Polls what is left (cheap, through the due index), not what is done.
+        while await _count(database, endpoint_id, delivery_store.PENDING):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return count / (time.perf_counter() - started)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def measure(database_url: str) -> WebhookResult:
+    """Run both scenarios on the (migrated, or fresh) store at ``database_url``."""
+    secret_key = new_key()
+    settings = Settings(database_url=database_url, secret_key=secret_key, log_level="warning")
+    await upgrade_async(settings)
+    database = Database(settings)
+    fast, fast_url = _receiver(0.0)
+    slow, slow_url = _receiver(SLOW_SECONDS)
+    try:
+        account = await create_account(database, f"bench-hooks-{uuid.uuid4().hex[:6]}")
+        async with database.write() as conn:
+            key, _ = await create_key(
+                conn, account.id, KeySpec("b", KeyMode.LIVE, frozenset({"*"}))
+            )
+        endpoints = WebhookEndpoints(CredentialBox([secret_key]), allow_private=True)
+
+        async def endpoint(url: str) -> str:
+            async with database.write() as conn:
+                made, _ = await endpoints.create(
+                    conn, key, EndpointChanges(url=f"{url}/hooks"), utcnow()
+                )
+            return made.id
+
+        def sender() -> WebhookSender:
+            return WebhookSender(
+                database,
+                endpoints,
+                LocalWakeup(),
+                system_clock,
+                SenderSettings(allow_private=True, poll_seconds=0.05),
+            )
+
+        alone = await endpoint(fast_url)
+        await _queue(database, account.id, alone, FAST_DELIVERIES)
+        fast_alone = await _rate(database, sender(), alone, FAST_DELIVERIES)
+
+        beside = await endpoint(fast_url)
+        held_up = await endpoint(slow_url)
+        await _queue(database, account.id, held_up, SLOW_DELIVERIES)
+        await _queue(database, account.id, beside, FAST_DELIVERIES)
+        fast_beside_slow = await _rate(database, sender(), beside, FAST_DELIVERIES)
+        slow_done = await _count(database, held_up, delivery_store.DELIVERED)
+        return WebhookResult(fast_alone, fast_beside_slow, slow_done)
+    finally:
+        for process in (fast, slow):
+            process.terminate()
+            process.wait(10)
+        await database.dispose()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as work:
+        result = asyncio.run(measure(f"sqlite:///{work}/hooks.db"))
+    print(
+        f"fast alone {result.fast_alone:,.0f}/s, beside a slow one {result.fast_beside_slow:,.0f}/s"
+        f" (cost {result.cost:.1%}); slow delivered {result.slow_delivered}"
+    )
+
+
+if __name__ == "__main__":
+    main()
