@@ -38,6 +38,7 @@ import httpx
 
 from bench import webhooks
 from bench.loadgen import percentile
+from bench.serving import free_port, served, stop, wait_ready
 from bench.webhooks import WebhookResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,14 +63,6 @@ class StoreResult:
     e2e_rate: float = 0.0
     peak_rss_mib: float = 0.0
     webhooks: WebhookResult | None = None
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -102,18 +95,6 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
-def wait_ready(url: str, limit: float = 60) -> None:
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never became ready")
-
-
 def load(
     url: str, headers: list[str], seconds: float, *, rate: float | None = None
 ) -> dict[str, Any]:
@@ -134,15 +115,6 @@ def load(
     command += ["--rate", str(rate)] if rate else ["--concurrency", str(CONCURRENCY)]
     output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return dict(json.loads(output))
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def chatgate(*args: str, env: dict[str, str]) -> Any:
@@ -246,29 +218,8 @@ async def end_to_end(base: str, key: str, database_url: str) -> float:
 
 def measure_reference(app: str, database_url: str, seconds: float) -> dict[str, Any]:
     """Serve a reference ASGI app with uvicorn, alone, and load it closed loop."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "BENCH_DATABASE_URL": database_url},
-    )
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/healthz")
-        return load(f"http://127.0.0.1:{port}/v1/messages", [], seconds)
-    finally:
-        stop(server)
+    with served(app, {"BENCH_DATABASE_URL": database_url}) as base:
+        return load(f"{base}/v1/messages", [], seconds)
 
 
 def run_store(store: str, database_url: str, baseline_url: str, seconds: float) -> StoreResult:

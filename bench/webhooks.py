@@ -14,19 +14,16 @@ Run with ``python -m bench.webhooks`` (SQLite in a temporary folder) or through 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import orjson
 from sqlalchemy import func, select
 
+from bench.serving import served
 from chatgate.config import Settings
 from chatgate.crypto import CredentialBox, new_key
 from chatgate.domain.ids import new_id
@@ -70,45 +67,6 @@ class WebhookResult:
     def cost(self) -> float:
         """The share of the fast receiver's rate that the slow one took away."""
         return 1 - self.fast_beside_slow / self.fast_alone
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _receiver(delay: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.receiver:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "BENCH_RECEIVER_DELAY": str(delay)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the receiver did not start")
 
 
 async def _queue(database: Database, account_id: str, endpoint_id: str, count: int) -> None:
@@ -155,48 +113,52 @@ async def measure(database_url: str) -> WebhookResult:
     settings = Settings(database_url=database_url, secret_key=secret_key, log_level="warning")
     await upgrade_async(settings)
     database = Database(settings)
-    fast, fast_url = _receiver(0.0)
-    slow, slow_url = _receiver(SLOW_SECONDS)
-    try:
-        account = await create_account(database, f"bench-hooks-{uuid.uuid4().hex[:6]}")
+    with (
+        served("bench.receiver:app", {"BENCH_RECEIVER_DELAY": "0"}) as fast_url,
+        served("bench.receiver:app", {"BENCH_RECEIVER_DELAY": str(SLOW_SECONDS)}) as slow_url,
+    ):
+        try:
+            return await _scenarios(database, secret_key, fast_url, slow_url)
+        finally:
+            await database.dispose()
+
+
+async def _scenarios(
+    database: Database, secret_key: str, fast_url: str, slow_url: str
+) -> WebhookResult:
+    """The fast receiver alone, then beside the slow one."""
+    account = await create_account(database, f"bench-hooks-{uuid.uuid4().hex[:6]}")
+    async with database.write() as conn:
+        key, _ = await create_key(conn, account.id, KeySpec("b", KeyMode.LIVE, frozenset({"*"})))
+    endpoints = WebhookEndpoints(CredentialBox([secret_key]), allow_private=True)
+
+    async def endpoint(url: str) -> str:
         async with database.write() as conn:
-            key, _ = await create_key(
-                conn, account.id, KeySpec("b", KeyMode.LIVE, frozenset({"*"}))
+            made, _ = await endpoints.create(
+                conn, key, EndpointChanges(url=f"{url}/hooks"), utcnow()
             )
-        endpoints = WebhookEndpoints(CredentialBox([secret_key]), allow_private=True)
+        return made.id
 
-        async def endpoint(url: str) -> str:
-            async with database.write() as conn:
-                made, _ = await endpoints.create(
-                    conn, key, EndpointChanges(url=f"{url}/hooks"), utcnow()
-                )
-            return made.id
+    def sender() -> WebhookSender:
+        return WebhookSender(
+            database,
+            endpoints,
+            LocalWakeup(),
+            system_clock,
+            SenderSettings(allow_private=True, poll_seconds=0.05),
+        )
 
-        def sender() -> WebhookSender:
-            return WebhookSender(
-                database,
-                endpoints,
-                LocalWakeup(),
-                system_clock,
-                SenderSettings(allow_private=True, poll_seconds=0.05),
-            )
+    alone = await endpoint(fast_url)
+    await _queue(database, account.id, alone, FAST_DELIVERIES)
+    fast_alone = await _rate(database, sender(), alone, FAST_DELIVERIES)
 
-        alone = await endpoint(fast_url)
-        await _queue(database, account.id, alone, FAST_DELIVERIES)
-        fast_alone = await _rate(database, sender(), alone, FAST_DELIVERIES)
-
-        beside = await endpoint(fast_url)
-        held_up = await endpoint(slow_url)
-        await _queue(database, account.id, held_up, SLOW_DELIVERIES)
-        await _queue(database, account.id, beside, FAST_DELIVERIES)
-        fast_beside_slow = await _rate(database, sender(), beside, FAST_DELIVERIES)
-        slow_done = await _count(database, held_up, delivery_store.DELIVERED)
-        return WebhookResult(fast_alone, fast_beside_slow, slow_done)
-    finally:
-        for process in (fast, slow):
-            process.terminate()
-            process.wait(10)
-        await database.dispose()
+    beside = await endpoint(fast_url)
+    held_up = await endpoint(slow_url)
+    await _queue(database, account.id, held_up, SLOW_DELIVERIES)
+    await _queue(database, account.id, beside, FAST_DELIVERIES)
+    fast_beside_slow = await _rate(database, sender(), beside, FAST_DELIVERIES)
+    slow_done = await _count(database, held_up, delivery_store.DELIVERED)
+    return WebhookResult(fast_alone, fast_beside_slow, slow_done)
 
 
 def main() -> None:
