@@ -143,6 +143,14 @@ async def endpoints_by_id(
     return {row.id: _endpoint(row) for row in rows}
 
 
+async def any_enabled(conn: AsyncConnection) -> bool:
+    """Whether any account has an enabled endpoint."""
+    found = await conn.scalar(
+        select(webhook_endpoints.c.id).where(webhook_endpoints.c.enabled.is_(True)).limit(1)
+    )
+    return found is not None
+
+
 async def enabled_endpoints_of(
     conn: AsyncConnection, account_ids: Sequence[str]
 ) -> list[StoredEndpoint]:
