@@ -366,7 +366,8 @@ def report(results: list[StoreResult], seconds: float) -> str:
         "Webhook delivery (`bench/webhooks.py`): the sender posting signed deliveries to a "
         "local receiver in a process of its own, "
         f"{webhooks.FAST_DELIVERIES:,} per run; then again with a receiver beside it that "
-        f"answers after {webhooks.SLOW_SECONDS:g} s.",
+        f"answers after {webhooks.SLOW_SECONDS:g} s; the two take turns, "
+        f"{webhooks.ROUNDS} times each, and the medians are shown.",
         "",
         "| store | fast receiver alone, deliveries/s | beside a slow one, deliveries/s "
         "| the slow one's cost |",

@@ -116,8 +116,10 @@ async def test_two_workers_dispatch_each_message_exactly_once(
     assert all("worker.started" in log for log in logs)
 
 
-def check_history(events: list[Any]) -> str | None:
-    """What is wrong with one message's history, or ``None`` if it is consistent."""
+def check_history(events: list[Any], stored: Status) -> str | None:
+    """What is wrong with one message's history, or ``None`` if it is consistent: numbered
+    without gaps, from ``queued`` to a final state, and leading to the ``stored`` status
+    (a status is never written without its event, nor an event without its status)."""
     seqs = [event.seq for event in events]
     if seqs != list(range(1, len(events) + 1)):
         return f"event sequence has gaps or repeats: {seqs}"
@@ -130,6 +132,8 @@ def check_history(events: list[Any]) -> str | None:
             current = status
     if current not in (Status.READ, Status.FAILED):
         return f"never reached a final state: {statuses}"
+    if current is not stored:
+        return f"its events lead to {current.value}, but it is stored as {stored.value}"
     return None
 
 
@@ -213,21 +217,26 @@ async def test_kill_minus_nine_loses_nothing(fresh_postgres_url: str, tmp_path: 
                     .order_by(message_events.c.message_id, message_events.c.seq)
                 )
             ).all()
-            stored = await conn.scalar(
-                select(func.count())
-                .select_from(messages)
-                .where(messages.c.account_id == account.id)
-            )
+            statuses = {
+                row.id: Status(row.status)
+                for row in await conn.execute(
+                    select(messages.c.id, messages.c.status).where(
+                        messages.c.account_id == account.id
+                    )
+                )
+            }
     finally:
         await database.dispose()
     assert len(accepted) == 5000
-    assert stored == 5000
+    assert len(statuses) == 5000
     histories: dict[str, list[Any]] = {}
     for row in rows:
         histories.setdefault(row.message_id, []).append(row)
     assert set(histories) == set(accepted)
     problems = {
-        mid: problem for mid, events in histories.items() if (problem := check_history(events))
+        mid: problem
+        for mid, events in histories.items()
+        if (problem := check_history(events, statuses[mid]))
     }
     assert problems == {}
     sends = _platform_log(record)

@@ -7,7 +7,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -30,7 +30,7 @@ from chatgate.storage.database import Database
 from chatgate.storage.webhook_deliveries import Delivery
 from chatgate.storage.webhook_endpoints import StoredEndpoint
 from tests.support import TEST_SECRET_KEY
-from tests.webhooks.receiver import Answer, Receiver
+from tests.webhooks.receiver import Answer, Receiver, verify_officially
 
 
 @dataclass
@@ -43,12 +43,23 @@ class World:
     sender: WebhookSender
     clock: FakeClock
     receiver: Receiver
+    # Each receiving path's signing secret, and how many deliveries have been verified.
+    secrets: dict[str, str] = field(default_factory=dict)
+    verified: int = 0
 
     async def endpoint(self, path: str) -> tuple[StoredEndpoint, str]:
         async with self.database.write() as conn:
-            return await self.endpoints.create(
+            made, secret = await self.endpoints.create(
                 conn, self.key, EndpointChanges(url=self.receiver.url(path)), self.clock()
             )
+        self.secrets[path] = secret
+        return made, secret
+
+    def verify_received(self) -> None:
+        """Every delivery received so far verifies with the official package."""
+        for one in self.receiver.received[self.verified :]:
+            verify_officially(self.secrets[one.path], one)
+        self.verified = len(self.receiver.received)
 
     async def ping(self, endpoint: StoredEndpoint) -> str:
         async with self.database.write() as conn:
@@ -58,6 +69,7 @@ class World:
         """Start what is due, and wait until it is sent and written."""
         started = await self.sender.run_once()
         await self.sender.wait_idle()
+        self.verify_received()
         return started
 
     async def delivery(self, delivery_id: str) -> Delivery:
@@ -128,6 +140,7 @@ async def test_a_failing_delivery_follows_the_schedule_then_fails_with_one_id(wo
     assert len(received) == len(RETRY_SCHEDULE) == 8
     assert {r.headers["webhook-id"] for r in received} == {delivery_id}
     for one in received:
+        # Chatgate's own check agrees with the official one (see World.step).
         stamp = float(one.headers["webhook-timestamp"])
         webhooks.verify(secret, one.headers, one.body, now=stamp)
     assert len({r.headers["webhook-timestamp"] for r in received}) == 8  # signed afresh
@@ -248,6 +261,7 @@ async def test_a_slow_receiver_holds_only_its_own_slots(world: World) -> None:
         assert len(world.receiver.at("/slow")) == 2
         release.set()
         await world.receiver.wait_for("/slow", 5)
+        world.verify_received()
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
