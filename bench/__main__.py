@@ -40,6 +40,7 @@ from bench import webhooks
 from bench.loadgen import percentile
 from bench.serving import free_port, served, stop, wait_ready
 from bench.webhooks import WebhookResult
+from chatgate import event_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 64
@@ -413,7 +414,7 @@ def main() -> None:
         sqlite = run_store(
             "SQLite", f"sqlite:///{work}/chatgate.db", f"sqlite:///{work}/baseline.db", args.seconds
         )
-        sqlite.webhooks = asyncio.run(webhooks.measure(f"sqlite:///{work}/webhooks.db"))
+        sqlite.webhooks = event_loop.run(webhooks.measure(f"sqlite:///{work}/webhooks.db"))
         results.append(sqlite)
     if not args.no_postgres:
         urls = asyncio.run(_postgres_databases(args.postgres))
@@ -422,7 +423,7 @@ def main() -> None:
         else:
             try:
                 postgres = run_store("PostgreSQL", urls[0], urls[1], args.seconds)
-                postgres.webhooks = asyncio.run(webhooks.measure(urls[1]))
+                postgres.webhooks = event_loop.run(webhooks.measure(urls[1]))
                 results.append(postgres)
             finally:
                 asyncio.run(_drop(args.postgres, *urls))

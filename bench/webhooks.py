@@ -26,6 +26,7 @@ import orjson
 from sqlalchemy import func, select
 
 from bench.serving import served
+from chatgate import event_loop
 from chatgate.config import Settings
 from chatgate.crypto import CredentialBox, new_key
 from chatgate.domain.ids import new_id
@@ -169,7 +170,7 @@ async def _scenarios(
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as work:
-        result = asyncio.run(measure(f"sqlite:///{work}/hooks.db"))
+        result = event_loop.run(measure(f"sqlite:///{work}/hooks.db"))
     print(
         f"fast alone {result.fast_alone:,.0f}/s, beside a slow one {result.fast_beside_slow:,.0f}/s"
         f" (cost {result.cost:.1%})"

@@ -16,6 +16,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from chatgate import event_loop
 from chatgate.config import Settings
 from chatgate.domain.keys import KeyMode, Scope
 from chatgate.errors import ChatgateError
@@ -173,7 +174,8 @@ def run_worker(
         async with running(build_gateway(settings), with_worker=True):
             await stop.wait()
 
-    asyncio.run(main())
+    # The loop ``serve`` runs on too (uvicorn picks uvloop where it is installed).
+    event_loop.run(main())
 
 
 @accounts_app.command("create")
