@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 
 from chatgate.domain.keys import KeyMode
 from tests.support import Tenant, auth, make_key, text_message, wait_for_status
-from tests.webhooks.receiver import Received, Receiver
+from tests.webhooks.receiver import Answer, Received, Receiver
 
 STATUSES = {"queued", "sent", "delivered", "read"}
 
@@ -135,3 +135,24 @@ async def test_endpoints_get_only_their_types_modes_and_keys(
     assert len(bound_ids) == 2
     assert receiver.at("/live") == []
     assert len(_verified(all_events, everything["secret"])) == 9
+
+
+async def test_an_endpoint_disabled_by_a_410_is_announced_to_the_others(
+    client: httpx.AsyncClient, tenant: Tenant, receiver: Receiver
+) -> None:
+    receiver.script["/gone"] = [Answer(410)]
+    gone = await _endpoint(client, tenant.test, receiver.url("/gone"))
+    watcher = await _endpoint(client, tenant.test, receiver.url("/watch"))
+    ping = await client.post(f"/v1/webhooks/{gone['id']}/test", headers=auth(tenant.test))
+    assert ping.status_code == 202
+    [announced] = await receiver.wait_for("/watch", 1)
+    [event] = _verified([announced], watcher["secret"])
+    assert event["type"] == "webhook.endpoint_disabled"
+    assert event["data"]["endpoint_id"] == gone["id"]
+    assert event["data"]["reason"] == "gone"
+    listed = await client.get(
+        "/v1/events", params={"type": "webhook.endpoint_disabled"}, headers=auth(tenant.test)
+    )
+    assert [e["id"] for e in listed.json()["data"]] == [event["id"]]
+    shown = await client.get(f"/v1/webhooks/{gone['id']}", headers=auth(tenant.test))
+    assert (shown.json()["enabled"], shown.json()["disabled_reason"]) == (False, "gone")

@@ -24,9 +24,11 @@ from chatgate.services.keys import KeySpec, create_key
 from chatgate.services.webhook_endpoints import EndpointChanges, WebhookEndpoints
 from chatgate.services.webhook_outcomes import RETRY_SCHEDULE
 from chatgate.services.webhook_sender import SenderSettings, WebhookSender
+from chatgate.storage import events as event_store
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
 from chatgate.storage.database import Database
+from chatgate.storage.events import EventFilter, LoggedEvent
 from chatgate.storage.webhook_deliveries import Delivery
 from chatgate.storage.webhook_endpoints import StoredEndpoint
 from tests.support import TEST_SECRET_KEY
@@ -54,6 +56,19 @@ class World:
             )
         self.secrets[path] = secret
         return made, secret
+
+    async def account_events(self) -> list[LoggedEvent]:
+        """The events of the account itself (not of a message) in its log."""
+        async with self.database.read() as conn:
+            found = await event_store.read_log(
+                conn,
+                self.key.account_id,
+                self.key.mode,
+                after=None,
+                filters=EventFilter(),
+                limit=100,
+            )
+        return [event for event in found if event.message_id is None]
 
     def verify_received(self) -> None:
         """Every delivery received so far verifies with the official package."""
@@ -170,6 +185,9 @@ async def test_410_disables_the_endpoint_and_its_deliveries_wait(world: World) -
     assert (await world.delivery(first)).status == "failed"
     stored = await world.stored(endpoint)
     assert (stored.enabled, stored.disabled_reason) == (False, "gone")
+    assert [(e.type, (e.detail or {})["reason"]) for e in await world.account_events()] == [
+        ("webhook.endpoint_disabled", "gone")
+    ]
     second = await world.ping(endpoint)
     assert await world.step() == 0
     assert (await world.delivery(second)).status == "pending"
@@ -198,6 +216,14 @@ async def test_an_endpoint_failing_everything_for_five_days_is_disabled(world: W
     await world.step()
     stored = await world.stored(endpoint)
     assert (stored.enabled, stored.disabled_reason) == (False, "failing")
+    [said] = await world.account_events()
+    assert said.type == "webhook.endpoint_disabled"
+    assert said.detail == {
+        "endpoint_id": endpoint.id,
+        "url": endpoint.url,
+        "reason": "failing",
+        "failing_since": failing.failing_since.isoformat() if failing.failing_since else None,
+    }
 
 
 async def test_a_success_ends_the_run_of_failures(world: World) -> None:

@@ -17,7 +17,18 @@ _STREAM_BATCH = 200
 
 
 def event_payload(event: LoggedEvent) -> dict[str, Any]:
-    """An event as the API and webhooks carry it; ``metadata`` is the message's, unchanged."""
+    """An event as the API and webhooks carry it; ``metadata`` is the message's, unchanged.
+
+    An event of the account itself carries its ``detail`` as its data.
+    """
+    if event.message_id is None:
+        return {
+            "id": event.id,
+            "object": "event",
+            "type": event.type,
+            "created_at": event.created_at.isoformat(),
+            "data": event.detail or {},
+        }
     data: dict[str, Any] = {
         "message_id": event.message_id,
         "seq": event.seq,

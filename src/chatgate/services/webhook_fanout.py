@@ -43,12 +43,13 @@ def _reaches(endpoint: StoredEndpoint, event: LoggedEvent, bound_keys: dict[str,
         return False
     if endpoint.created_at > event.created_at:
         return False
-    if endpoint.api_key_id is None:
+    if endpoint.api_key_id is None or event.message_id is None:
+        # An event of the account itself concerns every endpoint of it.
         return True
     if event.api_key_id is not None:
         return event.api_key_id == endpoint.api_key_id
     key = bound_keys.get(endpoint.api_key_id)
-    return key is not None and key.allows_channel(event.channel)
+    return key is not None and event.channel is not None and key.allows_channel(event.channel)
 
 
 async def _bound_keys(

@@ -4,7 +4,8 @@ A 2xx answer delivers. A 410 fails the delivery and disables the endpoint at onc
 else (no answer, a timeout, a redirect, any other status) is tried again after the next wait
 of ``RETRY_SCHEDULE`` with ±10 % jitter, or after the receiver's ``Retry-After`` if that is
 longer; after the last attempt the delivery is ``failed``. An endpoint that has failed
-everything for ``DISABLE_AFTER`` is disabled.
+everything for ``DISABLE_AFTER`` is disabled. Either way the account's log gets a
+``webhook.endpoint_disabled`` event, which its other endpoints receive.
 
 Outcomes are written by one writer task per sender, as many as finished since its last
 write in one transaction: the deliveries the sender still holds are locked first (a lease
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.engine.clock import Clock
 from chatgate.net_guard import Answer
+from chatgate.storage import events as event_store
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
 from chatgate.storage.database import Database
@@ -38,6 +40,7 @@ RETRY_SCHEDULE = tuple(
     timedelta(seconds=s) for s in (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 )
 DISABLE_AFTER = timedelta(days=5)
+ENDPOINT_DISABLED_EVENT = "webhook.endpoint_disabled"
 # A Retry-After longer than this is not taken at its word.
 MAX_RETRY_AFTER = timedelta(hours=24)
 
@@ -130,7 +133,29 @@ async def write_outcomes(
             to_disable.setdefault(endpoint_id, "failing")
     for endpoint_id, reason in sorted(to_disable.items()):
         if await endpoint_store.disable_endpoint(conn, endpoint_id, reason, now):
-            log.warning("webhooks.endpoint_disabled", endpoint=endpoint_id, reason=reason)
+            await _say_disabled(conn, endpoint_id, reason, since.get(endpoint_id), now)
+
+
+async def _say_disabled(
+    conn: AsyncConnection,
+    endpoint_id: str,
+    reason: str,
+    failing_since: datetime | None,
+    now: datetime,
+) -> None:
+    """Log the account's ``webhook.endpoint_disabled`` event (its other endpoints get it)."""
+    endpoint = await endpoint_store.endpoint_by_id(conn, endpoint_id)
+    assert endpoint is not None  # disabled in this very transaction
+    detail = {
+        "endpoint_id": endpoint.id,
+        "url": endpoint.url,
+        "reason": reason,
+        "failing_since": failing_since.isoformat() if failing_since else None,
+    }
+    await event_store.append_account_event(
+        conn, endpoint.account_id, endpoint.mode, ENDPOINT_DISABLED_EVENT, detail, now
+    )
+    log.warning("webhooks.endpoint_disabled", endpoint=endpoint_id, reason=reason)
 
 
 class OutcomeWriter:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Text, cast, func, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.status import Status
 from chatgate.storage.tables import message_events, messages
@@ -34,7 +35,11 @@ class LogPosition:
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
-    """One event of the log, with what it says about its message."""
+    """One event of the log, with what it says about its message.
+
+    An event of the account itself (an endpoint disabled) has no message: its message
+    fields are ``None`` and ``detail`` says what happened.
+    """
 
     id: str
     account_id: str
@@ -42,18 +47,18 @@ class LoggedEvent:
     type: str
     created_at: datetime
     place: LogPosition
-    message_id: str
+    message_id: str | None
     # The key that sent the message (None for inbound messages).
     api_key_id: str | None
-    seq: int
+    seq: int | None
     status: Status | None
     detail: dict[str, Any] | None
-    direction: str
-    channel: str
+    direction: str | None
+    channel: str | None
     sender: str | None
-    recipient: str
+    recipient: str | None
     metadata: dict[str, Any] | None
-    content: dict[str, Any]
+    content: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +81,12 @@ def _settled(conn: AsyncConnection) -> list[ColumnElement[bool]]:
     return [message_events.c.txid < _oldest_running()]
 
 
+# A message's events take their message's mode; an account's own events carry theirs.
+_MODE: ColumnElement[str] = func.coalesce(messages.c.mode, message_events.c.mode)
 _COLUMNS = (
     message_events.c.id,
     message_events.c.account_id,
-    messages.c.mode,
+    _MODE.label("mode"),
     messages.c.api_key_id,
     message_events.c.type,
     message_events.c.created_at,
@@ -134,7 +141,7 @@ async def read_log(
     place = tuple_(message_events.c.txid, message_events.c.position)
     query = (
         select(*_COLUMNS)
-        .join(messages, messages.c.id == message_events.c.message_id)
+        .outerjoin(messages, messages.c.id == message_events.c.message_id)
         .where(*_settled(conn))
         .order_by(message_events.c.txid, message_events.c.position)
         .limit(limit)
@@ -142,7 +149,7 @@ async def read_log(
     if account_id is not None:
         query = query.where(message_events.c.account_id == account_id)
     if mode is not None:
-        query = query.where(messages.c.mode == mode.value)
+        query = query.where(_MODE.in_([mode.value]))
     if after is not None:
         query = query.where(place > tuple_(after.txid, after.position))
     if filters.types:
@@ -159,11 +166,11 @@ async def place_of(
     row = (
         await conn.execute(
             select(message_events.c.txid, message_events.c.position)
-            .join(messages, messages.c.id == message_events.c.message_id)
+            .outerjoin(messages, messages.c.id == message_events.c.message_id)
             .where(
                 message_events.c.id == event_id,
                 message_events.c.account_id == account_id,
-                messages.c.mode == mode.value,
+                _MODE.in_([mode.value]),
             )
         )
     ).first()
@@ -193,3 +200,29 @@ async def newest_place(conn: AsyncConnection, account_id: str | None) -> LogPosi
         query = query.where(message_events.c.account_id == account_id)
     row = (await conn.execute(query)).first()
     return LogPosition(row.txid, row.position) if row else None
+
+
+async def append_account_event(
+    conn: AsyncConnection,
+    account_id: str,
+    mode: KeyMode,
+    type_: str,
+    detail: dict[str, Any],
+    at: datetime,
+) -> str:
+    """Append an event of the account itself (not of a message); returns its id."""
+    event_id = new_id("evt")
+    await conn.execute(
+        insert(message_events).values(
+            id=event_id,
+            account_id=account_id,
+            mode=mode.value,
+            message_id=None,
+            seq=None,
+            type=type_,
+            status=None,
+            detail=detail,
+            created_at=at,
+        )
+    )
+    return event_id

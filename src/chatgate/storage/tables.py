@@ -159,8 +159,11 @@ message_events = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("account_id", ID, nullable=False),
-    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
-    Column("seq", Integer, nullable=False),
+    # None for an event of the account itself (an endpoint disabled, say); ``mode`` then
+    # says which keys see it (a message's events take their message's mode).
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=True),
+    Column("mode", String(8), nullable=True),
+    Column("seq", Integer, nullable=True),
     Column("type", String(40), nullable=False),
     Column("status", String(12), nullable=True),
     Column("detail", JSON, nullable=True),

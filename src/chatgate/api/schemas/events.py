@@ -16,6 +16,7 @@ class EventType(StrEnum):
     MESSAGE_STATUS = "message.status"
     MESSAGE_FALLBACK = "message.fallback"
     MESSAGE_LINK_CLICKED = "message.link_clicked"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 
 
 class EventOut(BaseModel):
@@ -28,7 +29,8 @@ class EventOut(BaseModel):
     data: dict[str, Any] = Field(
         description="message_id, seq (the event's number in the message's history), "
         "direction, channel, from, to, status, detail, metadata (as sent, unchanged); "
-        "content too for message.received"
+        "content too for message.received; for an event of the account itself "
+        "(webhook.endpoint_disabled: endpoint_id, reason, failing_since), what happened"
     )
 
 
