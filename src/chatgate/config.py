@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         "(a receiver on this machine or network); off, such URLs are refused",
     )
     webhook_endpoint_concurrency: int = Field(
-        default=32, ge=1, le=256, description="deliveries in flight to one endpoint at once"
+        default=64, ge=1, le=256, description="deliveries in flight to one endpoint at once"
     )
     webhook_in_flight: int = Field(
         default=256, ge=1, le=5000, description="deliveries in flight per worker process"

@@ -16,6 +16,7 @@ A receiver checks a delivery with :func:`verify`::
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -40,6 +41,7 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(_SECRET_BYTES)).decode()
 
 
+@functools.lru_cache(maxsize=1024)
 def _key(secret: str) -> bytes:
     encoded = secret.removeprefix(SECRET_PREFIX)
     try:

@@ -59,7 +59,7 @@ USER_AGENT = "Chatgate-Webhooks/1"
 class SenderSettings:
     """How hard the sender works."""
 
-    per_endpoint: int = 32
+    per_endpoint: int = 64
     in_flight: int = 256
     lease_seconds: float = 60.0
     poll_seconds: float = 1.0
