@@ -44,7 +44,7 @@ from chatgate.storage.tables import webhook_deliveries
 from chatgate.storage.types import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST_DELIVERIES = 5_000
+FAST_DELIVERIES = 10_000
 ROUNDS = 3
 SLOW_DELIVERIES = 200
 SLOW_SECONDS = 5.0

@@ -82,6 +82,30 @@ async def test_a_channel_is_created_listed_changed_and_removed(
     assert_envelope(gone, 404, "not_found", "id")
 
 
+async def test_each_change_of_a_channel_is_an_event_of_the_account(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    created = await _create(client, tenant)
+    path = f"/v1/channels/{created['id']}"
+    renamed = await client.patch(path, json={"name": "renamed"}, headers=auth(tenant.live))
+    new_token = "EAAG-another-access-token-9876543210"
+    rotated = await client.patch(
+        path, json={"credentials": {"access_token": new_token}}, headers=auth(tenant.live)
+    )
+    assert (renamed.status_code, rotated.status_code) == (200, 200), rotated.text
+    assert (await client.delete(path, headers=auth(tenant.live))).status_code == 204
+    listed = await client.get(
+        "/v1/events", params={"type": "channel.status"}, headers=auth(tenant.live)
+    )
+    events = listed.json()["data"]
+    assert [e["data"]["status"] for e in events] == ["connected", "credentials_changed", "removed"]
+    assert {e["data"]["channel_id"] for e in events} == {created["id"]}
+    assert new_token not in json.dumps(events)
+    # Connections serve live keys: a test key's log has none of it.
+    test_log = await client.get("/v1/events", headers=auth(tenant.test))
+    assert test_log.json()["data"] == []
+
+
 async def test_credentials_are_encrypted_at_rest(
     client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
 ) -> None:

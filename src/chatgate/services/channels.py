@@ -20,9 +20,14 @@ from chatgate.channels.base import ChannelAdapter, ChannelSettings
 from chatgate.channels.registry import adapter_class, supported_types
 from chatgate.crypto import CredentialBox
 from chatgate.domain.ids import new_id
+from chatgate.domain.keys import KeyMode
 from chatgate.errors import Conflict, InvalidRequest, NotFound
 from chatgate.storage import channels as channel_store
+from chatgate.storage import events as event_store
 from chatgate.storage.channels import StoredConnection
+from chatgate.storage.types import utcnow
+
+CHANNEL_STATUS_EVENT = "channel.status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,17 @@ def _secret_values(model: BaseModel) -> dict[str, Any]:
             continue
         plain[name] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
     return plain
+
+
+async def announce(
+    conn: AsyncConnection, stored: StoredConnection, status: str, at: datetime
+) -> None:
+    """Log a ``channel.status`` event of the connection's account (live: only live keys use
+    connections), in the transaction that changed it."""
+    detail = {"channel_id": stored.id, "type": stored.type, "name": stored.name, "status": status}
+    await event_store.append_account_event(
+        conn, stored.account_id, KeyMode.LIVE, CHANNEL_STATUS_EVENT, detail, at
+    )
 
 
 class ChannelService:
@@ -164,6 +180,7 @@ class ChannelService:
             await channel_store.insert_connection(conn, stored)
         except IntegrityError:
             raise _name_taken() from None
+        await announce(conn, stored, "connected", now)
         return stored
 
     async def update(
@@ -197,6 +214,8 @@ class ChannelService:
             raise _name_taken() from None
         found = await channel_store.get_connection(conn, stored.id)
         assert found is not None  # updated in this very transaction
+        if credentials is not None:
+            await announce(conn, found, "credentials_changed", now)
         return found
 
     async def get(
@@ -212,6 +231,7 @@ class ChannelService:
         """Delete a connection of the account (404 if it has none by that id)."""
         stored = await self.get(conn, account_id, connection_id)
         await channel_store.delete_connection(conn, stored.id)
+        await announce(conn, stored, "removed", utcnow())
         self._adapters.pop(stored.id, None)
         if stored.is_default:
             successor = await channel_store.find_connection(conn, account_id, stored.type, None)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from chatgate.api.schemas.common import ApiModel
 from chatgate.services.channels import ConnectionView
 
-NAME = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")
+ChannelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")
+]
 
 
 class CreateChannelRequest(ApiModel):
     """A new connection to a platform."""
 
     type: str = Field(description="whatsapp, telegram, messenger or instagram", max_length=20)
-    name: str = NAME
+    name: ChannelName
     credentials: dict[str, Any] = Field(
         description="the platform's secrets and ids; write-only, stored encrypted"
     )
@@ -33,7 +35,7 @@ class CreateChannelRequest(ApiModel):
 class UpdateChannelRequest(ApiModel):
     """Changes to a connection; credentials and settings given are merged into the old."""
 
-    name: str | None = NAME
+    name: ChannelName | None = None
     credentials: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
     default: Literal[True] | None = None

@@ -17,6 +17,7 @@ class EventType(StrEnum):
     MESSAGE_FALLBACK = "message.fallback"
     MESSAGE_LINK_CLICKED = "message.link_clicked"
     WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
+    CHANNEL_STATUS = "channel.status"
 
 
 class EventOut(BaseModel):
