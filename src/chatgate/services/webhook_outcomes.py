@@ -16,6 +16,7 @@ new states and attempts go in as one statement each.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -110,8 +111,9 @@ async def write_outcomes(
     outcomes: Sequence[Outcome],
     now: datetime,
     jitter: Callable[[], float],
-) -> None:
-    """Write the outcomes of the deliveries ``worker_id`` still holds, and their endpoints'."""
+) -> list[tuple[Outcome, str]]:
+    """Write the outcomes of the deliveries ``worker_id`` still holds, and their endpoints';
+    returns those written, each with the delivery's new status."""
     held = await delivery_store.lock_held(conn, worker_id, [o.delivery.id for o in outcomes])
     mine = [o for o in outcomes if o.delivery.id in held]
     for lost in (o for o in outcomes if o.delivery.id not in held):
@@ -134,6 +136,7 @@ async def write_outcomes(
     for endpoint_id, reason in sorted(to_disable.items()):
         if await endpoint_store.disable_endpoint(conn, endpoint_id, reason, now):
             await _say_disabled(conn, endpoint_id, reason, since.get(endpoint_id), now)
+    return [(o, status) for o, status, _ in states]
 
 
 async def _say_disabled(
@@ -170,6 +173,8 @@ class OutcomeWriter:
         self.jitter = jitter
         self._waiting: list[Outcome] = []
         self._task: asyncio.Task[None] | None = None
+        # Deliveries recorded as delivered, by endpoint, since this writer began.
+        self.delivered: Counter[str] = Counter()
 
     def add(self, outcome: Outcome) -> None:
         """Queue an outcome; it is written soon, with the others waiting then."""
@@ -190,7 +195,10 @@ class OutcomeWriter:
     async def _write(self, batch: list[Outcome]) -> None:
         try:
             async with self.database.write() as conn:
-                await write_outcomes(conn, self.worker_id, batch, self.clock(), self.jitter)
+                written = await write_outcomes(
+                    conn, self.worker_id, batch, self.clock(), self.jitter
+                )
+            self._count(written)
             return
         except Exception:
             log.exception("webhooks.outcomes_write_failed", outcomes=len(batch))
@@ -198,7 +206,15 @@ class OutcomeWriter:
         for outcome in batch:
             try:
                 async with self.database.write() as conn:
-                    await write_outcomes(conn, self.worker_id, [outcome], self.clock(), self.jitter)
+                    written = await write_outcomes(
+                        conn, self.worker_id, [outcome], self.clock(), self.jitter
+                    )
+                self._count(written)
             except Exception:
                 # Left as it is: its lease runs out and it is sent again.
                 log.exception("webhooks.outcome_write_failed", delivery=outcome.delivery.id)
+
+    def _count(self, written: list[tuple[Outcome, str]]) -> None:
+        for outcome, status in written:
+            if status == delivery_store.DELIVERED:
+                self.delivered[outcome.delivery.endpoint_id] += 1

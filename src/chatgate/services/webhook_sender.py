@@ -154,6 +154,9 @@ class WebhookSender:
                 connector=aiohttp.TCPConnector(limit=self.settings.in_flight, use_dns_cache=False),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
+                # Only an excerpt of the answer is kept: it is stored as it came.
+                auto_decompress=False,
+                skip_auto_headers=("Accept", "Accept-Encoding"),
             )
         return self._session
 
@@ -162,6 +165,10 @@ class WebhookSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def delivered_to(self, endpoint_id: str) -> int:
+        """How many deliveries this sender has recorded as delivered to ``endpoint_id``."""
+        return self._outcomes.delivered[endpoint_id]
 
     async def wait_idle(self) -> None:
         """Wait until every delivery started so far has been sent and written."""
