@@ -123,8 +123,9 @@ async def test_other_accounts_and_modes_see_nothing(
             )
             assert_envelope(response, 404, "not_found", "id")
     # A key of another account cannot be bound either.
-    _, stranger_key = await make_key(app, other.account_id, KeyMode.TEST)
-    del stranger_key
+    stranger_key_id, _ = await make_key(app, other.account_id, KeyMode.TEST)
+    bound = await _create(client, tenant.test, api_key_id=stranger_key_id)
+    assert_envelope(bound, 422, "invalid_request", "api_key_id")
 
 
 async def test_managing_webhooks_needs_its_scope(

@@ -78,7 +78,8 @@ class World:
 
     async def ping(self, endpoint: StoredEndpoint) -> str:
         async with self.database.write() as conn:
-            return await self.endpoints.ping(conn, self.key, endpoint.id, self.clock())
+            delivery = await self.endpoints.ping(conn, self.key, endpoint.id, self.clock())
+        return delivery.id
 
     async def step(self) -> int:
         """Start what is due, and wait until it is sent and written."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from chatgate.domain.records import ApiKey
@@ -22,13 +23,7 @@ def event_payload(event: LoggedEvent) -> dict[str, Any]:
     An event of the account itself carries its ``detail`` as its data.
     """
     if event.message_id is None:
-        return {
-            "id": event.id,
-            "object": "event",
-            "type": event.type,
-            "created_at": event.created_at.isoformat(),
-            "data": event.detail or {},
-        }
+        return event_envelope(event.id, event.type, event.created_at, event.detail or {})
     data: dict[str, Any] = {
         "message_id": event.message_id,
         "seq": event.seq,
@@ -42,11 +37,16 @@ def event_payload(event: LoggedEvent) -> dict[str, Any]:
     }
     if event.type == "message.received":
         data["content"] = event.content
+    return event_envelope(event.id, event.type, event.created_at, data)
+
+
+def event_envelope(event_id: str, type_: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """The shape every event has, in the API and in webhooks."""
     return {
-        "id": event.id,
+        "id": event_id,
         "object": "event",
-        "type": event.type,
-        "created_at": event.created_at.isoformat(),
+        "type": type_,
+        "created_at": at.isoformat(),
         "data": data,
     }
 

@@ -23,9 +23,11 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.records import ApiKey
 from chatgate.errors import InvalidRequest, NotFound
 from chatgate.net_guard import Resolver, UnsafeURL, check_url, system_resolver
+from chatgate.services.events import event_envelope
 from chatgate.storage import keys as key_store
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
+from chatgate.storage.webhook_deliveries import Delivery
 from chatgate.storage.webhook_endpoints import StoredEndpoint
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -193,29 +195,18 @@ class WebhookEndpoints:
 
     async def ping(
         self, conn: AsyncConnection, key: ApiKey, endpoint_id: str, now: datetime
-    ) -> str:
-        """Queue a ``webhook.ping`` delivery to the endpoint; returns the delivery's id."""
+    ) -> Delivery:
+        """Queue a ``webhook.ping`` delivery to the endpoint; returns it."""
         endpoint = await self.get(conn, key, endpoint_id)
-        delivery_id = new_id("dlv")
-        payload = {
-            "id": new_id("evt"),
-            "object": "event",
-            "type": PING_EVENT,
-            "created_at": now.isoformat(),
-            "data": {"endpoint_id": endpoint.id},
-        }
-        await delivery_store.add_deliveries(
-            conn,
-            [
-                delivery_store.delivery_row(
-                    delivery_id,
-                    endpoint.account_id,
-                    endpoint.id,
-                    None,
-                    PING_EVENT,
-                    orjson.dumps(payload).decode(),
-                    now,
-                )
-            ],
+        payload = event_envelope(new_id("evt"), PING_EVENT, now, {"endpoint_id": endpoint.id})
+        row = delivery_store.delivery_row(
+            new_id("dlv"),
+            endpoint.account_id,
+            endpoint.id,
+            None,
+            PING_EVENT,
+            orjson.dumps(payload).decode(),
+            now,
         )
-        return delivery_id
+        await delivery_store.add_deliveries(conn, [row])
+        return delivery_store.delivery_of(row)

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.storage.notify import notify_at_commit
 from chatgate.storage.staged import staged
 from chatgate.storage.tables import jobs
 
 # The NOTIFY channel that wakes workers on PostgreSQL (engine/wakeup.py listens on it).
 JOBS_CHANNEL = "chatgate_jobs"
-_NOTIFY = text("SELECT pg_notify(:channel, '')")
 _INSERT_JOBS = insert(jobs)
 
 
@@ -63,7 +63,7 @@ async def enqueue(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None
     if not rows:
         return
     await conn.execute(_INSERT_JOBS, list(rows))
-    await _notify_workers(conn)
+    await notify_at_commit(conn, JOBS_CHANNEL)
 
 
 async def stage_jobs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
@@ -71,13 +71,7 @@ async def stage_jobs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> N
     if not rows:
         return
     staged(conn).add(_INSERT_JOBS, rows)
-    await _notify_workers(conn)
-
-
-async def _notify_workers(conn: AsyncConnection) -> None:
-    # PostgreSQL delivers a NOTIFY at commit, and only then.
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_NOTIFY, {"channel": JOBS_CHANNEL})
+    await notify_at_commit(conn, JOBS_CHANNEL)
 
 
 async def claim_due_jobs(

@@ -22,18 +22,17 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.storage.notify import notify_at_commit
 from chatgate.storage.staged import staged
 from chatgate.storage.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from chatgate.storage.upsert import insert_or_ignore_statement
 
 # The NOTIFY channel that wakes webhook senders on PostgreSQL (delivered at commit).
 WEBHOOKS_CHANNEL = "chatgate_webhooks"
-_NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 _TIME = webhook_deliveries.c.next_attempt_at.type
 
@@ -61,6 +60,9 @@ class Delivery:
     finished_at: datetime | None
 
 
+_DELIVERY_FIELDS = tuple(Delivery.__dataclass_fields__)
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One try of a delivery, as the receiver answered it."""
@@ -73,22 +75,9 @@ class Attempt:
     error: str | None
 
 
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row.id,
-        account_id=row.account_id,
-        endpoint_id=row.endpoint_id,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        payload=row.payload,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-    )
+def delivery_of(values: Mapping[Any, Any]) -> Delivery:
+    """A delivery from its column values (a stored row's, or :func:`delivery_row`'s)."""
+    return Delivery(**{name: values[name] for name in _DELIVERY_FIELDS})
 
 
 def delivery_row(
@@ -125,12 +114,7 @@ async def add_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
     if rows:
         statement = insert_or_ignore_statement(conn.dialect.name, webhook_deliveries)
         await conn.execute(statement, list(rows))
-        await _notify_senders(conn)
-
-
-async def _notify_senders(conn: AsyncConnection) -> None:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_NOTIFY, {"channel": WEBHOOKS_CHANNEL})
+        await notify_at_commit(conn, WEBHOOKS_CHANNEL)
 
 
 _DUE = (
@@ -192,7 +176,7 @@ async def claim_due(
     rows = await conn.execute(
         _LEASE, {"b_ids": chosen, "b_worker": worker_id, "b_until": now + lease}
     )
-    claimed = [_delivery(row) for row in rows]
+    claimed = [delivery_of(row._mapping) for row in rows]
     claimed.sort(key=lambda d: (d.next_attempt_at or now, d.id))
     return claimed
 
@@ -308,7 +292,7 @@ async def get_delivery(conn: AsyncConnection, account_id: str, delivery_id: str)
             )
         )
     ).first()
-    return _delivery(row) if row else None
+    return delivery_of(row._mapping) if row else None
 
 
 async def list_deliveries(
@@ -323,7 +307,7 @@ async def list_deliveries(
     )
     if before_id is not None:
         query = query.where(webhook_deliveries.c.id < before_id)
-    return [_delivery(row) for row in await conn.execute(query)]
+    return [delivery_of(row._mapping) for row in await conn.execute(query)]
 
 
 async def attempts_of(
@@ -362,7 +346,7 @@ async def requeue(conn: AsyncConnection, delivery_ids: Sequence[str], now: datet
         .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
         .values(status=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
     )
-    await _notify_senders(conn)
+    await notify_at_commit(conn, WEBHOOKS_CHANNEL)
     return int(result.rowcount or 0)
 
 

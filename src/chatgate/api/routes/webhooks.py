@@ -141,13 +141,9 @@ async def send_test(request: Request, key: Manager, endpoint_id: str = ENDPOINT_
     """Send a ``webhook.ping`` event to the endpoint, signed like every delivery."""
     gateway = gateway_of(request)
     async with gateway.database.write() as conn:
-        delivery_id = await gateway.webhook_endpoints.ping(conn, key, endpoint_id, utcnow())
-        [(delivery, attempts)], _ = await delivery_service.list_deliveries(
-            conn, gateway.webhook_endpoints, key, endpoint_id, cursor=None, limit=1
-        )
-    assert delivery.id == delivery_id
+        delivery = await gateway.webhook_endpoints.ping(conn, key, endpoint_id, utcnow())
     _woken(gateway)
-    return DeliveryOut.of(delivery, attempts)
+    return DeliveryOut.of(delivery, [])
 
 
 @router.get("/{endpoint_id}/deliveries", response_model=DeliveryList)
