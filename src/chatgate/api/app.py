@@ -18,6 +18,7 @@ from chatgate.api.middleware import GatewayMiddleware
 from chatgate.api.ratelimit import RateLimiter
 from chatgate.api.routes import (
     account,
+    audit,
     channels,
     events,
     health,
@@ -244,6 +245,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         inbound,
         sandbox,
         links,
+        audit,
     )
     for module in modules:
         app.include_router(module.router)

@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from chatgate.api.actor import client_ip
 from chatgate.api.state import gateway_of
 from chatgate.domain.keys import Scope, mode_of
 from chatgate.domain.records import ApiKey
-from chatgate.errors import Forbidden, RateLimited, Unauthenticated
+from chatgate.errors import ChatgateError, Forbidden, RateLimited, Unauthenticated
+from chatgate.services.audit import record_refusal
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -32,25 +34,10 @@ async def authenticate(
     known: ApiKey | None = getattr(state, "api_key", None)
     if known is not None:
         return known
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated(
-            "send your API key as 'Authorization: Bearer cg_…'",
-            field="Authorization",
-            headers=_CHALLENGE,
-        )
-    secret = credentials.credentials
-    gateway = gateway_of(request)
-    key = await gateway.key_cache.lookup(secret) if mode_of(secret) else None
-    if key is None:
-        raise Unauthenticated("the API key is not valid", field="Authorization", headers=_CHALLENGE)
-    if key.revoked_at is not None:
-        raise Unauthenticated(
-            "the API key has been revoked", field="Authorization", headers=_CHALLENGE
-        )
-    client = request.client.host if request.client else None
-    if not key.allows_ip(client):
-        raise Forbidden(f"this key may not be used from {client}", code="ip_not_allowed")
-    limit = await gateway.limiter.hit(key.id, key.rate_limit or gateway.settings.default_rate_limit)
+    key = await _identify(request, credentials)
+    limit = await gateway_of(request).limiter.hit(
+        key.id, key.rate_limit or gateway_of(request).settings.default_rate_limit
+    )
     state.rate_limit = limit
     if not limit.allowed:
         raise RateLimited(
@@ -62,6 +49,52 @@ async def authenticate(
     return key
 
 
+async def _refused(request: Request, reason: str, key: ApiKey | None = None, **detail: str) -> None:
+    """Record a refusal in the audit log (the caller raises it)."""
+    await record_refusal(
+        gateway_of(request).database,
+        reason=reason,
+        source_ip=client_ip(request),
+        key=key,
+        detail={"method": request.method, "path": request.url.path, **detail},
+    )
+
+
+async def _identify(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiKey:
+    """The key the request presents, if it is valid here; every refusal is audited."""
+    error: ChatgateError
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        error = Unauthenticated(
+            "send your API key as 'Authorization: Bearer cg_…'",
+            field="Authorization",
+            headers=_CHALLENGE,
+        )
+        await _refused(request, "missing_key")
+        raise error
+    secret = credentials.credentials
+    key = await gateway_of(request).key_cache.lookup(secret) if mode_of(secret) else None
+    if key is None:
+        error = Unauthenticated(
+            "the API key is not valid", field="Authorization", headers=_CHALLENGE
+        )
+        await _refused(request, "unknown_key")
+        raise error
+    if key.revoked_at is not None:
+        error = Unauthenticated(
+            "the API key has been revoked",
+            field="Authorization",
+            headers=_CHALLENGE,
+        )
+        await _refused(request, "revoked_key", key)
+        raise error
+    client = client_ip(request)
+    if not key.allows_ip(client):
+        error = Forbidden(f"this key may not be used from {client}", code="ip_not_allowed")
+        await _refused(request, "ip_not_allowed", key)
+        raise error
+    return key
+
+
 def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that authenticates and insists on ``scope``."""
 
@@ -70,7 +103,11 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
     ) -> ApiKey:
         key = await authenticate(request, credentials)
         if not key.grants(scope):
-            raise Forbidden(f"this key lacks the scope {scope.value!r}", code="insufficient_scope")
+            error = Forbidden(
+                f"this key lacks the scope {scope.value!r}", code="insufficient_scope"
+            )
+            await _refused(request, "insufficient_scope", key, scope=scope.value)
+            raise error
         return key
 
     dependency.__name__ = f"require_{scope.name.lower()}"

@@ -20,6 +20,9 @@ class Scope(StrEnum):
     CONTACTS_WRITE = "contacts:write"
     TEMPLATES_MANAGE = "templates:manage"
     ACCOUNT_READ = "account:read"
+    AUDIT_READ = "audit:read"
+    # The operator's: credit any account, set its plan and prices. Never granted by "*".
+    ADMIN = "admin"
 
 
 class KeyMode(StrEnum):
@@ -60,5 +63,11 @@ def display_prefix(secret: str) -> str:
 
 
 def grants(held: frozenset[str], wanted: Scope) -> bool:
-    """Whether a key holding ``held`` scopes may act under ``wanted``."""
+    """Whether a key holding ``held`` scopes may act under ``wanted``.
+
+    ``*`` grants every scope of the account's own, but not ``admin``: an account's keys
+    must not be able to credit it.
+    """
+    if wanted is Scope.ADMIN:
+        return wanted.value in held
     return Scope.ALL.value in held or wanted.value in held

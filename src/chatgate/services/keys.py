@@ -32,10 +32,9 @@ def check_grantable(creator: ApiKey, spec: KeySpec) -> None:
     """Refuse a key that would hold more than the key creating it (no escalation)."""
     if creator.mode is KeyMode.TEST and spec.mode is KeyMode.LIVE:
         raise Forbidden("a test key cannot create live keys", field="mode")
-    if Scope.ALL.value not in creator.scopes:
-        extra = sorted(spec.scopes - creator.scopes)
-        if extra:
-            raise Forbidden(f"cannot grant scopes this key does not hold: {extra}", field="scopes")
+    extra = sorted(s for s in spec.scopes - creator.scopes if not creator.grants(Scope(s)))
+    if extra:
+        raise Forbidden(f"cannot grant scopes this key does not hold: {extra}", field="scopes")
     if creator.allowed_channels is not None:
         wider = (
             spec.allowed_channels is None or not spec.allowed_channels <= creator.allowed_channels

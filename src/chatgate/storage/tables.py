@@ -38,6 +38,124 @@ accounts = Table(
     Column("id", ID, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # The plan (its request rate and daily message quota) by name; None: the default plan.
+    Column("plan", String(40), nullable=True),
+    # Credit in micro-units of ``currency`` (None: the configured default currency).
+    # ``balance`` is what can still be spent; ``held`` is reserved by messages not yet sent.
+    Column("currency", String(3), nullable=True),
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    Column("held", BigInteger, nullable=False, server_default="0"),
+    # Prices that replace the configured ones for this account ("channel" or
+    # "channel.kind" -> micro-units).
+    Column("prices", JSON, nullable=True),
+)
+
+# Every movement of an account's credit: top-ups, reservations at accept, settlements
+# when sent, refunds on failed or canceled. ``amount`` is the change to ``balance``.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("held_after", BigInteger, nullable=False),
+    Column("message_id", ID, nullable=True),
+    Column("api_key_id", ID, nullable=True),
+    Column("note", String(200), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_ledger_account", "account_id", "id"),
+    # One settlement and one refund per message at most, however often a status repeats.
+    UniqueConstraint("message_id", "kind", name="uq_ledger_message_kind"),
+)
+
+# Messages accepted per account and UTC day, against the plan's daily quota.
+daily_usage = Table(
+    "daily_usage",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("messages", Integer, nullable=False),
+)
+
+# Who did what: every change to keys, channels, webhooks, templates, contacts, plans and
+# balances, and every refused authentication (then ``account_id`` may be unknown).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=True),
+    Column("api_key_id", ID, nullable=True),
+    Column("source_ip", String(64), nullable=True),
+    Column("action", String(60), nullable=False),
+    Column("target", String(100), nullable=True),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_audit_log_account", "account_id", "id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("attributes", JSON, nullable=False),
+    # Channels in the contact's order of preference, for "channel": "auto".
+    Column("preferred_channels", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_contacts_account", "account_id", "mode", "id"),
+    Index("ix_contacts_phone", "account_id", "mode", "phone"),
+)
+
+# How a contact is reached on each channel: one identity belongs to one contact.
+contact_identities = Table(
+    "contact_identities",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("mode", String(8), primary_key=True),
+    Column("channel", String(20), primary_key=True),
+    Column("identity", String(256), primary_key=True),
+    Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("language", String(15), nullable=False),
+    Column("variables", JSON, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("bindings", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name", "language", name="uq_templates_account_name"),
+)
+
+# One content sent to many recipients; each accepted recipient is a message of its own
+# (``messages.distribution_id``), and ``results`` keeps every recipient's outcome.
+distributions = Table(
+    "distributions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("api_key_id", ID, nullable=True),
+    Column("content", JSON, nullable=False),
+    Column("results", JSON, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_distributions_account", "account_id", "mode", "id"),
 )
 
 api_keys = Table(
@@ -125,6 +243,12 @@ messages = Table(
     Column("options", JSON, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Credit: the price reserved at accept (None: free) and where it stands (``billing``:
+    # held, settled or refunded).
+    Column("price", BigInteger, nullable=True),
+    Column("billing", String(10), nullable=True),
+    Column("contact_id", ID, nullable=True),
+    Column("distribution_id", ID, nullable=True),
     Index("ix_messages_account_mode_id", "account_id", "mode", "id"),
     Index("ix_messages_provider_id", "channel", "provider_message_id"),
     Index("ix_messages_chain", "chain_id"),
@@ -215,6 +339,14 @@ conversations = Table(
     Column("peer", String(256), primary_key=True),
     Column("last_inbound_at", UtcDateTime, nullable=True),
     Column("last_outbound_at", UtcDateTime, nullable=True),
+    # The thread as the API shows it (filled in by migration 0011 for older rows).
+    Column("id", ID, nullable=True, unique=True),
+    Column("connection_id", ID, nullable=True),
+    Column("contact_id", ID, nullable=True),
+    Column("last_message_id", ID, nullable=True),
+    Column("last_message_at", UtcDateTime, nullable=True),
+    Column("unread", Integer, nullable=False, server_default="0"),
+    Index("ix_conversations_account", "account_id", "mode", "last_message_at"),
 )
 
 # Customer webhook endpoints. ``secrets`` is encrypted like channel credentials: the current
