@@ -9,6 +9,8 @@ import asyncio
 import json
 import signal
 from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -18,6 +20,7 @@ from rich.table import Table
 
 from chatgate import event_loop
 from chatgate.config import Settings
+from chatgate.domain.billing import MICRO, format_amount
 from chatgate.domain.keys import KeyMode, Scope
 from chatgate.errors import ChatgateError
 from chatgate.logging import configure_logging
@@ -193,6 +196,75 @@ def accounts_create(
         )
     else:
         console.print(f"created account [bold]{account.name}[/bold] ({account.id})")
+
+
+def _micro_units(raw: str) -> int:
+    """``12.50`` (units of the account's currency) as micro-units."""
+    try:
+        amount = Decimal(raw) * MICRO
+    except InvalidOperation:
+        raise typer.BadParameter(f"{raw!r} is not an amount such as 12.50") from None
+    if amount != amount.to_integral_value() or amount == 0:
+        raise typer.BadParameter("must be non-zero, with at most 6 decimal places")
+    return int(amount)
+
+
+@accounts_app.command("credit")
+def accounts_credit(
+    name: Annotated[str, typer.Argument(help="the account's name")],
+    amount: Annotated[
+        str, typer.Argument(help="in units of its currency, e.g. 25 or 12.50; negative takes back")
+    ],
+    note: Annotated[str | None, typer.Option(help="why, for the ledger")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add credit to an account (recorded in its ledger and audit log)."""
+    from chatgate.services.accounts import get_account_by_name
+    from chatgate.services.audit import Actor
+    from chatgate.services.billing import Billing, top_up
+    from chatgate.storage.types import utcnow
+
+    micro = _micro_units(amount)
+    settings = Settings()
+
+    async def work(database: Database) -> tuple[int, str]:
+        account = await get_account_by_name(database, name)
+        async with database.write() as conn:
+            entry = await top_up(conn, Actor(account.id), micro, utcnow(), note)
+        return entry.balance_after, Billing(settings).terms_of(account).currency
+
+    balance, currency = _with_database(settings, work)
+    if as_json:
+        _emit({"account": name, "amount": micro, "balance": balance, "currency": currency})
+    else:
+        console.print(f"[bold]{name}[/bold] now has {format_amount(balance, currency)}")
+
+
+@accounts_app.command("plan")
+def accounts_plan(
+    name: Annotated[str, typer.Argument(help="the account's name")],
+    plan: Annotated[str, typer.Argument(help="one of the plans (CHATGATE_PLANS)")],
+) -> None:
+    """Put an account on a plan: its keys' rate limit and its daily message quota."""
+    from chatgate.services.accounts import get_account_by_name
+    from chatgate.services.audit import Actor
+    from chatgate.services.billing import change_terms
+
+    settings = Settings()
+
+    async def work(database: Database) -> None:
+        account = await get_account_by_name(database, name)
+        async with database.write() as conn:
+            await change_terms(conn, Actor(account.id), settings, plan=plan, prices=None)
+
+    _with_database(settings, work)
+    limits = settings.plans[plan]
+    console.print(
+        f"[bold]{name}[/bold] is on the {plan} plan "
+        f"({limits.rate_limit or 'unlimited'} requests/min per key, "
+        f"{limits.daily_messages if limits.daily_messages is not None else 'unlimited'} "
+        "messages/day)"
+    )
 
 
 def _parse_scopes(raw: str) -> frozenset[str]:
@@ -473,3 +545,95 @@ def channels_reencrypt() -> None:
             return count
 
     console.print(f"re-encrypted {_with_database(settings, work)} channel(s)")
+
+
+# Contacts: their own sub-command, kept together at the end of the file.
+contacts_app = typer.Typer(help="Manage contacts.", no_args_is_help=True)
+app.add_typer(contacts_app, name="contacts")
+
+
+@contacts_app.command("import")
+def contacts_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="a CSV file with a header row"
+        ),
+    ],
+    account: Annotated[str, typer.Option(envvar="CHATGATE_ACCOUNT", help="the account's name")],
+    mode: Annotated[KeyMode, typer.Option(help="live or test contacts")] = KeyMode.LIVE,
+    errors: Annotated[
+        Path | None,
+        typer.Option("--errors", dir_okay=False, help="also write the refused rows to this CSV"),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=5000, help="rows written per transaction")
+    ] = 250,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import contacts from a CSV file; exit code 1 when some rows were refused.
+
+    Columns: name, phone (E.164), email, preferred_channels (separated by ';'), one column
+    per channel holding the contact's identity on it (whatsapp, telegram, …) and
+    attr.<name> for attributes. A row updates the contact with its phone (else the one
+    holding one of its identities) instead of making a second one. Every good row is
+    imported; every bad one is reported with its line, column and reason.
+    """
+    import csv
+
+    from rich.progress import Progress
+    from rich.text import Text
+
+    from chatgate.services.accounts import get_account_by_name
+    from chatgate.services.contact_import import CsvLayoutError, ImportReport, import_contacts
+
+    settings = Settings()
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("importing contacts", total=None)
+
+        async def work(database: Database) -> ImportReport:
+            found = await get_account_by_name(database, account)
+            return await import_contacts(
+                database,
+                found.id,
+                mode,
+                file,
+                batch_size=batch_size,
+                started=lambda total: progress.update(task, total=total),
+                advanced=lambda done: progress.advance(task, done),
+            )
+
+        try:
+            report = _with_database(settings, work)
+        except CsvLayoutError as error:
+            raise typer.BadParameter(str(error), param_hint="FILE") from None
+    if errors is not None:
+        with errors.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["line", "column", "reason"])
+            writer.writerows([e.line, e.column, e.reason] for e in report.errors)
+    if as_json:
+        _emit(
+            {
+                "rows": report.rows,
+                "created": report.created,
+                "updated": report.updated,
+                "refused": report.refused,
+                "errors": [
+                    {"line": e.line, "column": e.column, "reason": e.reason} for e in report.errors
+                ],
+            }
+        )
+    else:
+        console.print(
+            f"{report.rows} row(s): {report.created} created, {report.updated} updated, "
+            f"{report.refused} refused"
+        )
+        if report.errors:
+            table = Table("line", "column", "reason", title="refused rows")
+            for e in report.errors:
+                # Text, not markup: a reason may quote the file's own cells.
+                table.add_row(str(e.line), Text(e.column), Text(e.reason))
+            console.print(table)
+    if report.refused:
+        raise typer.Exit(1)

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chatgate.domain.billing import Plan, valid_price_key
+
+
+class PlanLimits(BaseModel):
+    """One plan's limits; ``None`` is no limit."""
+
+    rate_limit: int | None = Field(default=None, ge=1, description="requests per minute per key")
+    daily_messages: int | None = Field(default=None, ge=0, description="messages per UTC day")
+
+
+DEFAULT_PLANS = {
+    "free": PlanLimits(rate_limit=60, daily_messages=100),
+    "pro": PlanLimits(rate_limit=600, daily_messages=10_000),
+    "unlimited": PlanLimits(),
+}
 
 
 class Settings(BaseSettings):
@@ -101,6 +117,21 @@ class Settings(BaseSettings):
         default=True, description="pace sandbox sends at each platform's documented rates"
     )
 
+    currency: str = Field(
+        default="USD", pattern=r"^[A-Z]{3}$", description="the currency of new accounts' credit"
+    )
+    prices: dict[str, int] = Field(
+        default_factory=dict,
+        description='micro-units per live message, e.g. {"*": 5000, "sms": 7500, '
+        '"whatsapp.template": 25000}; the most specific of "channel.kind", "channel" and "*" '
+        "wins; accounts may have their own; unpriced messages are free",
+    )
+    plans: dict[str, PlanLimits] = Field(
+        default_factory=lambda: dict(DEFAULT_PLANS),
+        description='plans by name, e.g. {"free": {"rate_limit": 60, "daily_messages": 100}}',
+    )
+    default_plan: str = Field(default="unlimited", description="the plan of a new account")
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
@@ -110,6 +141,28 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "sqlite+aiosqlite:", "postgresql", "postgres:")):
             raise ValueError("database_url must be sqlite:///path or postgresql://user@host/db")
         return value
+
+    @field_validator("prices")
+    @classmethod
+    def _known_prices(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, price in value.items():
+            if not valid_price_key(key):
+                raise ValueError(f"{key!r} is not '*', a channel or 'channel.kind'")
+            if price < 0:
+                raise ValueError(f"the price of {key!r} must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _default_plan_exists(self) -> Settings:
+        if self.default_plan not in self.plans:
+            raise ValueError(f"default_plan {self.default_plan!r} is not one of the plans")
+        return self
+
+    def plan(self, name: str | None) -> Plan:
+        """The plan called ``name`` (the default plan for ``None`` or a plan since removed)."""
+        chosen = name if name is not None and name in self.plans else self.default_plan
+        limits = self.plans[chosen]
+        return Plan(chosen, limits.rate_limit, limits.daily_messages)
 
     @property
     def is_sqlite(self) -> bool:

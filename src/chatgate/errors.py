@@ -63,6 +63,13 @@ class Unauthenticated(ChatgateError):
     code = "unauthenticated"
 
 
+class PaymentRequired(ChatgateError):
+    """The account's credit does not cover what was asked."""
+
+    status_code = 402
+    code = "insufficient_credit"
+
+
 class Forbidden(ChatgateError):
     """The key is valid but may not do this (scope, IP, channel)."""
 

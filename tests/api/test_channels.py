@@ -14,7 +14,7 @@ from chatgate.channels.meta import sign
 from chatgate.domain.keys import KeyMode
 from chatgate.storage.tables import channel_connections, inbound_log
 from tests.api.test_validation import assert_envelope
-from tests.support import Tenant, auth, gateway, make_key
+from tests.support import Tenant, auth, gateway, make_key, until
 
 TOKEN = "EAAG-secret-access-token-0123456789"
 APP_SECRET = "app-secret-0123456789abcdef"
@@ -94,10 +94,18 @@ async def test_each_change_of_a_channel_is_an_event_of_the_account(
     )
     assert (renamed.status_code, rotated.status_code) == (200, 200), rotated.text
     assert (await client.delete(path, headers=auth(tenant.live))).status_code == 204
-    listed = await client.get(
-        "/v1/events", params={"type": "channel.status"}, headers=auth(tenant.live)
-    )
-    events = listed.json()["data"]
+    events: list[dict[str, Any]] = []
+
+    async def all_three() -> bool:
+        # On PostgreSQL an event is readable once every older transaction has ended.
+        nonlocal events
+        listed = await client.get(
+            "/v1/events", params={"type": "channel.status"}, headers=auth(tenant.live)
+        )
+        events = listed.json()["data"]
+        return len(events) >= 3
+
+    await until(all_three)
     assert [e["data"]["status"] for e in events] == ["connected", "credentials_changed", "removed"]
     assert {e["data"]["channel_id"] for e in events} == {created["id"]}
     assert new_token not in json.dumps(events)

@@ -19,6 +19,7 @@ from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.status import Status, moves_forward
 from chatgate.services.accounts import create_account
+from chatgate.services.billing import Billing
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.services.send import SendCommand, accept_messages
 from chatgate.storage.database import Database
@@ -85,7 +86,13 @@ async def test_two_workers_dispatch_each_message_exactly_once(
             ]
             async with database.write() as conn:
                 await accept_messages(
-                    conn, key, commands, sandbox=sandbox, channels=channel_service(), now=utcnow()
+                    conn,
+                    key,
+                    commands,
+                    sandbox=sandbox,
+                    channels=channel_service(),
+                    billing=Billing(settings),
+                    now=utcnow(),
                 )
         env = chatgate_env(
             fresh_postgres_url, sandbox_record_path=record, log_level="info", **WORKER_SETTINGS

@@ -13,6 +13,7 @@ from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.status import Status
 from chatgate.services.accounts import create_account
+from chatgate.services.billing import Billing
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.services.send import SendCommand, accept_messages
 from chatgate.storage.database import Database
@@ -44,6 +45,7 @@ async def test_sigterm_finishes_the_work_in_hand(tmp_path: Path) -> None:
                 commands,
                 sandbox=SandboxAdapter(0, 0),
                 channels=channel_service(),
+                billing=Billing(settings),
                 now=utcnow(),
             )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -20,6 +20,8 @@ from chatgate.api.routes import (
     account,
     audit,
     channels,
+    contacts,
+    conversations,
     events,
     health,
     inbound,
@@ -28,6 +30,7 @@ from chatgate.api.routes import (
     media,
     messages,
     sandbox,
+    templates,
     webhooks,
 )
 from chatgate.api.state import Gateway
@@ -40,6 +43,7 @@ from chatgate.engine.retry import RetryPolicy
 from chatgate.engine.wakeup import LocalWakeup, PostgresListener
 from chatgate.engine.worker import Worker
 from chatgate.services.acknowledge import Acknowledger
+from chatgate.services.billing import Billing
 from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
 from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
@@ -47,6 +51,7 @@ from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
+from chatgate.services.settlement import Settlement
 from chatgate.services.status_match import StatusMatcher
 from chatgate.services.webhook_endpoints import WebhookEndpoints
 from chatgate.services.webhook_fanout import WebhookFanout
@@ -90,6 +95,7 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
         event_feed=EventFeed(database, settings.events_poll_seconds),
         webhook_endpoints=WebhookEndpoints(box, allow_private=settings.allow_private_webhooks),
         webhook_wakeup=LocalWakeup(),
+        billing=Billing(settings),
     )
 
 
@@ -160,21 +166,28 @@ def build_webhook_sender(gateway: Gateway) -> WebhookSender:
     )
 
 
-async def relay_events(gateway: Gateway) -> None:
-    """Turn new events into webhook deliveries as they are committed, until cancelled."""
+async def _step(run_once: Callable[[], Awaitable[int]], failure: str) -> int:
+    try:
+        return await run_once()
+    except Exception:
+        log.exception(failure)
+        return 0
+
+
+async def follow_events(gateway: Gateway) -> None:
+    """As events are committed: turn them into webhook deliveries, and settle the prices of
+    the messages they concern; until cancelled."""
     fanout = WebhookFanout(gateway.database, system_clock)
+    settlement = Settlement(gateway.database)
     feed = gateway.event_feed
     with feed.open_stream():
         while True:
             ticket = feed.ticket()
-            try:
-                relayed = await fanout.run_once()
-            except Exception:
-                log.exception("webhooks.fanout_failed")
-                relayed = 0
+            relayed = await _step(fanout.run_once, "webhooks.fanout_failed")
             if relayed:
                 gateway.webhook_wakeup.notify()
-            if relayed < fanout.batch_size:
+            settled = await _step(settlement.run_once, "billing.settlement_failed")
+            if relayed < fanout.batch_size and settled < settlement.batch_size:
                 await feed.wait(ticket, gateway.settings.worker_poll_seconds)
 
 
@@ -196,7 +209,7 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         tasks.append(asyncio.create_task(listener.run(), name="wakeup-listener"))
     if with_worker:
         tasks += [
-            asyncio.create_task(relay_events(gateway), name="webhook-fanout"),
+            asyncio.create_task(follow_events(gateway), name="event-followers"),
             asyncio.create_task(build_webhook_sender(gateway).run(), name="webhook-sender"),
         ]
     worker = build_worker(gateway) if with_worker else None
@@ -240,6 +253,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         messages,
         events,
         webhooks,
+        contacts,
+        templates,
+        conversations,
         media,
         channels,
         inbound,

@@ -35,9 +35,9 @@ async def authenticate(
     if known is not None:
         return known
     key = await _identify(request, credentials)
-    limit = await gateway_of(request).limiter.hit(
-        key.id, key.rate_limit or gateway_of(request).settings.default_rate_limit
-    )
+    settings = gateway_of(request).settings
+    per_minute = key.rate_limit or settings.plan(key.plan).rate_limit or settings.default_rate_limit
+    limit = await gateway_of(request).limiter.hit(key.id, per_minute)
     state.rate_limit = limit
     if not limit.allowed:
         raise RateLimited(

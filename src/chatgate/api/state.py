@@ -12,6 +12,7 @@ from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.wakeup import LocalWakeup
+from chatgate.services.billing import Billing
 from chatgate.services.channels import ChannelService
 from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
@@ -36,6 +37,7 @@ class Gateway:
     webhook_endpoints: WebhookEndpoints
     # Wakes this process's webhook sender when deliveries are queued.
     webhook_wakeup: LocalWakeup
+    billing: Billing
     # (account id, Idempotency-Key) of the requests this process is running now.
     idempotency_in_flight: set[tuple[str, str]] = field(default_factory=set)
 

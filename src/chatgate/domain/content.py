@@ -125,9 +125,21 @@ class TemplateHeader(_Strict):
 
 
 class Template(_Strict):
-    """A pre-approved template with its variables."""
+    """A pre-approved template with its variables, or a template stored in Chatgate (named
+    by ``id``, or by ``name`` and ``language``), rendered for the channel at accept."""
 
-    name: str = Field(min_length=1, max_length=512, pattern=r"^[\w.\-]+$")
+    id: str | None = Field(
+        default=None,
+        pattern=r"^tpl_[0-9A-Z]{26}$",
+        description="a stored template's id, tpl_…; then name may be left out",
+    )
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        pattern=r"^[\w.\-]+$",
+        description="the platform's (or a stored) template name; required without id",
+    )
     language: str = Field(default="en", min_length=2, max_length=15, pattern=r"^[A-Za-z_\-]+$")
     variables: dict[str, str] | list[str] = Field(
         default_factory=dict, description='named ({"name": value}) or positional ([v1, v2])'
@@ -147,6 +159,12 @@ class Template(_Strict):
             if len(text) > MAX_CAPTION:
                 raise ValueError(f"variable {key!r} is longer than {MAX_CAPTION} characters")
         return value
+
+    @model_validator(mode="after")
+    def _named(self) -> Template:
+        if self.id is None and self.name is None:
+            raise ValueError("name: is required (or id, naming a stored template)")
+        return self
 
 
 class TemplateContent(_Strict):

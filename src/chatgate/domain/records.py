@@ -14,6 +14,11 @@ from chatgate.domain.status import Status
 
 # The key of ``Message.options`` that records what accept rendered down.
 DEGRADED = "degraded"
+# The keys of ``Message.options`` that record what accept did: the stored template the
+# content was rendered from, and why "channel": "auto" chose the channel.
+TEMPLATE = "template"
+ROUTE = "route"
+_ACCEPT_RECORDS = frozenset({DEGRADED, TEMPLATE, ROUTE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,14 @@ class Account:
     id: str
     name: str
     created_at: datetime
+    # The plan by name (None: the configured default), the currency (None: the configured
+    # one), credit in micro-units (``held``: reserved by messages not yet sent) and the
+    # account's own prices over the configured ones.
+    plan: str | None = None
+    currency: str | None = None
+    balance: int = 0
+    held: int = 0
+    prices: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,9 @@ class ApiKey:
     rate_limit: int | None
     created_at: datetime
     revoked_at: datetime | None
+    # The account's plan, whose rate limit applies when the key has none of its own (read
+    # with the key for authentication; None elsewhere, or for the default plan).
+    plan: str | None = None
 
     def grants(self, scope: Scope) -> bool:
         """Whether this key may act under ``scope``."""
@@ -106,11 +122,19 @@ class Message:
     # Per-platform send options from the request (Messenger's message tag, say), and under
     # ``degraded`` what accept rendered down to fit the channel (``"degrade": true``).
     options: dict[str, Any] | None = None
+    # Credit: the price reserved at accept (None: free), and whether it is held, settled
+    # or refunded.
+    price: int | None = None
+    billing: str | None = None
+    # The contact the message was sent to or came from, when known.
+    contact_id: str | None = None
+    # The distribution that sent it (POST /v1/messages/distribute).
+    distribution_id: str | None = None
 
     @property
     def platform_options(self) -> dict[str, Any]:
         """The options an adapter reads: the request's, without accept's own records."""
-        return {k: v for k, v in (self.options or {}).items() if k != DEGRADED}
+        return {k: v for k, v in (self.options or {}).items() if k not in _ACCEPT_RECORDS}
 
     @property
     def degraded(self) -> dict[str, Any] | None:
@@ -146,6 +170,8 @@ class Message:
         message_id: str | None = None,
         connection_id: str | None = None,
         options: dict[str, Any] | None = None,
+        contact_id: str | None = None,
+        distribution_id: str | None = None,
     ) -> Message:
         """A message created at ``at``, with an id that sorts by that time."""
         return cls(
@@ -171,4 +197,6 @@ class Message:
             fallback=fallback,
             connection_id=connection_id,
             options=options,
+            contact_id=contact_id,
+            distribution_id=distribution_id,
         )

@@ -14,6 +14,7 @@ from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 from chatgate.services.acknowledge import acknowledge_job
+from chatgate.services.contacts import link_inbound
 from chatgate.services.media import plan_media, record_pending
 from chatgate.services.status_match import UNMATCHED, apply_update, log_raw, match_later
 from chatgate.storage import channels as channel_store
@@ -36,8 +37,16 @@ async def record_inbound(
     at: datetime,
     connection_id: str | None = None,
     reply_to: str | None = None,
+    sender_name: str | None = None,
 ) -> Message:
-    """Store a received message and note that ``sender`` wrote, in the caller's transaction."""
+    """Store a received message and note that ``sender`` wrote, in the caller's transaction.
+
+    The message names the sender's contact, made on its first message (``sender_name``: the
+    name on the platform's profile, where the event has one).
+    """
+    contact_id = await link_inbound(
+        conn, account_id, mode, channel, sender, name=sender_name, at=at
+    )
     message = Message.new(
         account_id=account_id,
         mode=mode,
@@ -51,10 +60,21 @@ async def record_inbound(
         provider_message_id=provider_message_id,
         connection_id=connection_id,
         reply_to=reply_to,
+        contact_id=contact_id,
     )
     await message_store.insert_messages(conn, [message_store.message_row(message, None)])
     await message_store.insert_event_rows(conn, [message_store.first_event_row(message)])
-    await conversation_store.record_inbound(conn, account_id, mode.value, channel, sender, at)
+    await conversation_store.record_inbound(
+        conn,
+        account_id,
+        mode.value,
+        channel,
+        sender,
+        at,
+        message_id=message.id,
+        connection_id=connection_id,
+        contact_id=contact_id,
+    )
     return message
 
 
@@ -110,6 +130,7 @@ async def record_webhook(
                 at=event.at,
                 connection_id=connection.id,
                 reply_to=event.reply_to,
+                sender_name=event.sender_name,
             )
             if media is not None:
                 await record_pending(conn, media, message, now)

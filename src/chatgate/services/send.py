@@ -31,10 +31,12 @@ from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import DEGRADED, ApiKey, Message
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError, Conflict, Forbidden, InvalidRequest
+from chatgate.services.billing import Billing, Charges
 from chatgate.services.channels import ChannelService
 from chatgate.services.fallback import check_jobs
 from chatgate.services.job_kinds import SEND_JOB
 from chatgate.services.links import track_links
+from chatgate.services.templates import with_stored_templates
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import jobs as job_store
@@ -307,21 +309,32 @@ async def accept_messages(
     *,
     sandbox: SandboxAdapter,
     channels: ChannelService,
+    billing: Billing,
     now: datetime,
 ) -> list[Message | ChatgateError]:
     """Check and write each message; one result per command, in order.
 
     Refused commands write nothing; the accepted ones are written in the caller's
-    transaction with their first event, their send job, any fallback check and, with
-    ``track_links``, their tracked links (under ``channels.public_url``, the gateway's base
-    as the world reaches it).
+    transaction with their first event, their send job, any fallback check, their
+    conversation thread's move and, with ``track_links``, their tracked links (under
+    ``channels.public_url``, the gateway's base as the world reaches it). A live message is
+    counted against the plan's daily quota and its price reserved (``billing``) once
+    everything else has passed.
     """
     results: list[Message | ChatgateError] = []
     message_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
     job_rows: list[dict[str, Any]] = []
     link_rows: list[dict[str, Any]] = []
+    thread_rows: list[dict[str, Any]] = []
+    charges = Charges()
     for command in commands:
+        try:
+            # First: every later check sees the content a stored template renders to.
+            command = await with_stored_templates(conn, key.account_id, command)
+        except ChatgateError as error:
+            results.append(error)
+            continue
         message = _new_message(key, command, now)
         targets = [
             _Target(
@@ -344,8 +357,11 @@ async def accept_messages(
                 message = replace(message, connection_id=connections[0].id)
                 message = _fit_live(message, connections, channels, degrade=command.degrade)
             if command.track_links:
-                # Last: the links are rewritten in the content as it will be sent.
+                # The links are rewritten in the content as it will be sent.
                 message, links = track_links(message, channels.public_url)
+            # Last: only a message accepted on every other count uses quota and credit.
+            message = await billing.charge(conn, key, message, charges)
+            if command.track_links:
                 link_rows.extend(link_store.link_row(link, now) for link in links)
         except ChatgateError as error:
             results.append(error)
@@ -355,8 +371,21 @@ async def accept_messages(
         event_rows.append(message_store.first_event_row(message))
         job_rows.append(job_store.job_row(SEND_JOB, message.due_at, message_id=message.id))
         job_rows.extend(check_jobs(message))
+        thread_rows.append(
+            conversation_store.outbound_row(
+                key.account_id,
+                key.mode.value,
+                message.channel,
+                message.recipient,
+                now,
+                message_id=message.id,
+                connection_id=message.connection_id,
+                contact_id=message.contact_id,
+            )
+        )
     # Staged: with group commit, every request's rows go in together at the commit.
     message_store.stage_new_messages(conn, message_rows, event_rows)
+    conversation_store.stage_outbound(conn, thread_rows)
     link_store.stage_links(conn, link_rows)
     await job_store.stage_jobs(conn, job_rows)
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from ipaddress import ip_network
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
-from chatgate.storage.tables import api_keys, cache_versions
+from chatgate.storage.tables import accounts, api_keys, cache_versions
 
 KEYS_CACHE = "api_keys"
 
@@ -57,11 +58,15 @@ async def insert_key(conn: AsyncConnection, key: ApiKey, secret_hash: str) -> No
 
 
 async def find_key_by_hash(conn: AsyncConnection, secret_hash: str) -> ApiKey | None:
-    """The key stored under ``secret_hash``, revoked or not."""
+    """The key stored under ``secret_hash``, revoked or not, with its account's plan."""
     row = (
-        await conn.execute(select(api_keys).where(api_keys.c.secret_hash == secret_hash))
+        await conn.execute(
+            select(api_keys, accounts.c.plan)
+            .join(accounts, accounts.c.id == api_keys.c.account_id)
+            .where(api_keys.c.secret_hash == secret_hash)
+        )
     ).first()
-    return _key(row._mapping) if row else None
+    return replace(_key(row._mapping), plan=row.plan) if row else None
 
 
 async def get_key(conn: AsyncConnection, account_id: str, key_id: str) -> ApiKey | None:

@@ -27,6 +27,16 @@ async def _locked(conn: AsyncConnection, name: str) -> LogPosition | None:
     return LogPosition(row.txid, row.position) if row else None
 
 
+async def read_cursor(conn: AsyncConnection, name: str) -> LogPosition | None:
+    """Where the reader stands, without holding it (``None``: it has not started)."""
+    row = (
+        await conn.execute(
+            select(log_cursors.c.txid, log_cursors.c.position).where(log_cursors.c.name == name)
+        )
+    ).first()
+    return LogPosition(row.txid, row.position) if row else None
+
+
 async def hold_cursor(conn: AsyncConnection, name: str) -> LogPosition | None:
     """Lock the reader's cursor for this transaction and return it; ``None`` if another
     transaction holds it. A new reader starts after the newest event (it relays what comes)."""

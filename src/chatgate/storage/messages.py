@@ -56,6 +56,10 @@ def _message(mapping: Any) -> Message:
         fallback_message_id=mapping["fallback_message_id"],
         connection_id=mapping["connection_id"],
         options=mapping["options"],
+        price=mapping["price"],
+        billing=mapping["billing"],
+        contact_id=mapping["contact_id"],
+        distribution_id=mapping["distribution_id"],
     )
 
 
@@ -98,6 +102,10 @@ def message_row(message: Message, api_key_id: str | None) -> dict[str, Any]:
         "fallback": [step.to_json() for step in message.fallback] or None,
         "fallback_message_id": message.fallback_message_id,
         "options": message.options,
+        "price": message.price,
+        "billing": message.billing,
+        "contact_id": message.contact_id,
+        "distribution_id": message.distribution_id,
     }
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from chatgate.api.auth import require
 from chatgate.api.schemas.audit import AuditList, AuditOut
-from chatgate.api.schemas.common import ERROR_RESPONSES
+from chatgate.api.schemas.common import ERROR_RESPONSES, DateTimeQuery, utc_or_none
 from chatgate.api.state import gateway_of
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
@@ -29,15 +28,15 @@ async def list_audit(
     key_id: Annotated[str | None, Query(pattern=r"^key_[0-9A-Z]{26}$")] = None,
     target: Annotated[str | None, Query(max_length=100)] = None,
     outcome: Literal["succeeded", "refused"] | None = None,
-    since: Annotated[datetime | None, Query(description="entries at or after this time")] = None,
-    until: Annotated[datetime | None, Query(description="entries before this time")] = None,
+    since: DateTimeQuery = None,
+    until: DateTimeQuery = None,
     cursor: Annotated[
         str | None, Query(pattern=r"^aud_[0-9A-Z]{26}$", description="next_cursor of a page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> AuditList:
     """The account's audit log, newest first."""
-    filters = AuditFilter(action, key_id, target, outcome, since, until)
+    filters = AuditFilter(action, key_id, target, outcome, utc_or_none(since), utc_or_none(until))
     found, has_more = await audit_service.list_entries(
         gateway_of(request).database, key.account_id, filters, before=cursor, limit=limit
     )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BeforeValidator, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api import idempotency
 from chatgate.api.auth import require
 from chatgate.api.errors import describe_validation_error
-from chatgate.api.schemas.common import ERROR_RESPONSES, ErrorBody, iso_date_time
+from chatgate.api.schemas.common import (
+    ERROR_RESPONSES,
+    DateTimeQuery,
+    ErrorBody,
+    utc_or_none,
+)
 from chatgate.api.schemas.messages import (
     BatchItemResult,
     BatchRequest,
@@ -75,7 +79,13 @@ async def send_message(
 
     async def produce(conn: AsyncConnection) -> MessageDetail | ChatgateError:
         [result] = await accept_messages(
-            conn, key, [command], sandbox=gateway.sandbox, channels=gateway.channels, now=utcnow()
+            conn,
+            key,
+            [command],
+            sandbox=gateway.sandbox,
+            channels=gateway.channels,
+            billing=gateway.billing,
+            now=utcnow(),
         )
         return result if isinstance(result, ChatgateError) else MessageDetail.new(result)
 
@@ -109,6 +119,7 @@ async def send_batch(
             list(commands.values()),
             sandbox=gateway.sandbox,
             channels=gateway.channels,
+            billing=gateway.billing,
             now=utcnow(),
         )
         results: dict[int, BatchItemResult] = {
@@ -152,19 +163,6 @@ async def cancel_message(
     return MessageDetail.with_events(view.message, view.events, view.chain)
 
 
-DateTimeQuery = Annotated[
-    datetime | None,
-    BeforeValidator(iso_date_time),
-    Query(description="an ISO 8601 date-time, e.g. 2025-01-31T09:30:00Z; UTC if no offset"),
-]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 @router.get("", response_model=MessageList)
 async def list_messages(
     request: Request,
@@ -186,8 +184,8 @@ async def list_messages(
         channel=channel.value if channel else None,
         recipient=to,
         direction=direction,
-        created_after=_utc(created_after),
-        created_before=_utc(created_before),
+        created_after=utc_or_none(created_after),
+        created_before=utc_or_none(created_before),
     )
     found, has_more = await message_service.list_messages(
         gateway_of(request).database, key, filters, cursor=cursor, limit=limit

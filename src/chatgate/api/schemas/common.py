@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 # Deeper JSON than this is refused before it reaches the JSON encoder (whose limit is 254)
@@ -87,6 +89,19 @@ def iso_date_time_with_offset(value: object) -> object:
 
 
 ZonedDateTime = Annotated[AwareDatetime, BeforeValidator(iso_date_time_with_offset)]
+
+DateTimeQuery = Annotated[
+    datetime | None,
+    BeforeValidator(iso_date_time),
+    Query(description="an ISO 8601 date-time, e.g. 2025-01-31T09:30:00Z; UTC if no offset"),
+]
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    """A query's date-time, read as UTC when it came without an offset."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class ApiModel(BaseModel):

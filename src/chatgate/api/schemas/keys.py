@@ -12,7 +12,7 @@ from chatgate.api.schemas.common import ApiModel
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Integer
 from chatgate.domain.keys import KeyMode, Scope
-from chatgate.domain.records import Account, ApiKey
+from chatgate.domain.records import ApiKey
 
 
 class CreateKeyRequest(ApiModel):
@@ -92,27 +92,3 @@ class KeyList(BaseModel):
 
     object: Literal["list"] = "list"
     data: list[KeyOut]
-
-
-class AccountOut(BaseModel):
-    """The account the key belongs to, and the key itself."""
-
-    id: str
-    object: Literal["account"] = "account"
-    name: str
-    created_at: datetime
-    mode: KeyMode = Field(description="the mode of the key making this request")
-    key_id: str
-    scopes: list[str]
-
-    @classmethod
-    def of(cls, account: Account, key: ApiKey) -> AccountOut:
-        """Render an account as seen by ``key``."""
-        return cls(
-            id=account.id,
-            name=account.name,
-            created_at=account.created_at,
-            mode=key.mode,
-            key_id=key.id,
-            scopes=sorted(key.scopes),
-        )

@@ -265,6 +265,11 @@ class MessageOut(BaseModel):
         default=None,
         description="what was rendered down to fit the channel (sent with degrade: true)",
     )
+    price: int | None = Field(
+        default=None, description="micro-units of the account's currency reserved for it"
+    )
+    contact_id: str | None = Field(default=None, description="the contact it went to or came from")
+    distribution_id: str | None = Field(default=None, description="the distribution that sent it")
     created_at: datetime
     updated_at: datetime
 
@@ -288,6 +293,9 @@ class MessageOut(BaseModel):
             "schedule_at": message.schedule_at,
             "chain_id": message.chain_id,
             "degraded": message.degraded,
+            "price": message.price,
+            "contact_id": message.contact_id,
+            "distribution_id": message.distribution_id,
             "created_at": message.created_at,
             "updated_at": message.updated_at,
         }

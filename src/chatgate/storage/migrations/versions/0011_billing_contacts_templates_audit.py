@@ -169,6 +169,7 @@ def upgrade() -> None:
         )
         batch_op.create_unique_constraint(batch_op.f("uq_conversations_id"), ["id"])
     _name_threads()
+    _start_settlement()
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("price", sa.BigInteger(), nullable=True))
@@ -245,3 +246,18 @@ def _name_threads() -> None:
             .where(*(conversations.c[k] == getattr(row, k) for k in keys))
             .values(id=new_id("cnv"))
         )
+
+
+def _start_settlement() -> None:
+    """The settlement of reserved prices reads the event log from here on: no message
+    before this revision has a price."""
+    events = sa.table("message_events", sa.column("txid"), sa.column("position"))
+    cursors = sa.table("log_cursors", sa.column("name"), sa.column("txid"), sa.column("position"))
+    bind = op.get_bind()
+    newest = bind.execute(
+        sa.select(events.c.txid, events.c.position)
+        .order_by(events.c.txid.desc(), events.c.position.desc())
+        .limit(1)
+    ).first()
+    txid, position = (newest.txid, newest.position) if newest else (0, 0)
+    bind.execute(sa.insert(cursors).values(name="settlement", txid=txid, position=position))

@@ -1,0 +1,121 @@
+"""Bodies of ``/v1/contacts``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from chatgate.api.schemas.common import ApiModel
+from chatgate.domain.channels import ChannelType
+from chatgate.domain.contacts import MAX_ATTRIBUTES, MAX_IDENTITIES, MAX_NAME, Contact
+from chatgate.services.contacts import ContactChanges
+
+AttributeValue = StrictStr | StrictBool | StrictInt | StrictFloat
+_NAME = r"^[^\x00-\x1f]*$"
+_IDENTITIES = (
+    "how the contact is reached on each channel: WhatsApp, SMS and Kakao phones (E.164), "
+    "Telegram chat id, Messenger PSID, Instagram id, LINE user id, Viber id, Zalo id"
+)
+
+
+class IdentityIn(ApiModel):
+    """The contact's address on one channel."""
+
+    channel: ChannelType
+    id: str = Field(min_length=1, max_length=256, examples=["+14155550123"])
+
+
+class IdentityOut(BaseModel):
+    """The contact's address on one channel, in normal form."""
+
+    channel: str
+    id: str
+
+
+class CreateContactRequest(ApiModel):
+    """A new contact; every field is optional."""
+
+    name: str | None = Field(default=None, max_length=MAX_NAME, pattern=_NAME)
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description="E.164, e.g. +14155550123",
+        examples=["+14155550123"],
+    )
+    email: str | None = Field(default=None, max_length=254)
+    # Values are checked by the service, which names the attribute that is wrong.
+    attributes: dict[str, Any] | None = Field(
+        default=None,
+        max_length=MAX_ATTRIBUTES,
+        description="a flat object: string keys, string, number or boolean values",
+    )
+    preferred_channels: list[ChannelType] | None = Field(
+        default=None,
+        max_length=len(ChannelType),
+        description='the order in which "channel": "auto" tries the contact\'s channels',
+    )
+    identities: list[IdentityIn] | None = Field(
+        default=None, max_length=MAX_IDENTITIES, description=_IDENTITIES
+    )
+
+    def changes(self) -> ContactChanges:
+        """The service's view: every field given here is set (``null`` clears it)."""
+        return ContactChanges(
+            name=self.name,
+            phone=self.phone,
+            email=self.email,
+            attributes=self.attributes,
+            preferred_channels=[c.value for c in self.preferred_channels]
+            if self.preferred_channels is not None
+            else None,
+            identities=[(i.channel.value, i.id) for i in self.identities]
+            if self.identities is not None
+            else None,
+            given=frozenset(self.model_fields_set),
+        )
+
+
+class UpdateContactRequest(CreateContactRequest):
+    """Changes to a contact: absent fields stay as they are, ``null`` clears a field, and
+    ``identities`` (like ``attributes`` and ``preferred_channels``) replaces the whole set."""
+
+
+class ContactOut(BaseModel):
+    """A contact as the API shows it."""
+
+    id: str = Field(examples=["ct_01JD5Z6Q2N3F4X8Y9Z0A1B2C3D"])
+    object: Literal["contact"] = "contact"
+    name: str | None
+    phone: str | None
+    email: str | None
+    attributes: dict[str, AttributeValue]
+    preferred_channels: list[str]
+    identities: list[IdentityOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactOut:
+        """The API's view of a stored contact."""
+        return cls(
+            id=contact.id,
+            name=contact.name,
+            phone=contact.phone,
+            email=contact.email,
+            attributes=dict(contact.attributes),
+            preferred_channels=list(contact.preferred_channels),
+            identities=[IdentityOut(channel=i.channel, id=i.identity) for i in contact.identities],
+            created_at=contact.created_at,
+            updated_at=contact.updated_at,
+        )
+
+
+class ContactList(BaseModel):
+    """A page of contacts, newest first."""
+
+    object: Literal["list"] = "list"
+    data: list[ContactOut]
+    has_more: bool
+    next_cursor: str | None
