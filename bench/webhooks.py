@@ -32,6 +32,7 @@ from chatgate.domain.keys import KeyMode
 from chatgate.engine.clock import system_clock
 from chatgate.engine.wakeup import LocalWakeup
 from chatgate.services.accounts import create_account
+from chatgate.services.audit import Actor
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.services.webhook_endpoints import EndpointChanges, WebhookEndpoints
 from chatgate.services.webhook_sender import SenderSettings, WebhookSender
@@ -116,14 +117,15 @@ async def _scenarios(
 ) -> WebhookResult:
     """The fast receiver alone, then beside the slow one."""
     account = await create_account(database, f"bench-hooks-{uuid.uuid4().hex[:6]}")
+    actor = Actor(account.id)
     async with database.write() as conn:
-        key, _ = await create_key(conn, account.id, KeySpec("b", KeyMode.LIVE, frozenset({"*"})))
+        key, _ = await create_key(conn, actor, KeySpec("b", KeyMode.LIVE, frozenset({"*"})))
     endpoints = WebhookEndpoints(CredentialBox([secret_key]), allow_private=True)
 
     async def endpoint(url: str) -> str:
         async with database.write() as conn:
             made, _ = await endpoints.create(
-                conn, key, EndpointChanges(url=f"{url}/hooks"), utcnow()
+                conn, actor, key.mode, EndpointChanges(url=f"{url}/hooks"), utcnow()
             )
         return made.id
 
@@ -138,7 +140,9 @@ async def _scenarios(
 
     async def slow_one(enabled: bool) -> None:
         async with database.write() as conn:
-            await endpoints.update(conn, key, held_up, EndpointChanges(enabled=enabled), utcnow())
+            await endpoints.update(
+                conn, actor, key.mode, held_up, EndpointChanges(enabled=enabled), utcnow()
+            )
 
     fast = await endpoint(fast_url)
     held_up = await endpoint(slow_url)

@@ -21,6 +21,7 @@ from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import PROGRESS, Status, has_reached
 from chatgate.services.accounts import create_account
+from chatgate.services.audit import Actor
 from chatgate.services.channels import ChannelService
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.storage.types import utcnow
@@ -76,7 +77,7 @@ async def make_key(app: FastAPI, account_id: str, mode: KeyMode, **spec: Any) ->
     }
     values.update(spec)
     async with gateway(app).database.write() as conn:
-        key, secret = await create_key(conn, account_id, KeySpec(**values))
+        key, secret = await create_key(conn, Actor(account_id), KeySpec(**values))
     return key.id, secret
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -10,9 +11,14 @@ from typing import Any
 
 import pytest
 import structlog
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from chatgate.cli import app
+from chatgate.crypto import new_key
+from chatgate.storage.database import Database
+from chatgate.storage.tables import audit_log
+from tests.support import settings_for
 
 Invoke = Callable[..., Result]
 
@@ -184,3 +190,101 @@ def test_flags_read_chatgate_variables(cli: Invoke) -> None:
     assert row["id"] == key["id"]
     assert row["name"] == "from env"
     assert row["rate_limit"] == 7
+
+
+def _audit_rows(tmp_path: Path) -> list[Any]:
+    """Every entry of the audit log of the ``cli`` fixture's store, oldest first."""
+
+    async def read() -> list[Any]:
+        database = Database(settings_for(f"sqlite:///{tmp_path / 'cli.db'}"))
+        try:
+            async with database.read() as conn:
+                return list(await conn.execute(select(audit_log).order_by(audit_log.c.id)))
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+def test_keys_create_and_revoke_are_audited_as_the_account(cli: Invoke, tmp_path: Path) -> None:
+    """From the command line the account acts with no key and from no address."""
+    account = ok_json(cli("accounts", "create", "acme", "--json"))
+    key = create_key(cli, "acme")
+    assert cli("keys", "revoke", key["id"]).exit_code == 0
+
+    created, revoked = _audit_rows(tmp_path)
+    assert (created.action, created.target, created.outcome) == (
+        "key.created",
+        key["id"],
+        "succeeded",
+    )
+    assert (revoked.action, revoked.target) == ("key.revoked", key["id"])
+    for entry in (created, revoked):
+        assert (entry.account_id, entry.api_key_id, entry.source_ip) == (account["id"], None, None)
+    assert created.detail == {
+        "name": "cli key",
+        "mode": "test",
+        "scopes": ["messages:read", "messages:send"],
+        "allowed_channels": None,
+        "ip_allowlist": [],
+        "rate_limit": 10,
+    }
+    assert key["key"] not in repr(created)
+
+
+def test_channels_add_reencrypt_and_remove_are_audited(cli: Invoke, tmp_path: Path) -> None:
+    """Each command's entry names the channel and its credential fields, never their values."""
+    old, new = new_key(), new_key()
+    token = "EAAG-cli-secret-access-token-0123456789"
+    account = ok_json(cli("accounts", "create", "acme", "--json"))
+    env = {"CHATGATE_SECRET_KEY": old}
+    credentials = [
+        f"access_token={token}",
+        "phone_number_id=106540352242922",
+        "app_secret=cli-app-secret-0123456789",
+        "verify_token=cli-verify-me",
+    ]
+    added = ok_json(
+        cli(
+            "channels",
+            "add",
+            "whatsapp",
+            "support",
+            "--account",
+            "acme",
+            *(arg for pair in credentials for arg in ("-c", pair)),
+            "--json",
+            env=env,
+        )
+    )
+    rotated = cli("channels", "reencrypt", env={"CHATGATE_SECRET_KEY": f"{new},{old}"})
+    assert rotated.exit_code == 0, rotated.output
+    removed = cli(
+        "channels", "remove", added["id"], "--account", "acme", env={"CHATGATE_SECRET_KEY": new}
+    )
+    assert removed.exit_code == 0, removed.output
+
+    entries = _audit_rows(tmp_path)
+    assert [(e.action, e.target) for e in entries] == [
+        ("channel.created", added["id"]),
+        ("channel.updated", added["id"]),
+        ("channel.deleted", added["id"]),
+    ]
+    for entry in entries:
+        assert (entry.account_id, entry.api_key_id, entry.source_ip) == (account["id"], None, None)
+        assert token not in repr(entry)
+        assert "cli-app-secret" not in repr(entry)
+    assert entries[0].detail["credentials"] == [
+        "access_token",
+        "app_secret",
+        "phone_number_id",
+        "verify_token",
+    ]
+    assert entries[1].detail == {
+        "type": "whatsapp",
+        "name": "support",
+        "fields": [],
+        "credentials": [],
+        "settings": [],
+        "reencrypted": True,
+    }

@@ -7,7 +7,6 @@ it accepts stays ``sent`` and a fault makes it ``failed``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,104 +18,31 @@ from fastapi import FastAPI
 from chatgate.config import Settings
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
-from chatgate.emulators.app import create_emulator_app
 from chatgate.errors import RateLimited
 from chatgate.services.billing import Billing, Charges
 from chatgate.storage import accounts as account_store
-from chatgate.storage import conversations as conversation_store
 from chatgate.storage import keys as key_store
-from chatgate.storage.types import utcnow
+from tests.api.conftest import PRICE, USER, priced_settings, top_up
 from tests.api.test_validation import assert_envelope
-from tests.channels.whatsapp import contract as whatsapp
 from tests.support import (
     Tenant,
     auth,
     gateway,
     make_key,
     queued_sms,
-    served_in_this_loop,
-    settings_for,
     until,
     wait_for_status,
 )
-
-PRICE = 1_500
-USER = "+14155550123"
-PLANS = {
-    "tiny": {"rate_limit": 2, "daily_messages": 3},
-    "unlimited": {},
-}
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """WhatsApp messages cost ``PRICE``; the ``tiny`` plan allows 3 a day."""
-    return settings_for(database_url, prices={"whatsapp": PRICE}, plans=PLANS)
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[str]:
-    """The platform emulators on a loopback port, with the WhatsApp test number registered."""
-    async with served_in_this_loop(create_emulator_app()) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
-            registered = await http.post(
-                "/_emulator/whatsapp/accounts", json=whatsapp.emulator_account()
-            )
-            assert registered.status_code == 201, registered.text
-        yield url
-
-
-@pytest.fixture
-async def live(
-    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI, emulator: str
-) -> dict[str, str]:
-    """The tenant's headers, with a WhatsApp channel on the emulator and a user who wrote."""
-    headers = auth(tenant.live)
-    created = await client.post(
-        "/v1/channels",
-        headers=headers,
-        json={
-            "type": "whatsapp",
-            "name": "shop",
-            "credentials": {
-                "access_token": whatsapp.ACCESS_TOKEN,
-                "phone_number_id": whatsapp.PHONE_NUMBER_ID,
-                "app_secret": whatsapp.APP_SECRET,
-                "verify_token": whatsapp.VERIFY_TOKEN,
-            },
-            "settings": {"api_base": f"{emulator}/graph"},
-        },
-    )
-    assert created.status_code == 201, created.text
-    async with gateway(app).database.write() as conn:
-        await conversation_store.record_inbound(
-            conn, tenant.account_id, KeyMode.LIVE.value, "whatsapp", USER, utcnow()
-        )
-    return headers
-
-
-@pytest.fixture
-async def admin(app: FastAPI, tenant: Tenant) -> dict[str, str]:
-    """Headers of an operator's key holding the ``admin`` scope (on an account of its own)."""
-    _, secret = await make_key(app, tenant.account_id, KeyMode.LIVE, scopes=frozenset({"admin"}))
-    return auth(secret)
+    return priced_settings(database_url)
 
 
 def _text(text: str = "hello", **extra: Any) -> dict[str, Any]:
     return {"channel": "whatsapp", "to": USER, "content": {"type": "text", "text": text}, **extra}
-
-
-async def _credit(
-    client: httpx.AsyncClient, admin: dict[str, str], tenant: Tenant, amount: int
-) -> dict[str, Any]:
-    response = await client.post(
-        f"/v1/admin/accounts/{tenant.account_id}/credit",
-        json={"amount": amount, "note": "test top-up"},
-        headers=admin,
-    )
-    assert response.status_code == 200, response.text
-    entry: dict[str, Any] = response.json()
-    return entry
 
 
 async def _account(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
@@ -143,7 +69,7 @@ async def _settled(client: httpx.AsyncClient, headers: dict[str, str], kind: str
 async def test_the_account_shows_plan_credit_usage_and_channels(
     client: httpx.AsyncClient, tenant: Tenant, live: dict[str, str], admin: dict[str, str]
 ) -> None:
-    await _credit(client, admin, tenant, 2_500_000)
+    await top_up(client, admin, tenant, 2_500_000)
     account = await _account(client, live)
     assert account["plan"] == {"name": "unlimited", "rate_limit": None, "daily_messages": None}
     assert account["credit"] == {
@@ -161,7 +87,7 @@ async def test_the_account_shows_plan_credit_usage_and_channels(
 async def test_a_live_send_reserves_its_price_and_settles_once_sent(
     client: httpx.AsyncClient, tenant: Tenant, live: dict[str, str], admin: dict[str, str]
 ) -> None:
-    await _credit(client, admin, tenant, 10_000)
+    await top_up(client, admin, tenant, 10_000)
     accepted = await client.post("/v1/messages", json=_text(), headers=live)
     assert accepted.status_code == 202, accepted.text
     message_id = accepted.json()["id"]
@@ -189,7 +115,7 @@ async def test_a_failed_message_is_refunded(
     admin: dict[str, str],
     emulator: str,
 ) -> None:
-    await _credit(client, admin, tenant, 10_000)
+    await top_up(client, admin, tenant, 10_000)
     async with httpx.AsyncClient(base_url=emulator) as http:
         fault = await http.post("/_emulator/whatsapp/faults", json={"kind": "permanent"})
         assert fault.status_code == 201, fault.text
@@ -206,7 +132,7 @@ async def test_a_failed_message_is_refunded(
 async def test_a_canceled_message_is_refunded(
     client: httpx.AsyncClient, tenant: Tenant, live: dict[str, str], admin: dict[str, str]
 ) -> None:
-    await _credit(client, admin, tenant, 10_000)
+    await top_up(client, admin, tenant, 10_000)
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     accepted = await client.post("/v1/messages", json=_text(schedule_at=later), headers=live)
     assert accepted.status_code == 202, accepted.text
@@ -221,7 +147,7 @@ async def test_a_canceled_message_is_refunded(
 async def test_out_of_credit_is_402_and_writes_nothing(
     client: httpx.AsyncClient, tenant: Tenant, live: dict[str, str], admin: dict[str, str]
 ) -> None:
-    await _credit(client, admin, tenant, PRICE - 1)
+    await top_up(client, admin, tenant, PRICE - 1)
     refused = await client.post("/v1/messages", json=_text(), headers=live)
     assert_envelope(refused, 402, "insufficient_credit", None)
     assert refused.json()["error"]["details"] == {"price": PRICE, "currency": "USD"}
@@ -241,7 +167,7 @@ async def test_test_keys_cost_nothing(client: httpx.AsyncClient, tenant: Tenant)
 async def test_a_batch_refuses_only_what_the_credit_cannot_cover(
     client: httpx.AsyncClient, tenant: Tenant, live: dict[str, str], admin: dict[str, str]
 ) -> None:
-    await _credit(client, admin, tenant, 2 * PRICE)
+    await top_up(client, admin, tenant, 2 * PRICE)
     batch = {"messages": [_text(f"n{n}") for n in range(3)]}
     answer = await client.post("/v1/messages/batch", json=batch, headers=live)
     assert answer.status_code == 202, answer.text
@@ -255,7 +181,7 @@ async def test_concurrent_sends_never_overdraw_the_balance(
     client: httpx.AsyncClient, tenant: Tenant, live: dict[str, str], admin: dict[str, str]
 ) -> None:
     affordable = 5
-    await _credit(client, admin, tenant, affordable * PRICE)
+    await top_up(client, admin, tenant, affordable * PRICE)
     answers = await asyncio.gather(
         *(client.post("/v1/messages", json=_text(f"race {n}"), headers=live) for n in range(30))
     )
@@ -275,7 +201,7 @@ async def test_the_daily_quota_answers_429_with_its_reset_time(
     admin: dict[str, str],
     app: FastAPI,
 ) -> None:
-    await _credit(client, admin, tenant, 100 * PRICE)
+    await top_up(client, admin, tenant, 100 * PRICE)
     changed = await client.patch(
         f"/v1/admin/accounts/{tenant.account_id}", json={"plan": "tiny"}, headers=admin
     )
@@ -362,7 +288,7 @@ async def test_only_an_admin_key_can_credit_or_change_a_plan(
 async def test_changes_to_credit_and_plan_are_audited(
     client: httpx.AsyncClient, tenant: Tenant, admin: dict[str, str]
 ) -> None:
-    await _credit(client, admin, tenant, 7_000)
+    await top_up(client, admin, tenant, 7_000)
     path = f"/v1/admin/accounts/{tenant.account_id}"
     assert (await client.patch(path, json={"plan": "tiny"}, headers=admin)).status_code == 200
     audit = await client.get("/v1/audit", headers=auth(tenant.live))

@@ -27,6 +27,7 @@ import httpx
 from chatgate.config import Settings
 from chatgate.domain.keys import KeyMode
 from chatgate.services.accounts import create_account
+from chatgate.services.audit import Actor
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.storage.database import Database
 from tests.channels.contract import ContractSpec
@@ -229,7 +230,7 @@ def _create_tenant(database_url: str) -> str:
             async with database.write() as conn:
                 _, secret = await create_key(
                     conn,
-                    account.id,
+                    Actor(account.id),
                     KeySpec("e2e", KeyMode.LIVE, frozenset({"*"}), rate_limit=100_000),
                 )
         finally:

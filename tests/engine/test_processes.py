@@ -19,9 +19,11 @@ from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.status import Status, moves_forward
 from chatgate.services.accounts import create_account
+from chatgate.services.audit import Actor
 from chatgate.services.billing import Billing
 from chatgate.services.keys import KeySpec, create_key
-from chatgate.services.send import SendCommand, accept_messages
+from chatgate.services.send import accept_messages
+from chatgate.services.send_command import SendCommand
 from chatgate.storage.database import Database
 from chatgate.storage.tables import jobs, message_events, messages
 from chatgate.storage.types import utcnow
@@ -76,7 +78,7 @@ async def test_two_workers_dispatch_each_message_exactly_once(
         account = await create_account(database, "exactly-once")
         async with database.write() as conn:
             key, _ = await create_key(
-                conn, account.id, KeySpec("k", KeyMode.TEST, frozenset({"*"}))
+                conn, Actor(account.id), KeySpec("k", KeyMode.TEST, frozenset({"*"}))
             )
         sandbox = SandboxAdapter(0, 0)
         for start in range(0, total, 1000):
@@ -157,7 +159,9 @@ async def test_kill_minus_nine_loses_nothing(fresh_postgres_url: str, tmp_path: 
         account = await create_account(database, "chaos")
         async with database.write() as conn:
             _, secret = await create_key(
-                conn, account.id, KeySpec("k", KeyMode.TEST, frozenset({"*"}), rate_limit=100_000)
+                conn,
+                Actor(account.id),
+                KeySpec("k", KeyMode.TEST, frozenset({"*"}), rate_limit=100_000),
             )
         env = chatgate_env(
             fresh_postgres_url, sandbox_record_path=record, sandbox_latency=0.02, **WORKER_SETTINGS

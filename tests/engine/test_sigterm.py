@@ -13,9 +13,11 @@ from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.status import Status
 from chatgate.services.accounts import create_account
+from chatgate.services.audit import Actor
 from chatgate.services.billing import Billing
 from chatgate.services.keys import KeySpec, create_key
-from chatgate.services.send import SendCommand, accept_messages
+from chatgate.services.send import accept_messages
+from chatgate.services.send_command import SendCommand
 from chatgate.storage.database import Database
 from chatgate.storage.migrate import upgrade_async
 from chatgate.storage.tables import jobs, messages
@@ -33,7 +35,7 @@ async def test_sigterm_finishes_the_work_in_hand(tmp_path: Path) -> None:
         account = await create_account(database, "sigterm")
         async with database.write() as conn:
             key, _ = await create_key(
-                conn, account.id, KeySpec("k", KeyMode.TEST, frozenset({"*"}))
+                conn, Actor(account.id), KeySpec("k", KeyMode.TEST, frozenset({"*"}))
             )
             commands = [
                 SendCommand(ChannelType.SMS, f"+1415555{n:04d}", {"type": "text", "text": "x"})

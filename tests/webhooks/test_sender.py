@@ -20,6 +20,7 @@ from chatgate.engine.clock import FakeClock
 from chatgate.engine.wakeup import LocalWakeup
 from chatgate.services import webhook_deliveries as delivery_service
 from chatgate.services.accounts import create_account
+from chatgate.services.audit import Actor
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.services.webhook_endpoints import EndpointChanges, WebhookEndpoints
 from chatgate.services.webhook_outcomes import RETRY_SCHEDULE
@@ -49,10 +50,19 @@ class World:
     secrets: dict[str, str] = field(default_factory=dict)
     verified: int = 0
 
+    @property
+    def actor(self) -> Actor:
+        """The key as the audit log names who acts (no address: not through the API)."""
+        return Actor.of(self.key, None)
+
     async def endpoint(self, path: str) -> tuple[StoredEndpoint, str]:
         async with self.database.write() as conn:
             made, secret = await self.endpoints.create(
-                conn, self.key, EndpointChanges(url=self.receiver.url(path)), self.clock()
+                conn,
+                self.actor,
+                self.key.mode,
+                EndpointChanges(url=self.receiver.url(path)),
+                self.clock(),
             )
         self.secrets[path] = secret
         return made, secret
@@ -120,7 +130,9 @@ def sender_for(
 async def world(database: Database, receiver: Receiver) -> AsyncIterator[World]:
     account = await create_account(database, f"hooks-{uuid.uuid4().hex[:10]}")
     async with database.write() as conn:
-        key, _ = await create_key(conn, account.id, KeySpec("k", KeyMode.TEST, frozenset({"*"})))
+        key, _ = await create_key(
+            conn, Actor(account.id), KeySpec("k", KeyMode.TEST, frozenset({"*"}))
+        )
     endpoints = WebhookEndpoints(CredentialBox([TEST_SECRET_KEY]), allow_private=True)
     clock = FakeClock()
     sender = sender_for(database, endpoints, clock)
@@ -194,7 +206,12 @@ async def test_410_disables_the_endpoint_and_its_deliveries_wait(world: World) -
     assert (await world.delivery(second)).status == "pending"
     async with world.database.write() as conn:
         await world.endpoints.update(
-            conn, world.key, endpoint.id, EndpointChanges(enabled=True), world.clock()
+            conn,
+            world.actor,
+            world.key.mode,
+            endpoint.id,
+            EndpointChanges(enabled=True),
+            world.clock(),
         )
     assert await world.step() == 1
     assert (await world.delivery(second)).status == "delivered"
@@ -251,7 +268,9 @@ async def test_replay_one_and_replay_every_failure_since(world: World) -> None:
     world.receiver.script["/replay"] = []
 
     async with world.database.write() as conn:
-        replayed = await delivery_service.replay_one(conn, world.key, ids[0], world.clock())
+        replayed = await delivery_service.replay_one(
+            conn, world.actor, world.key.mode, ids[0], world.clock()
+        )
     assert (replayed.status, replayed.attempts) == ("pending", 0)
     await world.step()
     assert (await world.delivery(ids[0])).status == "delivered"
@@ -259,7 +278,7 @@ async def test_replay_one_and_replay_every_failure_since(world: World) -> None:
 
     async with world.database.write() as conn:
         count = await delivery_service.replay_failed_since(
-            conn, world.endpoints, world.key, endpoint.id, started, world.clock()
+            conn, world.endpoints, world.actor, world.key.mode, endpoint.id, started, world.clock()
         )
     assert count == 2
     await world.step()

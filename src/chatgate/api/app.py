@@ -22,6 +22,7 @@ from chatgate.api.routes import (
     channels,
     contacts,
     conversations,
+    distributions,
     events,
     health,
     inbound,
@@ -68,6 +69,27 @@ SMS. Authenticate with `Authorization: Bearer cg_live_…` (or a `cg_test_…` k
 messages go to the sandbox). Every error has the shape
 `{"error": {"code", "message", "field"}, "request_id"}`.
 """
+
+
+# Every router of the API, in the order they are mounted.
+ROUTE_MODULES = (
+    health,
+    account,
+    keys,
+    messages,
+    events,
+    webhooks,
+    contacts,
+    templates,
+    conversations,
+    distributions,
+    media,
+    channels,
+    inbound,
+    sandbox,
+    links,
+    audit,
+)
 
 
 def build_gateway(settings: Settings, database: Database | None = None) -> Gateway:
@@ -246,23 +268,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    modules = (
-        health,
-        account,
-        keys,
-        messages,
-        events,
-        webhooks,
-        contacts,
-        templates,
-        conversations,
-        media,
-        channels,
-        inbound,
-        sandbox,
-        links,
-        audit,
-    )
+    modules = ROUTE_MODULES
     for module in modules:
         app.include_router(module.router)
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.

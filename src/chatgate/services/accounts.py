@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from chatgate.domain.keys import KeyMode, Scope
 from chatgate.domain.records import Account
 from chatgate.errors import Conflict, NotFound
+from chatgate.services.audit import Actor
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.storage import accounts as account_store
 from chatgate.storage.database import Database
@@ -58,6 +59,8 @@ async def ensure_demo_account(database: Database) -> DemoAccount:
     everything = frozenset({Scope.ALL.value})
     async with database.write() as conn:
         account = await account_store.insert_account(conn, DEMO_ACCOUNT)
-        _, live = await create_key(conn, account.id, KeySpec("demo live", KeyMode.LIVE, everything))
-        _, test = await create_key(conn, account.id, KeySpec("demo test", KeyMode.TEST, everything))
+        # Made by the gateway itself on first start: audited as the account, like the CLI.
+        actor = Actor(account.id)
+        _, live = await create_key(conn, actor, KeySpec("demo live", KeyMode.LIVE, everything))
+        _, test = await create_key(conn, actor, KeySpec("demo test", KeyMode.TEST, everything))
     return DemoAccount(account, live, test)

@@ -63,7 +63,8 @@ class Billing:
             prices={**self.settings.prices, **(account.prices or {})},
         )
 
-    async def _terms(self, conn: AsyncConnection, key: ApiKey, charges: Charges) -> AccountTerms:
+    async def terms(self, conn: AsyncConnection, key: ApiKey, charges: Charges) -> AccountTerms:
+        """The key's account's terms, read once per accept transaction (kept in ``charges``)."""
         if charges.terms is None:
             account = await account_store.get_account(conn, key.account_id)
             if account is None:
@@ -79,7 +80,7 @@ class Billing:
         ``insufficient_credit``, having written nothing."""
         if key.mode is KeyMode.TEST:
             return message
-        terms = await self._terms(conn, key, charges)
+        terms = await self.terms(conn, key, charges)
         at = message.created_at
         day = usage_day(at)
         quota = terms.plan.daily_messages

@@ -2,7 +2,8 @@
 
 Credentials are validated against the platform's own model, encrypted before they are
 stored and never returned: a view of a connection names which credential fields are set,
-not their values.
+not their values. Every change is audited in its transaction, naming the credential fields
+that changed, never their values.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chatgate.crypto import CredentialBox
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.errors import Conflict, InvalidRequest, NotFound
+from chatgate.services.audit import Actor, record
 from chatgate.storage import channels as channel_store
 from chatgate.storage import events as event_store
 from chatgate.storage.channels import StoredConnection
@@ -100,6 +102,39 @@ async def announce(
     )
 
 
+def _facts(stored: StoredConnection) -> dict[str, Any]:
+    # Type and name keep an entry readable after the connection is gone.
+    return {"type": stored.type, "name": stored.name}
+
+
+def _changed_names(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The keys whose values differ between ``old`` and ``new`` (added and removed too)."""
+    return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+
+
+def _update_detail(
+    before: StoredConnection,
+    after: StoredConnection,
+    old_credentials: Mapping[str, Any],
+    new_credentials: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What an update changed: fields, and the names (never the values) of credentials."""
+    credentials = _changed_names(old_credentials, new_credentials)
+    settings = _changed_names(before.settings, after.settings)
+    changed = {
+        "name": before.name != after.name,
+        "credentials": bool(credentials),
+        "settings": bool(settings),
+        "default": before.is_default != after.is_default,
+    }
+    return {
+        **_facts(after),
+        "fields": [field for field, differs in changed.items() if differs],
+        "credentials": credentials,
+        "settings": settings,
+    }
+
+
 class ChannelService:
     """Connections of one deployment: its key box and its public address."""
 
@@ -148,7 +183,7 @@ class ChannelService:
     async def create(
         self,
         conn: AsyncConnection,
-        account_id: str,
+        actor: Actor,
         *,
         channel_type: str,
         name: str,
@@ -157,20 +192,22 @@ class ChannelService:
         is_default: bool | None,
         now: datetime,
     ) -> StoredConnection:
-        """Validate, encrypt and store a new connection."""
+        """Validate, encrypt and store a new connection of ``actor``'s account, audited."""
         _check_type(channel_type)
         model = validate_credentials(channel_type, credentials)
         channel_settings = validate_settings(settings)
+        account_id = actor.account_id
         first = await channel_store.count_of_type(conn, account_id, channel_type) == 0
         default = first if is_default is None else is_default or first
         if default and not first:
             await channel_store.clear_default(conn, account_id, channel_type)
+        plain = _secret_values(model)
         stored = StoredConnection(
             id=new_id("ch"),
             account_id=account_id,
             type=channel_type,
             name=name,
-            credentials=self.box.encrypt(_secret_values(model)),
+            credentials=self.box.encrypt(plain),
             settings=channel_settings.model_dump(exclude_none=True),
             is_default=default,
             created_at=now,
@@ -181,12 +218,20 @@ class ChannelService:
         except IntegrityError:
             raise _name_taken() from None
         await announce(conn, stored, "connected", now)
+        detail = {
+            **_facts(stored),
+            "default": default,
+            "credentials": sorted(plain),
+            "settings": sorted(stored.settings),
+        }
+        await record(conn, actor, "channel.created", stored.id, detail)
         return stored
 
     async def update(
         self,
         conn: AsyncConnection,
-        stored: StoredConnection,
+        actor: Actor,
+        connection_id: str,
         *,
         name: str | None,
         credentials: Mapping[str, Any] | None,
@@ -194,14 +239,19 @@ class ChannelService:
         is_default: bool | None,
         now: datetime,
     ) -> StoredConnection:
-        """Change a connection; credentials and settings given are merged into the old."""
+        """Change a connection of ``actor``'s account (404 if it has none by that id),
+        audited; credentials and settings given are merged into the old."""
+        stored = await self.get(conn, actor.account_id, connection_id)
         values: dict[str, Any] = {"updated_at": now}
         if name is not None:
             values["name"] = name
+        old_plain: dict[str, Any] = {}
+        new_plain: dict[str, Any] = {}
         if credentials is not None:
-            merged = {**self.box.decrypt(stored.credentials), **credentials}
-            model = validate_credentials(stored.type, merged)
-            values["credentials"] = self.box.encrypt(_secret_values(model))
+            old_plain = self.box.decrypt(stored.credentials)
+            model = validate_credentials(stored.type, {**old_plain, **credentials})
+            new_plain = _secret_values(model)
+            values["credentials"] = self.box.encrypt(new_plain)
         if settings is not None:
             merged_settings = {**stored.settings, **settings}
             values["settings"] = validate_settings(merged_settings).model_dump(exclude_none=True)
@@ -216,6 +266,8 @@ class ChannelService:
         assert found is not None  # updated in this very transaction
         if credentials is not None:
             await announce(conn, found, "credentials_changed", now)
+        detail = _update_detail(stored, found, old_plain, new_plain)
+        await record(conn, actor, "channel.updated", found.id, detail)
         return found
 
     async def get(
@@ -227,11 +279,20 @@ class ChannelService:
             raise NotFound("no such channel", field="id")
         return found
 
-    async def remove(self, conn: AsyncConnection, account_id: str, connection_id: str) -> None:
-        """Delete a connection of the account (404 if it has none by that id)."""
+    async def remove(self, conn: AsyncConnection, actor: Actor, connection_id: str) -> None:
+        """Delete a connection of ``actor``'s account (404 if it has none by that id),
+        audited."""
+        account_id = actor.account_id
         stored = await self.get(conn, account_id, connection_id)
         await channel_store.delete_connection(conn, stored.id)
         await announce(conn, stored, "removed", utcnow())
+        await record(
+            conn,
+            actor,
+            "channel.deleted",
+            stored.id,
+            {**_facts(stored), "default": stored.is_default},
+        )
         self._adapters.pop(stored.id, None)
         if stored.is_default:
             successor = await channel_store.find_connection(conn, account_id, stored.type, None)
@@ -239,10 +300,25 @@ class ChannelService:
                 await channel_store.update_connection(conn, successor.id, {"is_default": True})
 
     async def reencrypt_all(self, conn: AsyncConnection) -> int:
-        """Re-encrypt every stored credential with the first key (key rotation)."""
+        """Re-encrypt every stored credential with the first key (key rotation).
+
+        An operator's act across accounts: each connection's ``channel.updated`` entry is in
+        its own account, as from the command line (no key, no address), and marked
+        ``reencrypted``: no field or credential value changed, only the key sealing them.
+        """
         encrypted = await channel_store.all_credentials(conn)
         for connection_id, token in encrypted:
             await channel_store.update_connection(
                 conn, connection_id, {"credentials": self.box.rotate(token)}
             )
+            stored = await channel_store.get_connection(conn, connection_id)
+            assert stored is not None  # updated in this very transaction
+            detail = {
+                **_facts(stored),
+                "fields": [],
+                "credentials": [],
+                "settings": [],
+                "reencrypted": True,
+            }
+            await record(conn, Actor(stored.account_id), "channel.updated", stored.id, detail)
         return len(encrypted)

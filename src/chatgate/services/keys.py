@@ -1,9 +1,14 @@
-"""Creating, listing and revoking API keys, within what the creating key may grant."""
+"""Creating, listing and revoking API keys, within what the creating key may grant.
+
+Every creation and revocation is audited in its own transaction; the audit entry names the
+key and what it may do, never its secret.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,6 +16,7 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode, Scope, display_prefix, generate_secret, hash_secret
 from chatgate.domain.records import ApiKey
 from chatgate.errors import Forbidden, NotFound
+from chatgate.services.audit import Actor, record
 from chatgate.storage import keys as key_store
 from chatgate.storage.database import Database
 from chatgate.storage.types import utcnow
@@ -45,12 +51,13 @@ def check_grantable(creator: ApiKey, spec: KeySpec) -> None:
             )
 
 
-async def create_key(conn: AsyncConnection, account_id: str, spec: KeySpec) -> tuple[ApiKey, str]:
-    """Create a key in the caller's transaction; returns it with its secret (never again)."""
+async def create_key(conn: AsyncConnection, actor: Actor, spec: KeySpec) -> tuple[ApiKey, str]:
+    """Create a key of ``actor``'s account in the caller's transaction, audited; returns it
+    with its secret (never again)."""
     secret = generate_secret(spec.mode)
     key = ApiKey(
         id=new_id("key"),
-        account_id=account_id,
+        account_id=actor.account_id,
         name=spec.name,
         mode=spec.mode,
         display_prefix=display_prefix(secret),
@@ -62,7 +69,22 @@ async def create_key(conn: AsyncConnection, account_id: str, spec: KeySpec) -> t
         revoked_at=None,
     )
     await key_store.insert_key(conn, key, hash_secret(secret))
+    await record(conn, actor, "key.created", key.id, _created_detail(key))
     return key, secret
+
+
+def _created_detail(key: ApiKey) -> dict[str, Any]:
+    # What the key may do, and from where; its secret and hash never enter the log.
+    return {
+        "name": key.name,
+        "mode": key.mode.value,
+        "scopes": sorted(key.scopes),
+        "allowed_channels": sorted(key.allowed_channels)
+        if key.allowed_channels is not None
+        else None,
+        "ip_allowlist": [str(network) for network in key.ip_allowlist],
+        "rate_limit": key.rate_limit,
+    }
 
 
 async def list_keys(database: Database, account_id: str) -> list[ApiKey]:
@@ -71,23 +93,32 @@ async def list_keys(database: Database, account_id: str) -> list[ApiKey]:
         return await key_store.list_keys(conn, account_id)
 
 
-async def revoke_key(database: Database, account_id: str, key_id: str) -> ApiKey:
-    """Revoke a key of the account; every process refuses it within a second."""
+async def _revoke(conn: AsyncConnection, actor: Actor, key_id: str) -> ApiKey | None:
+    """Revoke the actor's account's key, audited when this call revoked it (revoking a key
+    again changes nothing, so it is not logged twice); the key as it is now."""
+    revoked = await key_store.revoke_key(conn, actor.account_id, key_id, utcnow())
+    key = await key_store.get_key(conn, actor.account_id, key_id)
+    if revoked and key is not None:
+        await record(conn, actor, "key.revoked", key_id, {"name": key.name, "mode": key.mode.value})
+    return key
+
+
+async def revoke_key(database: Database, actor: Actor, key_id: str) -> ApiKey:
+    """Revoke a key of the actor's account; every process refuses it within a second."""
     async with database.write() as conn:
-        await key_store.revoke_key(conn, account_id, key_id, utcnow())
-        key = await key_store.get_key(conn, account_id, key_id)
+        key = await _revoke(conn, actor, key_id)
     if key is None:
         raise NotFound(f"no key {key_id}", field="id")
     return key
 
 
 async def revoke_key_by_id(database: Database, key_id: str) -> ApiKey:
-    """Revoke a key by id alone (operator use from the CLI)."""
+    """Revoke a key by id alone (operator use from the CLI: audited as its account, with no
+    key and no address)."""
     async with database.write() as conn:
         found = await key_store.get_key_by_id(conn, key_id)
         if found is None:
             raise NotFound(f"no key {key_id}", field="id")
-        await key_store.revoke_key(conn, found.account_id, key_id, utcnow())
-        revoked = await key_store.get_key(conn, found.account_id, key_id)
+        revoked = await _revoke(conn, Actor(found.account_id), key_id)
     assert revoked is not None
     return revoked

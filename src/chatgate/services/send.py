@@ -25,17 +25,18 @@ from chatgate.domain.channels import (
     ChannelType,
 )
 from chatgate.domain.degrade import CannotDegrade, render_down
-from chatgate.domain.fallback import FallbackStep
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import DEGRADED, ApiKey, Message
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError, Conflict, Forbidden, InvalidRequest
+from chatgate.services.auto_route import route_to_contact
 from chatgate.services.billing import Billing, Charges
 from chatgate.services.channels import ChannelService
 from chatgate.services.fallback import check_jobs
 from chatgate.services.job_kinds import SEND_JOB
 from chatgate.services.links import track_links
+from chatgate.services.send_command import SendCommand
 from chatgate.services.templates import with_stored_templates
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
@@ -45,25 +46,6 @@ from chatgate.storage import messages as message_store
 from chatgate.storage.channels import StoredConnection
 
 MAX_SCHEDULE_AHEAD = timedelta(days=90)
-
-
-@dataclass(frozen=True, slots=True)
-class SendCommand:
-    """One message to accept, already validated field by field."""
-
-    channel: ChannelType
-    to: str
-    content: dict[str, Any]
-    sender: str | None = None
-    metadata: dict[str, Any] | None = None
-    reply_to: str | None = None
-    schedule_at: datetime | None = None
-    fallback: tuple[FallbackStep, ...] = ()
-    options: dict[str, Any] | None = None
-    # Render content down to what the channel carries instead of refusing it.
-    degrade: bool = False
-    # Rewrite the links of the text to the gateway's /l/{code}, which counts clicks.
-    track_links: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +267,7 @@ def _new_message(
         account_id=key.account_id,
         mode=key.mode,
         direction="outbound",
-        channel=command.channel.value,
+        channel=command.routed_channel.value,
         sender=command.sender,
         recipient=command.to,
         content=command.content,
@@ -299,6 +281,8 @@ def _new_message(
         chain_step=0 if chained else None,
         connection_id=connection_id,
         options=command.options,
+        contact_id=command.contact_id,
+        distribution_id=command.distribution_id,
     )
 
 
@@ -330,7 +314,11 @@ async def accept_messages(
     charges = Charges()
     for command in commands:
         try:
-            # First: every later check sees the content a stored template renders to.
+            # First the channel (a contact's), then the content a stored template renders
+            # to for it: every later check sees the message as it will be sent.
+            if command.contact_id is not None:
+                terms = await billing.terms(conn, key, charges)
+                command = await route_to_contact(conn, key, command, terms.prices, now)
             command = await with_stored_templates(conn, key.account_id, command)
         except ChatgateError as error:
             results.append(error)
@@ -338,7 +326,10 @@ async def accept_messages(
         message = _new_message(key, command, now)
         targets = [
             _Target(
-                command.channel, command.to, command.content, tag=(command.options or {}).get("tag")
+                command.routed_channel,
+                command.to,
+                command.content,
+                tag=(command.options or {}).get("tag"),
             ),
             *(
                 _Target(ChannelType(step.channel), step.to, step.content, f"fallback.{index}")

@@ -18,6 +18,7 @@ from chatgate.storage import billing as billing_store
 from chatgate.storage import events as event_store
 from chatgate.storage import log_cursors
 from chatgate.storage.database import Database
+from chatgate.storage.events import LogPosition
 
 log = structlog.get_logger(__name__)
 
@@ -37,17 +38,28 @@ class Settlement:
         # fsync) on every new event would cost every send, for nothing.
         self.idle_move_seconds = idle_move_seconds
         self._last_move = 0.0
+        # How far the log is known to hold nothing to settle. A place once read stays as it
+        # is (events are appended in order; a message's price never changes), so a look for
+        # work starts here rather than at the cursor, which moves only now and then.
+        self._clear_to: LogPosition | None = None
+
+    def _start(self, cursor: LogPosition) -> LogPosition:
+        return max(cursor, self._clear_to) if self._clear_to is not None else cursor
 
     async def _pending(self) -> bool:
         """Whether there may be something to settle after the cursor (a cheap read)."""
         async with self.database.read() as conn:
             after = await log_cursors.read_cursor(conn, CURSOR)
             newest = await event_store.newest_place(conn, None)
-            if newest is None or (after is not None and newest <= after):
-                return False
             if after is None:
                 return True
-            return bool(await billing_store.priced_outcomes(conn, after, newest, 1))
+            start = self._start(after)
+            if newest is None or newest <= start:
+                return False
+            if await billing_store.priced_outcomes(conn, start, newest, 1):
+                return True
+        self._clear_to = newest
+        return False
 
     async def run_once(self) -> int:
         """Settle the next batch; returns how many status events it handled."""
@@ -63,7 +75,12 @@ class Settlement:
             newest = await event_store.newest_place(conn, None)
             if newest is None or newest <= after:
                 return 0
-            outcomes = await billing_store.priced_outcomes(conn, after, newest, self.batch_size)
+            start = self._start(after)
+            outcomes = (
+                await billing_store.priced_outcomes(conn, start, newest, self.batch_size)
+                if start < newest
+                else []
+            )
             for outcome in outcomes:
                 if outcome.status in _REFUNDED_ON:
                     await billing_store.refund(

@@ -35,7 +35,7 @@ from chatgate.storage import templates as template_store
 from chatgate.storage.templates import StoredTemplate
 
 if TYPE_CHECKING:
-    from chatgate.services.send import SendCommand
+    from chatgate.services.send_command import SendCommand
 
 # The key of a message's options that records the stored template it was rendered from.
 TEMPLATE_OPTION = TEMPLATE
@@ -265,7 +265,7 @@ async def with_stored_templates(
     contents = [command.content, *(step.content for step in command.fallback)]
     if all(content.get("type") != "template" for content in contents):
         return command
-    first = await resolve_template(conn, account_id, command.channel, command.content)
+    first = await resolve_template(conn, account_id, command.routed_channel, command.content)
     steps = list(command.fallback)
     for index, step in enumerate(steps):
         resolved = await resolve_template(

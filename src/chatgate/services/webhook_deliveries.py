@@ -1,4 +1,4 @@
-"""An account's view of its webhook deliveries: their attempts, and replays."""
+"""An account's view of its webhook deliveries: their attempts, and replays (audited)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
 from chatgate.errors import NotFound
+from chatgate.services.audit import Actor, record
 from chatgate.services.webhook_endpoints import WebhookEndpoints
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
@@ -24,7 +26,7 @@ async def list_deliveries(
     limit: int,
 ) -> tuple[list[tuple[Delivery, list[Attempt]]], bool]:
     """A page of an endpoint's deliveries with their attempts, newest first."""
-    endpoint = await endpoints.get(conn, key, endpoint_id)
+    endpoint = await endpoints.get(conn, key.account_id, key.mode, endpoint_id)
     found = await delivery_store.list_deliveries(
         conn, endpoint.id, before_id=cursor, limit=limit + 1
     )
@@ -34,17 +36,20 @@ async def list_deliveries(
 
 
 async def replay_one(
-    conn: AsyncConnection, key: ApiKey, delivery_id: str, now: datetime
+    conn: AsyncConnection, actor: Actor, mode: KeyMode, delivery_id: str, now: datetime
 ) -> Delivery:
-    """Send a delivery again, with the same id, whatever became of it before."""
-    delivery = await delivery_store.get_delivery(conn, key.account_id, delivery_id)
+    """Send a delivery again, with the same id, whatever became of it before; audited as a
+    ``webhook.replayed`` of its endpoint."""
+    delivery = await delivery_store.get_delivery(conn, actor.account_id, delivery_id)
     # Its endpoint must be of the key's mode, like everything else the key sees.
     if delivery is None or not await endpoint_store.get_endpoint(
-        conn, key.account_id, key.mode, delivery.endpoint_id
+        conn, actor.account_id, mode, delivery.endpoint_id
     ):
         raise NotFound(f"no webhook delivery {delivery_id}", field="id")
-    await delivery_store.requeue(conn, [delivery.id], now)
-    replayed = await delivery_store.get_delivery(conn, key.account_id, delivery.id)
+    count = await delivery_store.requeue(conn, [delivery.id], now)
+    detail = {"delivery_id": delivery.id, "count": count}
+    await record(conn, actor, "webhook.replayed", delivery.endpoint_id, detail)
+    replayed = await delivery_store.get_delivery(conn, actor.account_id, delivery.id)
     assert replayed is not None
     return replayed
 
@@ -52,12 +57,17 @@ async def replay_one(
 async def replay_failed_since(
     conn: AsyncConnection,
     endpoints: WebhookEndpoints,
-    key: ApiKey,
+    actor: Actor,
+    mode: KeyMode,
     endpoint_id: str,
     since: datetime,
     now: datetime,
 ) -> int:
-    """Send again every delivery to the endpoint made since ``since`` that failed."""
-    endpoint = await endpoints.get(conn, key, endpoint_id)
+    """Send again every delivery to the endpoint made since ``since`` that failed; audited
+    with ``since`` and how many (none is still a request worth a line in the log)."""
+    endpoint = await endpoints.get(conn, actor.account_id, mode, endpoint_id)
     failed = await delivery_store.failed_since(conn, endpoint.id, since)
-    return await delivery_store.requeue(conn, failed, now)
+    count = await delivery_store.requeue(conn, failed, now)
+    detail = {"since": since.isoformat(), "count": count}
+    await record(conn, actor, "webhook.replayed", endpoint.id, detail)
+    return count

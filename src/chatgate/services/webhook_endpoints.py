@@ -5,6 +5,9 @@ endpoints receive test events). Its URL passes the SSRF guard when it is set and
 every delivery. Its signing secret is shown once, when it is made or rotated; stored
 encrypted, it never appears in a response again. After a rotation the old secret keeps
 signing beside the new one for ``ROTATION_OVERLAP``, so receivers can switch without a gap.
+
+Every change is audited in its transaction. The entries never hold the signing secret, nor
+more of the URL than its origin: receivers' URLs often carry a token in their path or query.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,9 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate import webhooks
 from chatgate.crypto import CredentialBox
 from chatgate.domain.ids import new_id
+from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
 from chatgate.errors import InvalidRequest, NotFound
 from chatgate.net_guard import Resolver, UnsafeURL, check_url, system_resolver
+from chatgate.services.audit import Actor, record
 from chatgate.services.events import event_envelope
 from chatgate.storage import keys as key_store
 from chatgate.storage import webhook_deliveries as delivery_store
@@ -47,6 +53,41 @@ class EndpointChanges:
     unbind_key: bool = False
     enabled: bool | None = None
     plain_signature: bool | None = None
+
+
+# The fields of an endpoint that audit entries show (the URL only as its origin).
+_AUDITED = ("url", "description", "event_types", "api_key_id", "enabled", "plain_signature")
+
+
+def _url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: no user, path, query or fragment, which may hold
+    a receiver's token."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def _audited_value(endpoint: StoredEndpoint, field: str) -> tuple[str, Any]:
+    """The key and value under which an audit entry shows ``field`` of ``endpoint``."""
+    if field == "url":
+        return "url_origin", _url_origin(endpoint.url)
+    value = getattr(endpoint, field)
+    return field, list(value) if isinstance(value, tuple) else value
+
+
+def _facts(endpoint: StoredEndpoint) -> dict[str, Any]:
+    return {
+        "mode": endpoint.mode.value,
+        **dict(_audited_value(endpoint, field) for field in _AUDITED),
+    }
+
+
+def _update_detail(before: StoredEndpoint, after: StoredEndpoint) -> dict[str, Any]:
+    """The fields an update changed, with their new values (the URL as its origin)."""
+    changed = [f for f in _AUDITED if getattr(before, f) != getattr(after, f)]
+    return {"fields": changed, **dict(_audited_value(after, field) for field in changed)}
 
 
 class WebhookEndpoints:
@@ -94,25 +135,33 @@ class WebhookEndpoints:
         except UnsafeURL as exc:
             raise InvalidRequest(str(exc), code="url_not_allowed", field="url") from None
 
-    async def _check_key(self, conn: AsyncConnection, key: ApiKey, api_key_id: str) -> None:
-        bound = await key_store.get_key(conn, key.account_id, api_key_id)
-        if bound is None or bound.mode is not key.mode:
+    async def _check_key(
+        self, conn: AsyncConnection, account_id: str, mode: KeyMode, api_key_id: str
+    ) -> None:
+        bound = await key_store.get_key(conn, account_id, api_key_id)
+        if bound is None or bound.mode is not mode:
             raise InvalidRequest(
-                f"no {key.mode.value} key {api_key_id} in this account", field="api_key_id"
+                f"no {mode.value} key {api_key_id} in this account", field="api_key_id"
             )
 
     async def create(
-        self, conn: AsyncConnection, key: ApiKey, changes: EndpointChanges, now: datetime
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        mode: KeyMode,
+        changes: EndpointChanges,
+        now: datetime,
     ) -> tuple[StoredEndpoint, str]:
-        """A new endpoint of the key's account and mode, and its signing secret (shown once)."""
+        """A new endpoint of ``actor``'s account in ``mode``, audited, and its signing secret
+        (shown once)."""
         assert changes.url is not None
         if changes.api_key_id is not None:
-            await self._check_key(conn, key, changes.api_key_id)
+            await self._check_key(conn, actor.account_id, mode, changes.api_key_id)
         secret = webhooks.new_secret()
         endpoint = StoredEndpoint(
             id=new_id("we"),
-            account_id=key.account_id,
-            mode=key.mode,
+            account_id=actor.account_id,
+            mode=mode,
             api_key_id=changes.api_key_id,
             url=changes.url,
             description=changes.description,
@@ -126,11 +175,14 @@ class WebhookEndpoints:
             updated_at=now,
         )
         await endpoint_store.insert_endpoint(conn, endpoint)
+        await record(conn, actor, "webhook.created", endpoint.id, _facts(endpoint))
         return endpoint, secret
 
-    async def get(self, conn: AsyncConnection, key: ApiKey, endpoint_id: str) -> StoredEndpoint:
-        """The key's account's endpoint, or 404."""
-        found = await endpoint_store.get_endpoint(conn, key.account_id, key.mode, endpoint_id)
+    async def get(
+        self, conn: AsyncConnection, account_id: str, mode: KeyMode, endpoint_id: str
+    ) -> StoredEndpoint:
+        """The account's endpoint of ``mode``, or 404 (for another account's or mode's too)."""
+        found = await endpoint_store.get_endpoint(conn, account_id, mode, endpoint_id)
         if found is None:
             raise NotFound(f"no webhook endpoint {endpoint_id}", field="id")
         return found
@@ -142,13 +194,14 @@ class WebhookEndpoints:
     async def update(
         self,
         conn: AsyncConnection,
-        key: ApiKey,
+        actor: Actor,
+        mode: KeyMode,
         endpoint_id: str,
         changes: EndpointChanges,
         now: datetime,
     ) -> StoredEndpoint:
-        """Apply ``changes``; enabling an endpoint clears its failure run and reason."""
-        endpoint = await self.get(conn, key, endpoint_id)
+        """Apply ``changes``, audited; enabling an endpoint clears its failure run and reason."""
+        endpoint = await self.get(conn, actor.account_id, mode, endpoint_id)
         values: dict[str, Any] = {"updated_at": now}
         if changes.url is not None:
             values["url"] = changes.url
@@ -161,7 +214,7 @@ class WebhookEndpoints:
         if changes.unbind_key:
             values["api_key_id"] = None
         elif changes.api_key_id is not None:
-            await self._check_key(conn, key, changes.api_key_id)
+            await self._check_key(conn, actor.account_id, mode, changes.api_key_id)
             values["api_key_id"] = changes.api_key_id
         if changes.plain_signature is not None:
             values["plain_signature"] = changes.plain_signature
@@ -171,33 +224,37 @@ class WebhookEndpoints:
             values.update(enabled=False, disabled_reason="by_request")
         changed = replace(endpoint, **values)
         await endpoint_store.save_endpoint(conn, changed)
+        await record(conn, actor, "webhook.updated", changed.id, _update_detail(endpoint, changed))
         return changed
 
-    async def delete(self, conn: AsyncConnection, key: ApiKey, endpoint_id: str) -> None:
-        """Remove an endpoint, its deliveries and their attempts."""
-        endpoint = await self.get(conn, key, endpoint_id)
+    async def delete(
+        self, conn: AsyncConnection, actor: Actor, mode: KeyMode, endpoint_id: str
+    ) -> None:
+        """Remove an endpoint, its deliveries and their attempts, audited."""
+        endpoint = await self.get(conn, actor.account_id, mode, endpoint_id)
         await endpoint_store.delete_endpoint(conn, endpoint.id)
+        await record(conn, actor, "webhook.deleted", endpoint.id, _facts(endpoint))
 
     async def rotate_secret(
-        self, conn: AsyncConnection, key: ApiKey, endpoint_id: str, now: datetime
+        self, conn: AsyncConnection, actor: Actor, mode: KeyMode, endpoint_id: str, now: datetime
     ) -> tuple[StoredEndpoint, str]:
-        """A new signing secret (shown once); the old one signs too for ``ROTATION_OVERLAP``."""
-        endpoint = await self.get(conn, key, endpoint_id)
+        """A new signing secret (shown once), audited; the old one signs too for
+        ``ROTATION_OVERLAP``."""
+        endpoint = await self.get(conn, actor.account_id, mode, endpoint_id)
         old = self.signing_secrets(endpoint, now)[0]
         secret = webhooks.new_secret()
-        changed = replace(
-            endpoint,
-            sealed_secrets=self._seal(secret, old, now + ROTATION_OVERLAP),
-            updated_at=now,
-        )
+        until = now + ROTATION_OVERLAP
+        changed = replace(endpoint, sealed_secrets=self._seal(secret, old, until), updated_at=now)
         await endpoint_store.save_endpoint(conn, changed)
+        detail = {"previous_secret_valid_until": until.isoformat()}
+        await record(conn, actor, "webhook.secret_rotated", changed.id, detail)
         return changed, secret
 
     async def ping(
         self, conn: AsyncConnection, key: ApiKey, endpoint_id: str, now: datetime
     ) -> Delivery:
         """Queue a ``webhook.ping`` delivery to the endpoint; returns it."""
-        endpoint = await self.get(conn, key, endpoint_id)
+        endpoint = await self.get(conn, key.account_id, key.mode, endpoint_id)
         payload = event_envelope(new_id("evt"), PING_EVENT, now, {"endpoint_id": endpoint.id})
         row = delivery_store.delivery_row(
             new_id("dlv"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,8 @@ class ContactFilter:
     channel: str | None = None
     identity: str | None = None
     name_prefix: str | None = None
+    # Attributes that must hold these string values (a segment, e.g. {"tier": "gold"}).
+    attributes: Mapping[str, str] | None = None
 
 
 def contact_row(contact: Contact) -> dict[str, Any]:
@@ -144,6 +146,8 @@ async def list_contacts(
             contact_identities.c.channel == filters.channel,
         )
         query = query.where(contacts.c.id.in_(reached))
+    for name, value in (filters.attributes or {}).items():
+        query = query.where(contacts.c.attributes[name].as_string() == value)
     if before is not None:
         query = query.where(contacts.c.id < before)
     rows = (await conn.execute(query.order_by(contacts.c.id.desc()).limit(limit))).all()

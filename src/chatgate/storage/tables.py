@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from chatgate.storage.types import UtcDateTime
@@ -252,6 +253,13 @@ messages = Table(
     Index("ix_messages_account_mode_id", "account_id", "mode", "id"),
     Index("ix_messages_provider_id", "channel", "provider_message_id"),
     Index("ix_messages_chain", "chain_id"),
+    # Only distributed messages are indexed: other sends pay nothing for it.
+    Index(
+        "ix_messages_distribution",
+        "distribution_id",
+        sqlite_where=text("distribution_id IS NOT NULL"),
+        postgresql_where=text("distribution_id IS NOT NULL"),
+    ),
 )
 
 # Inbound attachments: recorded with their message, downloaded by a media_fetch job into the

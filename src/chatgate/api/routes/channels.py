@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api import idempotency
+from chatgate.api.actor import actor_of
 from chatgate.api.auth import require
 from chatgate.api.schemas.channels import (
     Capabilities,
@@ -54,11 +55,13 @@ async def create_channel(
     the platform's webhook at the connection's ``inbound_url`` itself."""
     gateway = gateway_of(request)
     service = gateway.channels
+    actor = actor_of(request, key)
 
     async def produce(conn: AsyncConnection) -> ChannelOut:
+        # Audited inside produce: an idempotent replay does not run it, so logs nothing.
         stored = await service.create(
             conn,
-            key.account_id,
+            actor,
             channel_type=body.type,
             name=body.name,
             credentials=body.credentials,
@@ -120,10 +123,10 @@ async def update_channel(
     gateway = gateway_of(request)
     service = gateway.channels
     async with gateway.database.write() as conn:
-        stored = await service.get(conn, key.account_id, channel_id)
         updated = await service.update(
             conn,
-            stored,
+            actor_of(request, key),
+            channel_id,
             name=body.name,
             credentials=body.credentials,
             settings=body.settings,
@@ -142,5 +145,5 @@ async def delete_channel(
     """Remove a connection; messages already sent through it keep their history."""
     gateway = gateway_of(request)
     async with gateway.database.write() as conn:
-        await gateway.channels.remove(conn, key.account_id, channel_id)
+        await gateway.channels.remove(conn, actor_of(request, key), channel_id)
     return Response(status_code=204)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api import idempotency
+from chatgate.api.actor import actor_of
 from chatgate.api.auth import require
 from chatgate.api.schemas.common import ERROR_RESPONSES
 from chatgate.api.schemas.keys import CreatedKey, CreateKeyRequest, KeyList, KeyOut
@@ -50,9 +51,11 @@ async def create_key(
     """Create a key. Its secret is in this response only; store it now."""
     spec = _spec(body, creator)
     key_service.check_grantable(creator, spec)
+    actor = actor_of(request, creator)
 
     async def produce(conn: AsyncConnection) -> CreatedKey:
-        key, secret = await key_service.create_key(conn, creator.account_id, spec)
+        # Audited inside produce: an idempotent replay does not run it, so logs nothing.
+        key, secret = await key_service.create_key(conn, actor, spec)
         return CreatedKey(**KeyOut.fields_of(key), key=secret)
 
     return await idempotency.respond(request, creator, 201, produce, redact=_without_secret)
@@ -72,5 +75,7 @@ async def revoke_key(
     key: ApiKey = Depends(require(Scope.KEYS_MANAGE)),
 ) -> KeyOut:
     """Revoke a key. Every process refuses it within a second."""
-    revoked = await key_service.revoke_key(gateway_of(request).database, key.account_id, key_id)
+    revoked = await key_service.revoke_key(
+        gateway_of(request).database, actor_of(request, key), key_id
+    )
     return KeyOut.of(revoked)

@@ -21,6 +21,7 @@ from chatgate.api.schemas.messages import (
     BatchItemResult,
     BatchRequest,
     BatchResponse,
+    ContactRecipient,
     MessageDetail,
     MessageList,
     MessageOut,
@@ -33,7 +34,8 @@ from chatgate.domain.records import ApiKey
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError
 from chatgate.services import messages as message_service
-from chatgate.services.send import SendCommand, accept_messages
+from chatgate.services.send import accept_messages
+from chatgate.services.send_command import SendCommand
 from chatgate.storage.messages import MessageFilter
 from chatgate.storage.types import utcnow
 
@@ -46,8 +48,9 @@ def command_of(body: SendMessageRequest) -> SendCommand:
     """The service's view of a validated request."""
     content = body.content.model_dump(mode="json", exclude_none=True)
     return SendCommand(
-        channel=body.channel,
-        to=body.to,
+        channel=body.channel if isinstance(body.channel, ChannelType) else None,
+        to=body.to if isinstance(body.to, str) else "",
+        contact_id=body.to.contact_id if isinstance(body.to, ContactRecipient) else None,
         content=content,
         sender=body.from_,
         metadata=body.metadata,

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api import idempotency
+from chatgate.api.actor import actor_of
 from chatgate.api.auth import require
 from chatgate.api.schemas.common import ERROR_RESPONSES
 from chatgate.api.schemas.webhooks import (
@@ -71,9 +72,11 @@ async def create_webhook(
     """Add an endpoint. Its signing secret is in this response only; store it now."""
     service = gateway_of(request).webhook_endpoints
     await service.check_url(body.url)
+    actor = actor_of(request, key)
 
     async def produce(conn: AsyncConnection) -> WebhookWithSecret:
-        endpoint, secret = await service.create(conn, key, _changes(body), utcnow())
+        # Audited inside produce: an idempotent replay does not run it, so logs nothing.
+        endpoint, secret = await service.create(conn, actor, key.mode, _changes(body), utcnow())
         return WebhookWithSecret(**WebhookOut.of(endpoint).model_dump(), secret=secret)
 
     return await idempotency.respond(request, key, 201, produce, redact=_without_secret)
@@ -93,7 +96,8 @@ async def get_webhook(request: Request, key: Manager, endpoint_id: str = ENDPOIN
     """One endpoint."""
     gateway = gateway_of(request)
     async with gateway.database.read() as conn:
-        return WebhookOut.of(await gateway.webhook_endpoints.get(conn, key, endpoint_id))
+        found = await gateway.webhook_endpoints.get(conn, key.account_id, key.mode, endpoint_id)
+    return WebhookOut.of(found)
 
 
 @router.patch("/{endpoint_id}", response_model=WebhookOut)
@@ -106,7 +110,7 @@ async def update_webhook(
         await gateway.webhook_endpoints.check_url(body.url)
     async with gateway.database.write() as conn:
         endpoint = await gateway.webhook_endpoints.update(
-            conn, key, endpoint_id, _changes(body), utcnow()
+            conn, actor_of(request, key), key.mode, endpoint_id, _changes(body), utcnow()
         )
     _woken(gateway)
     return WebhookOut.of(endpoint)
@@ -119,7 +123,7 @@ async def delete_webhook(
     """Remove an endpoint with its deliveries."""
     gateway = gateway_of(request)
     async with gateway.database.write() as conn:
-        await gateway.webhook_endpoints.delete(conn, key, endpoint_id)
+        await gateway.webhook_endpoints.delete(conn, actor_of(request, key), key.mode, endpoint_id)
     return Response(status_code=204)
 
 
@@ -131,7 +135,7 @@ async def rotate_secret(
     gateway = gateway_of(request)
     async with gateway.database.write() as conn:
         endpoint, secret = await gateway.webhook_endpoints.rotate_secret(
-            conn, key, endpoint_id, utcnow()
+            conn, actor_of(request, key), key.mode, endpoint_id, utcnow()
         )
     return WebhookWithSecret(**WebhookOut.of(endpoint).model_dump(), secret=secret)
 
@@ -176,7 +180,9 @@ async def replay_delivery(
     """Send a delivery again now, with the same ``webhook-id``."""
     gateway = gateway_of(request)
     async with gateway.database.write() as conn:
-        delivery = await delivery_service.replay_one(conn, key, delivery_id, utcnow())
+        delivery = await delivery_service.replay_one(
+            conn, actor_of(request, key), key.mode, delivery_id, utcnow()
+        )
     _woken(gateway)
     return DeliveryOut.of(delivery, [])
 
@@ -189,7 +195,13 @@ async def replay_failed(
     gateway = gateway_of(request)
     async with gateway.database.write() as conn:
         count = await delivery_service.replay_failed_since(
-            conn, gateway.webhook_endpoints, key, endpoint_id, body.since, utcnow()
+            conn,
+            gateway.webhook_endpoints,
+            actor_of(request, key),
+            key.mode,
+            endpoint_id,
+            body.since,
+            utcnow(),
         )
     _woken(gateway)
     return Replayed(replayed=count)

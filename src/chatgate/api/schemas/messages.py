@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -20,7 +22,7 @@ from chatgate.domain.addresses import InvalidAddress, normalize_address
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Content
 from chatgate.domain.fallback import FallbackStep, Trigger, parse_duration
-from chatgate.domain.records import Message, MessageEvent
+from chatgate.domain.records import ROUTE, Message, MessageEvent
 from chatgate.domain.status import Status
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -72,15 +74,15 @@ class FallbackStepIn(ApiModel):
         return data
 
     def step(self, content: dict[str, Any]) -> FallbackStep:
-        """The domain step, with the message's content where this step has none."""
-        assert self.to is not None
+        """The domain step, with the message's content where this step has none (and, for
+        a message to a contact, an empty ``to`` where it has none: the contact's)."""
         trigger = (
             Trigger()
             if isinstance(self.on, str)
             else Trigger(goal=Status(self.on.not_), within=parse_duration(self.on.within))
         )
         own = self.content.model_dump(mode="json", exclude_none=True) if self.content else None
-        return FallbackStep(self.channel.value, self.to, own or content, trigger)
+        return FallbackStep(self.channel.value, self.to or "", own or content, trigger)
 
 
 class SendOptions(ApiModel):
@@ -97,11 +99,61 @@ class SendOptions(ApiModel):
     )
 
 
+class ContactRecipient(ApiModel):
+    """A stored contact, reached on the message's channel, or on the one auto routing picks."""
+
+    contact_id: str = Field(pattern=r"^ct_[0-9A-Z]{26}$")
+
+
+def _metadata_size(value: dict[str, Any]) -> dict[str, Any]:
+    if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+# The customer's own data, echoed back unchanged in every event of the message.
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata_size)]
+
+AUTO: Literal["auto"] = "auto"
+_CHANNEL_CHOICES = (AUTO, *(channel.value for channel in ChannelType))
+
+
+def channel_choice(value: object) -> object:
+    """A channel's name, or ``auto``, with one error naming every choice."""
+    # One check with one message, where the union would report each of its members.
+    if isinstance(value, ChannelType) or value == AUTO:
+        return value
+    if isinstance(value, str) and value in _CHANNEL_CHOICES:
+        return ChannelType(value)
+    raise ValueError(f"must be one of: {', '.join(_CHANNEL_CHOICES)}")
+
+
+def _recipient(value: object) -> object:
+    if isinstance(value, str | ContactRecipient):
+        if isinstance(value, str) and not 1 <= len(value) <= 256:
+            raise ValueError("must be 1 to 256 characters")
+        return value
+    if isinstance(value, dict):
+        try:
+            return ContactRecipient.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise ValueError(f"{where}: {error['msg']}" if where else error["msg"]) from None
+    raise ValueError('must be an address (a string) or {"contact_id": "ct_…"}')
+
+
 class SendMessageRequest(ApiModel):
     """A message to send."""
 
-    channel: ChannelType
-    to: str = Field(min_length=1, max_length=256, examples=["+14155550123"])
+    channel: Annotated[ChannelType | Literal["auto"], BeforeValidator(channel_choice)] = Field(
+        description='the channel; "auto" (with a contact as `to`) picks one of the '
+        "contact's by its preference, an open conversation, then cost"
+    )
+    to: Annotated[str | ContactRecipient, BeforeValidator(_recipient)] = Field(
+        examples=["+14155550123", {"contact_id": "ct_01JD5Z6Q2N3F4X8Y9Z0A1B2C3D"}],
+        description='an address on the channel, or {"contact_id": "ct_…"}',
+    )
     from_: str | None = Field(
         default=None,
         alias="from",
@@ -110,7 +162,7 @@ class SendMessageRequest(ApiModel):
         description="which of the account's senders to use; the channel's default if absent",
     )
     content: Content
-    metadata: dict[str, Any] | None = Field(
+    metadata: Metadata | None = Field(
         default=None, description="your own data, echoed back unchanged in every event"
     )
     reply_to: str | None = Field(default=None, min_length=1, max_length=256)
@@ -142,15 +194,13 @@ class SendMessageRequest(ApiModel):
         "`message.link_clicked` event",
     )
 
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
-            raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
-        return value
-
     @model_validator(mode="after")
     def _address(self) -> SendMessageRequest:
+        if isinstance(self.to, ContactRecipient):
+            return self._contact_steps()
+        if self.channel == AUTO:
+            raise ValueError('to: must be {"contact_id": "ct_…"} when the channel is "auto"')
+        assert isinstance(self.channel, ChannelType)
         try:
             self.to = normalize_address(self.channel, self.to)
         except InvalidAddress as exc:
@@ -163,6 +213,16 @@ class SendMessageRequest(ApiModel):
                     "" if step.to else f" (the message's `to` is no {step.channel.value} address)"
                 )
                 raise ValueError(f"fallback.{index}.to: {exc}{hint}") from exc
+        return self
+
+    def _contact_steps(self) -> SendMessageRequest:
+        """A step with its own ``to`` is checked; one without goes to the contact too."""
+        for index, step in enumerate(self.fallback):
+            if step.to is not None:
+                try:
+                    step.to = normalize_address(step.channel, step.to)
+                except InvalidAddress as exc:
+                    raise ValueError(f"fallback.{index}.to: {exc}") from exc
         return self
 
 
@@ -269,6 +329,11 @@ class MessageOut(BaseModel):
         default=None, description="micro-units of the account's currency reserved for it"
     )
     contact_id: str | None = Field(default=None, description="the contact it went to or came from")
+    route: dict[str, Any] | None = Field(
+        default=None,
+        description='why "channel": "auto" chose the channel: {channel, rule (preference, '
+        "open_window or cost), considered}",
+    )
     distribution_id: str | None = Field(default=None, description="the distribution that sent it")
     created_at: datetime
     updated_at: datetime
@@ -295,6 +360,7 @@ class MessageOut(BaseModel):
             "degraded": message.degraded,
             "price": message.price,
             "contact_id": message.contact_id,
+            "route": (message.options or {}).get(ROUTE),
             "distribution_id": message.distribution_id,
             "created_at": message.created_at,
             "updated_at": message.updated_at,

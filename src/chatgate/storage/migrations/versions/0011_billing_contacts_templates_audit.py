@@ -176,9 +176,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("billing", sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column("contact_id", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("distribution_id", sa.String(length=40), nullable=True))
+    op.create_index(
+        "ix_messages_distribution",
+        "messages",
+        ["distribution_id"],
+        sqlite_where=sa.text("distribution_id IS NOT NULL"),
+        postgresql_where=sa.text("distribution_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_distribution", table_name="messages")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_column("distribution_id")
         batch_op.drop_column("contact_id")

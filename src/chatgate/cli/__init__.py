@@ -1,0 +1,29 @@
+"""The ``chatgate`` command: serve, worker, migrate, emulate, accounts, keys, channels and
+contacts.
+
+Every flag also reads a ``CHATGATE_*`` variable, and the store is ``CHATGATE_DATABASE_URL``.
+The command tree is put together here, in the order ``chatgate --help`` lists it; each
+module beside this one holds one responsibility's commands.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from chatgate.cli import serving
+from chatgate.cli.accounts import accounts_app
+from chatgate.cli.channels import channels_app
+from chatgate.cli.contacts import contacts_app
+from chatgate.cli.keys import keys_app
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Chatgate, the self-hostable messaging gateway.", no_args_is_help=True)
+app.command()(serving.migrate)
+app.command()(serving.serve)
+app.command("worker")(serving.run_worker)
+app.command()(serving.emulate)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+app.add_typer(channels_app, name="channels")
+app.add_typer(contacts_app, name="contacts")
