@@ -8,12 +8,12 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from chatgate.domain.content import Content
+from chatgate.domain.template_render import render
 from chatgate.domain.templates import (
     TemplateDefinition,
     TemplateError,
     check_definition,
     placeholders,
-    render,
 )
 
 CONTENT: TypeAdapter[Any] = TypeAdapter(Content)

@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.ids import new_id
 from chatgate.domain.records import TEMPLATE
+from chatgate.domain.template_render import render
 from chatgate.domain.templates import (
     TemplateDefinition,
     TemplateError,
     Variable,
     check_definition,
-    render,
 )
 from chatgate.errors import Conflict, InvalidRequest, NotFound
 from chatgate.services.audit import Actor, record
