@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.api.test_validation import assert_envelope
-from tests.support import Tenant, auth, make_tenant
+from tests.support import Tenant, auth, make_tenant, until
 
 USER = "+14155550123"
 OTHER = "+14155550199"
@@ -50,6 +50,22 @@ async def _threads(client: httpx.AsyncClient, tenant: Tenant, **params: Any) -> 
     return page
 
 
+async def _once_moved_on(
+    client: httpx.AsyncClient, tenant: Tenant, message_id: str
+) -> list[dict[str, Any]]:
+    """The threads, once the one of ``message_id`` (outbound) shows it as its last message:
+    threads follow accepted messages a moment later."""
+    threads: list[dict[str, Any]] = []
+
+    async def moved_on() -> bool:
+        nonlocal threads
+        threads = (await _threads(client, tenant))["data"]
+        return any((t["last_message"] or {}).get("id") == message_id for t in threads)
+
+    await until(moved_on)
+    return threads
+
+
 async def test_an_inbound_message_opens_a_thread_with_its_window(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
@@ -71,7 +87,7 @@ async def test_an_answer_reads_the_thread_and_becomes_its_last_message(
 ) -> None:
     asked = await _writes(client, tenant, "price?")
     answered = await _answers(client, tenant, "9.99")
-    [thread] = (await _threads(client, tenant))["data"]
+    [thread] = await _once_moved_on(client, tenant, answered["id"])
     assert thread["unread"] == 0
     assert thread["last_message"]["id"] == answered["id"]
     assert thread["last_outbound_at"] is not None
@@ -97,8 +113,8 @@ async def test_marking_read_clears_the_unread_count(
 async def test_a_thread_the_business_started_has_no_window_yet(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await _answers(client, tenant, "your code is 1234", channel="sms")
-    [thread] = (await _threads(client, tenant))["data"]
+    sent = await _answers(client, tenant, "your code is 1234", channel="sms")
+    [thread] = await _once_moved_on(client, tenant, sent["id"])
     # SMS has no service window: anything may be sent at any time.
     assert thread["window"] == {"hours": None, "open": True, "open_until": None}
     assert (thread["unread"], thread["last_inbound_at"]) == (0, None)

@@ -54,6 +54,7 @@ from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetche
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.settlement import Settlement
 from chatgate.services.status_match import StatusMatcher
+from chatgate.services.thread_updates import ThreadUpdates
 from chatgate.services.webhook_endpoints import WebhookEndpoints
 from chatgate.services.webhook_fanout import WebhookFanout
 from chatgate.services.webhook_sender import SenderSettings, WebhookSender
@@ -197,10 +198,10 @@ async def _step(run_once: Callable[[], Awaitable[int]], failure: str) -> int:
 
 
 async def follow_events(gateway: Gateway) -> None:
-    """As events are committed: turn them into webhook deliveries, and settle the prices of
-    the messages they concern; until cancelled."""
+    """As events are committed: turn them into webhook deliveries, settle the prices of the
+    messages they concern and move their threads on; until cancelled."""
     fanout = WebhookFanout(gateway.database, system_clock)
-    settlement = Settlement(gateway.database)
+    followers = (Settlement(gateway.database), ThreadUpdates(gateway.database))
     feed = gateway.event_feed
     with feed.open_stream():
         while True:
@@ -208,8 +209,11 @@ async def follow_events(gateway: Gateway) -> None:
             relayed = await _step(fanout.run_once, "webhooks.fanout_failed")
             if relayed:
                 gateway.webhook_wakeup.notify()
-            settled = await _step(settlement.run_once, "billing.settlement_failed")
-            if relayed < fanout.batch_size and settled < settlement.batch_size:
+            behind = relayed == fanout.batch_size
+            for follower in followers:
+                handled = await _step(follower.run_once, f"{follower.cursor}.follow_failed")
+                behind = behind or handled == follower.batch_size
+            if not behind:
                 await feed.wait(ticket, gateway.settings.worker_poll_seconds)
 
 

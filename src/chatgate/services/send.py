@@ -299,8 +299,8 @@ async def accept_messages(
     """Check and write each message; one result per command, in order.
 
     Refused commands write nothing; the accepted ones are written in the caller's
-    transaction with their first event, their send job, any fallback check, their
-    conversation thread's move and, with ``track_links``, their tracked links (under
+    transaction with their first event, their send job, any fallback check and, with
+    ``track_links``, their tracked links (under
     ``channels.public_url``, the gateway's base as the world reaches it). A live message is
     counted against the plan's daily quota and its price reserved (``billing``) once
     everything else has passed.
@@ -310,7 +310,6 @@ async def accept_messages(
     event_rows: list[dict[str, Any]] = []
     job_rows: list[dict[str, Any]] = []
     link_rows: list[dict[str, Any]] = []
-    thread_rows: list[dict[str, Any]] = []
     charges = Charges()
     for command in commands:
         try:
@@ -362,21 +361,8 @@ async def accept_messages(
         event_rows.append(message_store.first_event_row(message))
         job_rows.append(job_store.job_row(SEND_JOB, message.due_at, message_id=message.id))
         job_rows.extend(check_jobs(message))
-        thread_rows.append(
-            conversation_store.outbound_row(
-                key.account_id,
-                key.mode.value,
-                message.channel,
-                message.recipient,
-                now,
-                message_id=message.id,
-                connection_id=message.connection_id,
-                contact_id=message.contact_id,
-            )
-        )
     # Staged: with group commit, every request's rows go in together at the commit.
     message_store.stage_new_messages(conn, message_rows, event_rows)
-    conversation_store.stage_outbound(conn, thread_rows)
     link_store.stage_links(conn, link_rows)
     await job_store.stage_jobs(conn, job_rows)
     return results

@@ -1,8 +1,11 @@
 """Conversation threads: one per (account, mode, channel, peer), with the times the channel
 rules consult (when the peer last wrote), the last message and the unread count.
 
-A thread is made by its first message either way. An inbound message counts as unread
-until the business answers on the thread or marks it read.
+A thread is made by its first message either way: an inbound one in the transaction that
+records it (the window must open at once), an outbound one by the thread updates that
+follow the event log (``services/thread_updates``), so that sends to one busy peer do not
+queue on its thread's row. An inbound message counts as unread until the business answers
+on the thread or marks it read.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.ids import new_id
-from chatgate.storage.staged import staged
-from chatgate.storage.tables import conversations, messages
+from chatgate.storage.events import LogPosition
+from chatgate.storage.tables import conversations, message_events, messages
 
 _KEY = ("account_id", "mode", "channel", "peer")
 
@@ -155,37 +158,70 @@ async def record_inbound(
     await conn.execute(_upsert(conn.dialect.name, True), row)
 
 
-def outbound_row(
-    account_id: str,
-    mode: str,
-    channel: str,
-    peer: str,
-    at: datetime,
-    *,
-    message_id: str,
-    connection_id: str | None,
-    contact_id: str | None,
-) -> dict[str, Any]:
-    """The thread change an accepted outbound message makes, for :func:`stage_outbound`."""
-    return _row(
-        account_id,
-        mode,
-        channel,
-        peer,
-        at,
-        inbound=False,
-        message_id=message_id,
-        connection_id=connection_id,
-        contact_id=contact_id,
+@dataclass(frozen=True, slots=True)
+class OutboundStart:
+    """An outbound message's first event: the thread change it makes, at its log place."""
+
+    place: LogPosition
+    row: dict[str, Any]
+
+
+_PLACE = tuple_(message_events.c.txid, message_events.c.position)
+
+
+async def outbound_starts(
+    conn: AsyncConnection, after: LogPosition, up_to: LogPosition, limit: int
+) -> list[OutboundStart]:
+    """The accepted outbound messages whose first event is in ``(after, up_to]``, in order."""
+    m = messages.c
+    query = (
+        select(
+            message_events.c.txid,
+            message_events.c.position,
+            m.id,
+            m.account_id,
+            m.mode,
+            m.channel,
+            m.recipient,
+            m.connection_id,
+            m.contact_id,
+            m.created_at,
+        )
+        .join(messages, m.id == message_events.c.message_id)
+        .where(
+            tuple_(after.txid, after.position) < _PLACE,
+            tuple_(up_to.txid, up_to.position) >= _PLACE,
+            message_events.c.seq == 1,
+            m.direction == "outbound",
+        )
+        .order_by(message_events.c.txid, message_events.c.position)
+        .limit(limit)
     )
+    return [
+        OutboundStart(
+            LogPosition(row.txid, row.position),
+            _row(
+                row.account_id,
+                row.mode,
+                row.channel,
+                row.recipient,
+                row.created_at,
+                inbound=False,
+                message_id=row.id,
+                connection_id=row.connection_id,
+                contact_id=row.contact_id,
+            ),
+        )
+        for row in await conn.execute(query)
+    ]
 
 
-def stage_outbound(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Move the threads of accepted outbound messages on, at the commit (staged)."""
-    if rows:
+async def record_outbound(conn: AsyncConnection, starts: Sequence[OutboundStart]) -> None:
+    """Move the threads of accepted outbound messages on (made if new)."""
+    if starts:
         # Threads are locked in key order, so that two writers never deadlock on them.
-        ordered = sorted(rows, key=lambda row: tuple(row[name] for name in _KEY))
-        staged(conn).add(_upsert(conn.dialect.name, False), ordered)
+        rows = sorted((s.row for s in starts), key=lambda row: tuple(row[k] for k in _KEY))
+        await conn.execute(_upsert(conn.dialect.name, False), rows)
 
 
 async def mark_read(conn: AsyncConnection, account_id: str, mode: str, thread_id: str) -> bool:

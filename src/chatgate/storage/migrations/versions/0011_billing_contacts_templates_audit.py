@@ -169,7 +169,7 @@ def upgrade() -> None:
         )
         batch_op.create_unique_constraint(batch_op.f("uq_conversations_id"), ["id"])
     _name_threads()
-    _start_settlement()
+    _start_followers()
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("price", sa.BigInteger(), nullable=True))
@@ -256,9 +256,9 @@ def _name_threads() -> None:
         )
 
 
-def _start_settlement() -> None:
-    """The settlement of reserved prices reads the event log from here on: no message
-    before this revision has a price."""
+def _start_followers() -> None:
+    """The settlement of prices and the thread updates read the event log from here on: no
+    message before this revision has a price, and every thread so far is up to date."""
     events = sa.table("message_events", sa.column("txid"), sa.column("position"))
     cursors = sa.table("log_cursors", sa.column("name"), sa.column("txid"), sa.column("position"))
     bind = op.get_bind()
@@ -268,4 +268,5 @@ def _start_settlement() -> None:
         .limit(1)
     ).first()
     txid, position = (newest.txid, newest.position) if newest else (0, 0)
-    bind.execute(sa.insert(cursors).values(name="settlement", txid=txid, position=position))
+    for name in ("settlement", "threads"):
+        bind.execute(sa.insert(cursors).values(name=name, txid=txid, position=position))
