@@ -158,7 +158,8 @@ async def test_capabilities_publish_each_platform(client: httpx.AsyncClient) -> 
     response = await client.get("/v1/channels/capabilities")
     assert response.status_code == 200
     body = response.json()
-    assert set(body["channels"]) == {"whatsapp", "telegram", "messenger", "instagram"}
+    # Every connectable platform publishes its capabilities (more join as they are built).
+    assert {"whatsapp", "telegram", "messenger", "instagram"} <= set(body["channels"])
     assert "template" in body["channels"]["whatsapp"]
     assert "template" not in body["channels"]["telegram"]
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.api.test_validation import assert_envelope
-from tests.support import Tenant, auth, gateway, text_message, wait_for_status
+from tests.support import Tenant, auth, gateway, text_message, until, wait_for_status
 
 ORIGINAL = "https://shop.example/orders/1042?utm=sms"
 TEXT = f"Hi Ana 👋🏽 your order (see {ORIGINAL}). Questions? https://help.example/faq, 日本語"
@@ -37,14 +37,25 @@ async def _send(client: httpx.AsyncClient, tenant: Tenant, **extra: Any) -> dict
     return sent
 
 
-async def _clicks(client: httpx.AsyncClient, tenant: Tenant) -> list[dict[str, Any]]:
-    response = await client.get(
-        "/v1/events",
-        params={"type": "message.link_clicked", "limit": 100},
-        headers=auth(tenant.test),
-    )
-    assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()["data"]
+async def _clicks(
+    client: httpx.AsyncClient, tenant: Tenant, count: int = 1
+) -> list[dict[str, Any]]:
+    """The click events of the log, once there are ``count``: on PostgreSQL an event is
+    readable once every transaction older than its own has ended."""
+    events: list[dict[str, Any]] = []
+
+    async def all_there() -> bool:
+        nonlocal events
+        response = await client.get(
+            "/v1/events",
+            params={"type": "message.link_clicked", "limit": 100},
+            headers=auth(tenant.test),
+        )
+        assert response.status_code == 200, response.text
+        events = response.json()["data"]
+        return len(events) >= count
+
+    await until(all_there)
     return events
 
 
@@ -104,7 +115,7 @@ async def test_every_click_is_an_event_of_its_own(
         assert response.status_code == 302
     assert (await client.get(f"/l/{second}")).headers["location"] == "https://help.example/faq"
 
-    events = await _clicks(client, tenant)
+    events = await _clicks(client, tenant, count=4)
     assert [event["data"]["detail"]["code"] for event in events] == [first, first, second, second]
     assert events[0]["data"]["detail"]["user_agent"] == "A" * 256
     assert {event["data"]["message_id"] for event in events} == {sent["id"]}

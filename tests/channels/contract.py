@@ -5,9 +5,9 @@ The suite is ``tests/channels/test_contract/``.
 Every platform's test package (``tests/channels/<platform>/``) has a ``contract.py`` with a
 ``SPEC = ContractSpec(...)``, a ``golden/`` folder with one file per content case of
 ``SAMPLES`` and ``REPLY_SAMPLES`` (the request ``build_request`` makes, as ``{"method",
-"url", "json"}`` for an adapter whose ``api_base`` is ``http://emulator`` plus the emulator's
-prefix, or ``{"unsupported": "<feature>"}``), and a ``fixtures/`` folder with one recorded
-webhook per inbound event type::
+"url", "json"}`` (``"form"`` for a form-encoded call) for an adapter whose ``api_base`` is
+``http://emulator`` plus the emulator's prefix, or ``{"unsupported": "<feature>"}``), and a
+``fixtures/`` folder with one recorded webhook per inbound event type::
 
     {"description": "...", "body": <the platform's JSON>, "expected": [<event summary>, ...]}
 
@@ -293,6 +293,12 @@ class ContractSpec:
     # The fixture (a file name in ``fixtures/`` without ``.json``) of an event kind the
     # platform sends and the adapter does not understand: it must come out as unknown.
     unknown_fixture: str = "unknown"
+    # Whether users can write to the business at all (Kakao's messages are one-way): without
+    # it the send tests need no first message, and every fixture is a status or unknown.
+    inbound: bool = True
+    # A platform message id as the platform's status webhooks name it (the stand-in, unless
+    # the platform's ids have a shape of their own: Kakao's "{requestId}:{recipientSeq}").
+    sample_message_id: str = PLATFORM_MESSAGE_ID
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,17 @@ from chatgate.services.accounts import create_account
 from chatgate.services.audit import Actor
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.storage.database import Database
-from tests.channels.contract import ContractSpec
+from tests.channels.contract import REPLY_SAMPLES, ContractSpec
 from tests.channels.instagram import contract as instagram
+from tests.channels.kakao import contract as kakao
+from tests.channels.line import contract as line
 from tests.channels.messenger import contract as messenger
+from tests.channels.sms import contract as sms
 from tests.channels.telegram import contract as telegram
+from tests.channels.tiktok import contract as tiktok
+from tests.channels.viber import contract as viber
 from tests.channels.whatsapp import contract as whatsapp
+from tests.channels.zalo import contract as zalo
 from tests.processes import Processes, chatgate_env, free_port, processes
 from tests.support import TEST_SECRET_KEY, auth, until, wait_for_status
 
@@ -45,6 +51,8 @@ CHANNELS_DIR = Path(__file__).parent.parent / "channels"
 # The contract samples name these stand-ins; the end-to-end run puts real ids in their place.
 CONTRACT_MESSAGE_ID = "msg_01JCONTRACT0000000000000000"
 CONTRACT_PLATFORM_ID = "PLATFORM_MSG_1"
+# Where the contract suite's webhooks go (a connection's inbound URL there): "<this>/<platform>".
+CONTRACT_GATEWAY = "http://gateway/webhooks"
 
 # Fast retries, a worker that looks for due jobs often, and no secrets in the working folder.
 SERVE_SETTINGS: dict[str, object] = {
@@ -79,6 +87,11 @@ class Platform:
     wire_reference: Callable[[str], Any]
     # The statuses a text's history shows once the platform has reported all it reports.
     text_statuses: frozenset[str]
+    # Where a reply goes out unlike other sends (LINE's reply tokens): the call a reply
+    # makes, from the golden call and the platform's id of the message answered.
+    reply_call: Callable[[dict[str, Any], str], dict[str, Any]] | None = None
+    # The options every non-template send needs on this platform (Kakao's brand messages).
+    free_form_options: Mapping[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -87,8 +100,12 @@ class Platform:
 
     @property
     def final_status(self) -> str:
-        """How far a text gets: ``read``, or ``sent`` where the platform has no receipts."""
-        return "read" if "read" in self.text_statuses else "sent"
+        """How far a text gets: ``read``, ``delivered`` where the platform reports no reads
+        (Kakao), or ``sent`` where it has no receipts."""
+        for status in ("read", "delivered"):
+            if status in self.text_statuses:
+                return status
+        return "sent"
 
     def inbound(self, user: str, text: str) -> dict[str, Any]:
         """The control-API payload with which ``user`` writes ``text``."""
@@ -111,7 +128,30 @@ def _same(value: str) -> str:
     return value
 
 
+def _korean_domestic(user: str) -> str:
+    # "+8210..." on our side; NHN's calls write Korean numbers the domestic way, "010...".
+    return "0" + user.removeprefix("+82")
+
+
 PLATFORMS: dict[str, Platform] = {
+    "kakao": Platform(
+        spec=kakao.SPEC,
+        credentials={
+            "app_key": kakao.APP_KEY,
+            "secret_key": kakao.SECRET_KEY,
+            "sender_key": kakao.SENDER_KEY,
+            "webhook_secret": kakao.WEBHOOK_SECRET,
+        },
+        account_field="app_key",
+        account=kakao.APP_KEY,
+        user=lambda n: f"+8210{5000_0000 + n:08d}",
+        wire_recipient=_korean_domestic,
+        wire_reference=_same,
+        # Kakao reports delivery (or failure), never reads.
+        text_statuses=frozenset({"queued", "sent", "delivered"}),
+        # Free-form content is a brand message, which the request must name.
+        free_form_options={"kakao": {"type": "brand"}},
+    ),
     "whatsapp": Platform(
         spec=whatsapp.SPEC,
         credentials={
@@ -169,19 +209,109 @@ PLATFORMS: dict[str, Platform] = {
         # Instagram reports reads only, never deliveries.
         text_statuses=frozenset({"queued", "sent", "read"}),
     ),
+    "line": Platform(
+        spec=line.SPEC,
+        credentials={
+            "channel_access_token": line.CHANNEL_ACCESS_TOKEN,
+            "channel_secret": line.CHANNEL_SECRET,
+        },
+        account_field="bot_user_id",
+        account=line.BOT_USER_ID,
+        # LINE user ids: U and 32 hexadecimal digits.
+        user=lambda n: f"U{n:032x}",
+        wire_recipient=_same,
+        wire_reference=_same,
+        # LINE reports nothing after it accepted a message.
+        text_statuses=frozenset({"queued", "sent"}),
+        reply_call=line.reply_call,
+    ),
+    "tiktok": Platform(
+        spec=tiktok.SPEC,
+        credentials={
+            "access_token": tiktok.ACCESS_TOKEN,
+            "business_id": tiktok.BUSINESS_ID,
+            "client_secret": tiktok.CLIENT_SECRET,
+        },
+        account_field="business_id",
+        account=tiktok.BUSINESS_ID,
+        # A TikTok user is addressed by the conversation's id (base64).
+        user=lambda n: f"Vf3kQ2xLmN8p{n:06d}A1bCw==",
+        wire_recipient=_same,
+        wire_reference=_same,
+        # TikTok reports reads (watermarks) only, never deliveries.
+        text_statuses=frozenset({"queued", "sent", "read"}),
+    ),
+    "zalo": Platform(
+        spec=zalo.SPEC,
+        credentials={
+            "access_token": zalo.ACCESS_TOKEN,
+            "refresh_token": zalo.REFRESH_TOKEN,
+            "app_id": zalo.APP_ID,
+            "app_secret": zalo.APP_SECRET,
+            "oa_secret_key": zalo.OA_SECRET_KEY,
+        },
+        account_field="oa_id",
+        account=zalo.OA_ID,
+        # Zalo's user ids are 64-bit numbers, written as strings.
+        user=lambda n: f"64183403932{n:08d}",
+        wire_recipient=_same,
+        wire_reference=_same,
+        text_statuses=frozenset({"queued", "sent", "delivered", "read"}),
+    ),
+    "viber": Platform(
+        spec=viber.SPEC,
+        credentials={"auth_token": viber.AUTH_TOKEN},
+        account_field="auth_token",
+        account=viber.AUTH_TOKEN,
+        # Viber's user ids are base64, one per user and bot.
+        user=lambda n: f"Vb{n:020d}A=",
+        wire_recipient=_same,
+        wire_reference=_same,
+        # Viber reports delivered and seen (read).
+        text_statuses=frozenset({"queued", "sent", "delivered", "read"}),
+    ),
+    "sms": Platform(
+        spec=sms.SPEC,
+        credentials={
+            "provider": "twilio",
+            "account_sid": sms.ACCOUNT_SID,
+            "auth_token": sms.AUTH_TOKEN,
+            "from_number": sms.FROM_NUMBER,
+        },
+        # A user texts the business's Twilio number.
+        account_field="to",
+        account=sms.FROM_NUMBER,
+        user=lambda n: f"+1415556{n:04d}",
+        wire_recipient=_same,
+        wire_reference=_same,
+        # Twilio's status callbacks: sent, then the carrier's delivery receipt; SMS has no reads.
+        text_statuses=frozenset({"queued", "sent", "delivered"}),
+    ),
 }
 
 
 def expected_call(
-    platform: Platform, case: str, *, user: str, message_id: str, platform_reference: str
+    platform: Platform,
+    case: str,
+    *,
+    user: str,
+    message_id: str,
+    platform_reference: str,
+    inbound_url: str | None = None,
 ) -> dict[str, Any]:
-    """The golden request of ``case``, for this user, message and replied-to message."""
+    """The golden request of ``case``, for this user, message and replied-to message.
+
+    ``inbound_url`` is the channel's, which a call may name (Twilio's ``StatusCallback``)
+    where the golden file names the contract suite's stand-in.
+    """
     golden = platform.golden(case)
     swaps = {
         CONTRACT_MESSAGE_ID: message_id,
         CONTRACT_PLATFORM_ID: platform.wire_reference(platform_reference),
         platform.wire_recipient(platform.spec.recipient): platform.wire_recipient(user),
     }
+    if inbound_url is not None:
+        swaps[f"{CONTRACT_GATEWAY}/{platform.name}"] = inbound_url
 
     def swap(value: Any) -> Any:
         if isinstance(value, dict):
@@ -193,7 +323,14 @@ def expected_call(
             return value
         return swaps.get(value, value)
 
-    return {"url": golden["url"], "json": swap(golden["json"])}
+    # "json" holds the body: the form fields of a form-encoded call (Twilio's).
+    call = {
+        "url": golden["url"],
+        "json": swap(golden["json"] if "json" in golden else golden["form"]),
+    }
+    if case in REPLY_SAMPLES and platform.reply_call is not None:
+        return platform.reply_call(call, platform_reference)
+    return call
 
 
 @dataclass
@@ -336,6 +473,10 @@ class Session:
 
     async def user_writes(self, platform: Platform, user: str, text: str) -> Inbound:
         """``user`` writes ``text`` on the platform; wait until the gateway has it listed."""
+        if not platform.spec.inbound:
+            # Nobody can write on a one-way platform (Kakao): sends need no first message,
+            # and what a send answers is a stand-in the platform will never see.
+            return Inbound(CONTRACT_PLATFORM_ID, {"id": CONTRACT_MESSAGE_ID})
         answer = await self.emulator.post(
             f"/_emulator/{platform.name}/inbound", json=platform.inbound(user, text)
         )
@@ -366,6 +507,8 @@ class Session:
         self, platform: Platform, user: str, content: Mapping[str, Any], **extra: Any
     ) -> httpx.Response:
         """``POST /v1/messages`` on the platform's channel."""
+        if platform.free_form_options and content.get("type") != "template":
+            extra = {"options": dict(platform.free_form_options), **extra}
         body = {"channel": platform.name, "to": user, "content": dict(content), **extra}
         return await self.api.post("/v1/messages", json=body, headers=auth(self.stack.secret))
 

@@ -36,6 +36,7 @@ from chatgate.api.routes import (
 )
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
+from chatgate.channels.sms_smpp_pool import session_pool
 from chatgate.config import Settings
 from chatgate.crypto import credential_box
 from chatgate.engine.clock import system_clock
@@ -53,6 +54,8 @@ from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.settlement import Settlement
+from chatgate.services.smpp_events import SmppEvents
+from chatgate.services.smpp_sessions import SmppSessionKeeper
 from chatgate.services.status_match import StatusMatcher
 from chatgate.services.thread_updates import ThreadUpdates
 from chatgate.services.webhook_endpoints import WebhookEndpoints
@@ -240,6 +243,18 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         ]
     worker = build_worker(gateway) if with_worker else None
     if worker is not None:
+        # SMPP sessions (one per SMPP connection, kept bound) record what the SMSC
+        # delivers through this process's store.
+        session_pool().set_sink(
+            SmppEvents(
+                gateway.database,
+                system_clock,
+                notify=gateway.wakeup.notify,
+                public_url=settings.public_url,
+            )
+        )
+        keeper = SmppSessionKeeper(gateway.database, gateway.channels, session_pool())
+        tasks.append(asyncio.create_task(keeper.run(), name="smpp-sessions"))
         worker.start()
     try:
         yield gateway
@@ -249,6 +264,9 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if worker is not None:
+            await session_pool().close()  # unbind every SMPP session
+            session_pool().set_sink(None)
         await gateway.event_feed.close()
         await gateway.http.aclose()
         gateway.sandbox.close()

@@ -89,6 +89,9 @@ class SendResult:
 
     provider_message_id: str
     receipts: tuple[ExpectedReceipt, ...] = ()
+    # Seconds after which to ask the platform for a result its webhooks have not brought
+    # (see ``ChannelAdapter.poll_status``); ``None``: the platform cannot be asked.
+    poll_after: float | None = None
 
 
 class UnsupportedContent(Exception):
@@ -214,6 +217,8 @@ class MediaFile:
 
 # Takes a download's bytes as they arrive, so that a large file never sits whole in memory.
 MediaSink = Callable[[bytes], Awaitable[None]]
+# Keeps the credentials an adapter rotated itself (Zalo's refreshed OAuth tokens).
+CredentialsListener = Callable[[BaseModel], Awaitable[None]]
 
 
 def media_too_large(limit: int) -> ProviderError:
@@ -319,6 +324,23 @@ class ChannelSettings(BaseModel):
     per_recipient_seconds: float | None = Field(
         default=None, ge=0, le=3600, description="least time between two sends to one user"
     )
+    result_poll_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="where the platform can be asked for a message's result (kakao): how "
+        "long after a send to ask when no webhook has reported it",
+    )
+    # Viber shows a sender on every message; other platforms ignore these two.
+    sender_name: str | None = Field(
+        default=None, min_length=1, max_length=28, description="Viber: the sender's name shown"
+    )
+    sender_avatar: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        max_length=500,
+        description="Viber: the URL of the sender's avatar (at most 100 KB)",
+    )
 
 
 C = TypeVar("C", bound=BaseModel)
@@ -336,6 +358,8 @@ class ChannelAdapter(ABC, Generic[C]):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     # Platform status names mapped to ours; anything unmapped is unknown.
     status_map: ClassVar[Mapping[str, Status]] = {}
+    # Set by whoever built the adapter to store credentials the adapter rotates itself.
+    credentials_listener: CredentialsListener | None = None
 
     def __init__(
         self,
@@ -343,11 +367,15 @@ class ChannelAdapter(ABC, Generic[C]):
         settings: ChannelSettings | None = None,
         *,
         connection_id: str | None = None,
+        inbound_url: str | None = None,
     ) -> None:
         self.credentials = credentials
         self.settings = settings or ChannelSettings()
         # The stored connection this adapter serves (what its sends are paced as), if any.
         self.connection_id = connection_id
+        # The connection's public webhook URL, where a platform that takes a callback URL
+        # per message (Twilio's ``StatusCallback``) reports, and over which it signs.
+        self.inbound_url = inbound_url
 
     @property
     def api_base(self) -> str:
@@ -364,6 +392,26 @@ class ChannelAdapter(ABC, Generic[C]):
     @abstractmethod
     async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
         """Make the call; raise :class:`ProviderError` on failure."""
+
+    async def replace_credentials(self, credentials: C) -> None:
+        """Use ``credentials`` from now on (a refreshed token) and have them stored.
+
+        The platform spent the old ones: ``credentials_listener`` keeps the new ones in the
+        connection, so that the next adapter built for it starts from them.
+        """
+        self.credentials = credentials
+        if self.credentials_listener is not None:
+            await self.credentials_listener(credentials)
+
+    async def poll_status(
+        self, provider_message_id: str, http: httpx.AsyncClient
+    ) -> StatusUpdate | None:
+        """Ask the platform for the status of a sent message (only those whose
+        ``SendResult.poll_after`` is set are asked); ``None`` while it has nothing to say.
+
+        Raise :class:`ProviderError` when the platform cannot be asked now.
+        """
+        return None
 
     def map_status(self, platform_status: str) -> Status:
         """Our status for a platform's status name (``unknown`` when unmapped)."""
@@ -387,6 +435,13 @@ class ChannelAdapter(ABC, Generic[C]):
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The events in a verified webhook; what is not understood is an :class:`UnknownEvent`."""
         return [UnknownEvent(kind="unknown", raw=_json_or_text(request.body))]
+
+    def webhook_answer(self) -> tuple[bytes, str] | None:
+        """The body and media type an accepted webhook is answered with (``None``: empty).
+
+        Most platforms want an empty 200; Twilio wants TwiML.
+        """
+        return None
 
     async def acknowledge(self, token: str, http: httpx.AsyncClient) -> None:
         """Answer an event's ``ack_token`` (the default: nothing to answer).

@@ -11,18 +11,15 @@ network, and no token sent to a stranger. The token is never carried to another 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from chatgate.channels.base import (
     MediaSink,
     ProviderError,
-    error_from_status,
-    error_from_transport,
-    media_too_large,
-    stream_capped,
 )
+from chatgate.channels.media_stream import refused_with, stream_download
 
 # Where Meta serves attachments: its CDNs and "lookaside" download hosts.
 MEDIA_DOMAINS = (
@@ -33,7 +30,6 @@ MEDIA_DOMAINS = (
     "facebook.com",
     "instagram.com",
 )
-MAX_REDIRECTS = 5
 
 
 def check_media_url(url: str, api_base: str) -> None:
@@ -67,25 +63,14 @@ async def stream_media(
     ``headers`` (the token, where Meta wants it) go to the first host only. More than
     ``limit`` bytes raise the ``media_too_large`` refusal.
     """
-    first_host = urlsplit(url).netloc.lower()
-    try:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_media_url(url, api_base)
-            sent = dict(headers or {}) if urlsplit(url).netloc.lower() == first_host else {}
-            async with http.stream("GET", url, headers=sent, follow_redirects=False) as response:
-                if response.is_redirect and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
-                    continue
-                if response.status_code >= 300:
-                    raise error_from_status(
-                        response.status_code,
-                        f"http_{response.status_code}",
-                        "the platform refused the attachment download (expired links answer 403)",
-                        headers=response.headers,
-                    )
-                await stream_capped(response, sink, limit, lambda: media_too_large(limit))
-                content_type = response.headers.get("content-type", "").split(";")[0].strip()
-                return content_type or None
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc) from exc
-    raise ProviderError("media_redirects", "the download redirected too often", retryable=False)
+    return await stream_download(
+        url,
+        http,
+        sink,
+        limit=limit,
+        check=lambda hop, _own: check_media_url(hop, api_base),
+        refusal=refused_with(
+            "the platform refused the attachment download (expired links answer 403)"
+        ),
+        headers=headers,
+    )

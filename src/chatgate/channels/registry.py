@@ -16,6 +16,12 @@ _ADAPTERS: dict[str, str] = {
     "telegram": "chatgate.channels.telegram:TelegramAdapter",
     "messenger": "chatgate.channels.messenger:MessengerAdapter",
     "instagram": "chatgate.channels.instagram:InstagramAdapter",
+    "kakao": "chatgate.channels.kakao:KakaoAdapter",
+    "zalo": "chatgate.channels.zalo:ZaloAdapter",
+    "tiktok": "chatgate.channels.tiktok:TikTokAdapter",
+    "sms": "chatgate.channels.sms:SmsAdapter",
+    "viber": "chatgate.channels.viber:ViberAdapter",
+    "line": "chatgate.channels.line:LineAdapter",
 }
 
 

@@ -32,7 +32,8 @@ _ID_PATTERNS: dict[ChannelType, tuple[re.Pattern[str], str]] = {
     ),
     ChannelType.VIBER: (re.compile(r"[A-Za-z0-9+/=]{4,64}"), "a Viber user id"),
     ChannelType.ZALO: (re.compile(r"\d{1,32}"), "a Zalo user id (digits)"),
-    ChannelType.TIKTOK: (re.compile(r"[A-Za-z0-9_.:\-]{1,128}"), "a TikTok conversation user id"),
+    # TikTok addresses a user by the conversation's id: base64 ("u5Jhps...kg==").
+    ChannelType.TIKTOK: (re.compile(r"[A-Za-z0-9_.+/=\-]{1,128}"), "a TikTok conversation id"),
 }
 
 

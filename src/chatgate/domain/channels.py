@@ -38,6 +38,17 @@ class ChannelRules:
     service_window_hours: int | None = None
     templates_outside_window: bool = False
     tag_windows: Mapping[str, int] = field(default_factory=dict)
+    # Only templates may be sent, unless the request's ``options.<channel>.type`` names one
+    # of ``free_form_types`` (Kakao: AlimTalk is template-only; a brand message says so).
+    templates_only: bool = False
+    free_form_types: frozenset[str] = frozenset()
+
+    def allows_free_form(self, channel: str, options: Mapping[str, object] | None) -> bool:
+        """Whether a non-template content may go on ``channel`` with these request options."""
+        if not self.templates_only:
+            return True
+        chosen = (options or {}).get(channel)
+        return isinstance(chosen, Mapping) and chosen.get("type") in self.free_form_types
 
 
 HUMAN_AGENT = "HUMAN_AGENT"
@@ -51,6 +62,9 @@ RETIRED_MESSAGE_TAGS: Mapping[str, str] = dict.fromkeys(
 )
 
 
+# Zalo's interaction rule: 7 days after the user's last interaction with the OA.
+ZALO_INTERACTION_HOURS = 7 * 24
+
 CHANNEL_RULES: dict[ChannelType, ChannelRules] = {
     ChannelType.WHATSAPP: ChannelRules(service_window_hours=24, templates_outside_window=True),
     ChannelType.WHATSAPP_WEB: ChannelRules(),
@@ -63,8 +77,15 @@ CHANNEL_RULES: dict[ChannelType, ChannelRules] = {
     ),
     ChannelType.TIKTOK: ChannelRules(can_initiate=False, service_window_hours=48),
     ChannelType.LINE: ChannelRules(),
-    ChannelType.KAKAO: ChannelRules(),
-    ChannelType.VIBER: ChannelRules(),
-    ChannelType.ZALO: ChannelRules(),
+    # AlimTalk sends approved templates only; free-form content is a brand message (an
+    # advertisement), which the request must name: options.kakao.type = "brand".
+    ChannelType.KAKAO: ChannelRules(templates_only=True, free_form_types=frozenset({"brand"})),
+    # Viber bots write only to subscribed users, and a user subscribes by writing first.
+    ChannelType.VIBER: ChannelRules(can_initiate=False),
+    # Zalo's consultation messages reach only users who interacted with the OA in the last
+    # 7 days; transaction and promotion messages (our templates) may go later.
+    ChannelType.ZALO: ChannelRules(
+        service_window_hours=ZALO_INTERACTION_HOURS, templates_outside_window=True
+    ),
     ChannelType.SMS: ChannelRules(),
 }

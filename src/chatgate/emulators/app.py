@@ -30,11 +30,30 @@ PlatformFactory = type[PlatformEmulator]
 def _platform_classes() -> list[PlatformFactory]:
     # Imported here so that each platform's module stays independent of the app.
     from chatgate.emulators.instagram import InstagramEmulator
+    from chatgate.emulators.kakao import KakaoEmulator
+    from chatgate.emulators.line import LineEmulator
     from chatgate.emulators.messenger import MessengerEmulator
+    from chatgate.emulators.sms_smpp import SmppEmulator
     from chatgate.emulators.telegram import TelegramEmulator
+    from chatgate.emulators.tiktok import TikTokEmulator
+    from chatgate.emulators.twilio import TwilioEmulator
+    from chatgate.emulators.viber import ViberEmulator
     from chatgate.emulators.whatsapp import WhatsAppEmulator
+    from chatgate.emulators.zalo import ZaloEmulator
 
-    return [WhatsAppEmulator, TelegramEmulator, MessengerEmulator, InstagramEmulator]
+    return [
+        WhatsAppEmulator,
+        TelegramEmulator,
+        MessengerEmulator,
+        InstagramEmulator,
+        KakaoEmulator,
+        TikTokEmulator,
+        TwilioEmulator,
+        ViberEmulator,
+        ZaloEmulator,
+        LineEmulator,
+        SmppEmulator,
+    ]
 
 
 def control_router(state: EmulatorState, platforms: dict[str, PlatformEmulator]) -> APIRouter:

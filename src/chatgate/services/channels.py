@@ -175,7 +175,10 @@ class ChannelService:
         cls = adapter_class(stored.type)
         credentials = cls.credentials_model.model_validate(self.box.decrypt(stored.credentials))
         adapter = cls(
-            credentials, ChannelSettings.model_validate(stored.settings), connection_id=stored.id
+            credentials,
+            ChannelSettings.model_validate(stored.settings),
+            connection_id=stored.id,
+            inbound_url=self.inbound_url(stored.id),
         )
         self._adapters[stored.id] = (stored.updated_at, adapter)
         return adapter
@@ -298,6 +301,31 @@ class ChannelService:
             successor = await channel_store.find_connection(conn, account_id, stored.type, None)
             if successor is not None:
                 await channel_store.update_connection(conn, successor.id, {"is_default": True})
+
+    async def store_rotated_credentials(
+        self, conn: AsyncConnection, connection_id: str, credentials: BaseModel, now: datetime
+    ) -> None:
+        """Keep credentials a connection's adapter rotated itself (a refreshed OAuth token).
+
+        The platform has spent the old ones, so they are replaced, not merged; audited as
+        the account's own change (no key made it), naming the fields, never their values.
+        Nothing happens when the connection was removed meanwhile.
+        """
+        stored = await channel_store.get_connection(conn, connection_id)
+        if stored is None:
+            return
+        old_plain = self.box.decrypt(stored.credentials)
+        new_plain = _secret_values(credentials)
+        values = {"credentials": self.box.encrypt(new_plain), "updated_at": now}
+        await channel_store.update_connection(conn, connection_id, values)
+        detail = {
+            **_facts(stored),
+            "fields": ["credentials"],
+            "credentials": _changed_names(old_plain, new_plain),
+            "settings": [],
+            "rotated": True,
+        }
+        await record(conn, Actor(stored.account_id), "channel.updated", stored.id, detail)
 
     async def reencrypt_all(self, conn: AsyncConnection) -> int:
         """Re-encrypt every stored credential with the first key (key rotation).

@@ -26,7 +26,13 @@ from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
 from chatgate.engine.worker import BulkOutcome, JobHandler, Outcome, finish
 from chatgate.services.fallback import FallbackChecks, move_on
-from chatgate.services.job_kinds import FALLBACK_CHECK_JOB, RECEIPT_JOB, SEND_JOB
+from chatgate.services.job_kinds import (
+    FALLBACK_CHECK_JOB,
+    RECEIPT_JOB,
+    RESULT_POLL_JOB,
+    SEND_JOB,
+)
+from chatgate.services.result_poll import ResultPolls, poll_job
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database
@@ -160,6 +166,9 @@ class DeliveryHandlers:
             SEND_JOB: self.handle_sends,
             RECEIPT_JOB: self.handle_receipts,
             FALLBACK_CHECK_JOB: checks.handle,
+            RESULT_POLL_JOB: ResultPolls(
+                self.database, self.http, self.resolve_adapter, self.clock
+            ).handle,
         }
 
     async def _messages(self, batch: Sequence[Job]) -> dict[str, Message]:
@@ -240,6 +249,9 @@ class DeliveryHandlers:
             )
             for receipt in result.receipts
         ]
+        if result.poll_after is not None:
+            at = now + timedelta(seconds=result.poll_after)
+            receipts.append(poll_job(message.id, at, result.poll_after))
         detail = {"provider_message_id": result.provider_message_id}
         return recorded(
             job,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from chatgate.channels.base import ChannelAdapter
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
@@ -13,6 +15,7 @@ from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import AdapterResolver, PaceResolver
 from chatgate.storage import channels as channel_store
 from chatgate.storage.database import Database
+from chatgate.storage.types import utcnow
 
 
 class ConnectionAdapters:
@@ -35,7 +38,20 @@ class ConnectionAdapters:
                 stored = await channel_store.find_connection(
                     conn, message.account_id, message.channel, None
                 )
-        return None if stored is None else self.channels.adapter(stored)
+        if stored is None:
+            return None
+        adapter = self.channels.adapter(stored)
+        connection_id = stored.id
+
+        async def keep(credentials: BaseModel) -> None:
+            # An adapter that refreshed its token stores the new one for every process.
+            async with self.database.write() as conn:
+                await self.channels.store_rotated_credentials(
+                    conn, connection_id, credentials, utcnow()
+                )
+
+        adapter.credentials_listener = keep
+        return adapter
 
 
 def adapter_resolver(

@@ -58,6 +58,8 @@ class _Target:
     field: str = ""
     # The message tag the request names (the first message only).
     tag: str | None = None
+    # The request's per-platform options (the first message only).
+    options: dict[str, Any] | None = None
 
     def name(self, field: str) -> str:
         return f"{self.field}.{field}" if self.field else field
@@ -105,6 +107,14 @@ def _window_refusal(rules: ChannelRules, target: _Target, window: int) -> Confli
 async def _check_rules(conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime) -> None:
     rules = CHANNEL_RULES[target.channel]
     _check_tag(rules, target)
+    channel = target.channel.value
+    if target.content["type"] != "template" and not rules.allows_free_form(channel, target.options):
+        kinds = " or ".join(f'"{kind}"' for kind in sorted(rules.free_form_types))
+        raise InvalidRequest(
+            f"{channel} sends templates only: other content needs options.{channel}.type {kinds}",
+            code="template_required",
+            field=target.name("content"),
+        )
     if rules.can_initiate and rules.service_window_hours is None:
         return
     last_inbound = await conversation_store.last_inbound_at(
@@ -329,6 +339,7 @@ async def accept_messages(
                 command.to,
                 command.content,
                 tag=(command.options or {}).get("tag"),
+                options=command.options,
             ),
             *(
                 _Target(ChannelType(step.channel), step.to, step.content, f"fallback.{index}")

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from chatgate.channels.base import ChannelAdapter, InboundMessage, RawRequest
 from chatgate.emulators.core import EmulatorState
-from tests.channels.contract import Platform
+from tests.channels.contract import PLATFORM_MESSAGE_ID, Platform
 from tests.support import until
 
 
@@ -50,6 +50,9 @@ class Emulator:
 
     async def user_writes(self) -> str:
         """The test user writes first; the platform's id of that message, as parsed."""
+        if not self.platform.spec.inbound:
+            # Nobody can write to this business: sends go without a first message.
+            return PLATFORM_MESSAGE_ID
         count = len(self.webhooks)
         await self.control("inbound", self.platform.spec.user_writes)
         hook = await self.webhook(count)

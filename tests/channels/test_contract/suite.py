@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chatgate.channels.base import ChannelAdapter, RawRequest
+from chatgate.channels.base import ChannelAdapter, ProviderRequest, RawRequest
 from tests.channels.contract import Platform, platforms
 
 PLATFORMS = platforms()
@@ -40,3 +40,11 @@ def signed(platform: Platform, payload: Any) -> RawRequest:
     """A webhook of ``payload`` as the platform writes and signs it."""
     body = platform.spec.serialize(payload)
     return webhook(platform, body, platform.spec.sign(body))
+
+
+def request_body(request: ProviderRequest) -> tuple[str, Any]:
+    """What a built request puts on the wire, named as golden files name it: ``("json",
+    body)``, or ``("form", fields)`` for a form-encoded call (Twilio's)."""
+    if request.data is not None:
+        return "form", dict(request.data)
+    return "json", request.json

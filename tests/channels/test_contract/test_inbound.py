@@ -16,7 +16,7 @@ from chatgate.channels.base import (
     UnknownEvent,
 )
 from chatgate.domain.status import Status
-from tests.channels.contract import PLATFORM_MESSAGE_ID, Platform, load_json, summarize
+from tests.channels.contract import Platform, load_json, summarize
 from tests.channels.test_contract.suite import (
     GATEWAY,
     PLATFORMS,
@@ -139,7 +139,8 @@ def _status_of(event: InboundEvent) -> Status:
 )
 def test_status_webhook_maps(platform: Platform, name: str, status: Status) -> None:
     assert platform.spec.status_webhook is not None
-    request = signed(platform, platform.spec.status_webhook(name, PLATFORM_MESSAGE_ID))
+    message_id = platform.spec.sample_message_id
+    request = signed(platform, platform.spec.status_webhook(name, message_id))
     adapter = adapter_for(platform)
     adapter.verify(request)
     events = adapter.parse(request)
@@ -149,7 +150,7 @@ def test_status_webhook_maps(platform: Platform, name: str, status: Status) -> N
         if isinstance(event, StatusUpdate):
             assert event.platform_status == name
             # The status names the message, or covers it with a watermark.
-            assert event.provider_message_id == PLATFORM_MESSAGE_ID or event.up_to is not None
+            assert event.provider_message_id == message_id or event.up_to is not None
 
 
 def _holds(tree: Any, part: Any) -> bool:

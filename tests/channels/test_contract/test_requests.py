@@ -6,7 +6,13 @@ import pytest
 
 from chatgate.channels.base import UnsupportedContent
 from tests.channels.contract import CASES, Platform, outbound
-from tests.channels.test_contract.suite import PLATFORMS, adapter_for, by_case, by_platform
+from tests.channels.test_contract.suite import (
+    PLATFORMS,
+    adapter_for,
+    by_case,
+    by_platform,
+    request_body,
+)
 
 
 def test_every_platform_is_found() -> None:
@@ -40,4 +46,5 @@ def test_golden_request(platform: Platform, case: str) -> None:
         )
         return
     request = adapter.build_request(message)
-    assert {"method": request.method, "url": request.url, "json": request.json} == golden
+    body_name, body = request_body(request)
+    assert {"method": request.method, "url": request.url, body_name: body} == golden

@@ -89,4 +89,7 @@ async def receive(request: Request, channel_id: str = CHANNEL_ID) -> Response:
         # sees when to match statuses again.
         gateway.wakeup.notify()
     log.info("inbound.stored", channel_id=channel_id, result=result)
-    return Response(status_code=200)
+    answer = adapter.webhook_answer()
+    if answer is None:
+        return Response(status_code=200)
+    return Response(content=answer[0], media_type=answer[1])

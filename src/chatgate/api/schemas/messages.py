@@ -85,6 +85,21 @@ class FallbackStepIn(ApiModel):
         return FallbackStep(self.channel.value, self.to or "", own or content, trigger)
 
 
+class KakaoOptions(ApiModel):
+    """How a Kakao message goes: AlimTalk (templates) or a brand message (advertising)."""
+
+    type: Literal["alimtalk", "brand"] = Field(
+        description='"brand" sends a brand message: free-form content, or a template as a '
+        'brand-message template; "alimtalk" (templates only) is what a template is by default'
+    )
+    targeting: Literal["I", "M", "N"] | None = Field(
+        default=None,
+        description="brand messages: I the channel's friends (the default), M users who "
+        "consented to ads, N consenting users who are not friends (M and N need Kakao's "
+        "approval of the channel)",
+    )
+
+
 class SendOptions(ApiModel):
     """Options that only some platforms understand."""
 
@@ -96,6 +111,9 @@ class SendOptions(ApiModel):
         description="Messenger/Instagram message tag: HUMAN_AGENT lets a person answer up to "
         "7 days after the user's last message; the other tags were retired by Meta and are "
         "refused",
+    )
+    kakao: KakaoOptions | None = Field(
+        default=None, description='Kakao: {"type": "brand"} for brand messages'
     )
 
 
