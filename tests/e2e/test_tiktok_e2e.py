@@ -113,24 +113,24 @@ async def test_an_image_with_a_caption_degrades_to_text(stack: Stack, session: S
     assert call["body"]["text"] == {"body": "A cat\nhttps://cdn.example.com/cat.jpg"}
 
 
-async def test_past_the_message_limit_the_platform_refuses_for_good(
+async def test_past_the_message_limit_a_send_is_refused_until_the_user_writes(
     stack: Stack, session: Session
 ) -> None:
-    """The eleventh message after a user message is refused (40064): failed, not retried."""
+    """TikTok takes 10 messages per user message: the eleventh is 409 at accept, and the
+    count starts afresh when the user writes again."""
     user = stack.new_user(TIKTOK)
     await session.user_writes(TIKTOK, user, "hello")
-    ids = []
-    for number in range(MESSAGES_PER_USER_MESSAGE + 1):
+    for number in range(MESSAGES_PER_USER_MESSAGE):
         message = await session.accepted(TIKTOK, user, {"type": "text", "text": f"#{number}"})
-        ids.append(message["id"])
-        # One at a time, so that the eleventh is the one over the limit.
-        await session.reaches(
-            message["id"], "sent" if number < MESSAGES_PER_USER_MESSAGE else "failed"
-        )
-    failed = await session.message(ids[-1])
-    assert failed["error"]["code"] == "40064"
+        await session.reaches(message["id"], "sent")
+    over = await session.send(TIKTOK, user, {"type": "text", "text": "one too many"})
+    assert over.status_code == 409, over.text
+    assert over.json()["error"]["code"] == "message_cap_reached"
+    await session.user_writes(TIKTOK, user, "and again")
+    again = await session.accepted(TIKTOK, user, {"type": "text", "text": "welcome back"})
+    await session.reaches(again["id"], "sent")
     calls = await session.received(TIKTOK, user)
-    assert [c["status"] for c in calls] == [200] * MESSAGES_PER_USER_MESSAGE + [400]
+    assert [c["status"] for c in calls] == [200] * (MESSAGES_PER_USER_MESSAGE + 1)
 
 
 async def test_a_stale_or_forged_signature_is_refused(stack: Stack, session: Session) -> None:

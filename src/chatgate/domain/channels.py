@@ -42,6 +42,9 @@ class ChannelRules:
     # of ``free_form_types`` (Kakao: AlimTalk is template-only; a brand message says so).
     templates_only: bool = False
     free_form_types: frozenset[str] = frozenset()
+    # At most this many business messages per message of the user (TikTok: 10 in its
+    # 48-hour window); the count starts again each time the user writes.
+    messages_per_inbound: int | None = None
 
     def allows_free_form(self, channel: str, options: Mapping[str, object] | None) -> bool:
         """Whether a non-template content may go on ``channel`` with these request options."""
@@ -75,7 +78,9 @@ CHANNEL_RULES: dict[ChannelType, ChannelRules] = {
     ChannelType.INSTAGRAM: ChannelRules(
         can_initiate=False, service_window_hours=24, tag_windows=_META_TAGS
     ),
-    ChannelType.TIKTOK: ChannelRules(can_initiate=False, service_window_hours=48),
+    ChannelType.TIKTOK: ChannelRules(
+        can_initiate=False, service_window_hours=48, messages_per_inbound=10
+    ),
     ChannelType.LINE: ChannelRules(),
     # AlimTalk sends approved templates only; free-form content is a brand message (an
     # advertisement), which the request must name: options.kakao.type = "brand".

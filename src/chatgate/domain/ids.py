@@ -24,3 +24,9 @@ def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     millis = int(time.time() * 1000) if now_ms is None else now_ms
     randomness = int.from_bytes(os.urandom(10), "big")
     return f"{prefix}_{_encode(millis, 10)}{_encode(randomness, 16)}"
+
+
+def id_floor(prefix: str, at_ms: int) -> str:
+    """The smallest id of ``prefix`` made at ``at_ms`` (milliseconds since the epoch) or later:
+    ids sort by time, so ``id >= id_floor(...)`` selects what was made since then."""
+    return f"{prefix}_{_encode(at_ms, 10)}{_CROCKFORD[0] * 16}"

@@ -9,6 +9,7 @@ woken.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -104,7 +105,39 @@ def _window_refusal(rules: ChannelRules, target: _Target, window: int) -> Confli
     )
 
 
-async def _check_rules(conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime) -> None:
+async def _check_cap(
+    conn: AsyncConnection,
+    key: ApiKey,
+    target: _Target,
+    rules: ChannelRules,
+    last_inbound: datetime,
+    accepted: Counter[tuple[str, str]],
+) -> None:
+    """Refuse a message past the channel's cap of business messages per user message
+    (those accepted earlier in this request count too: they are not stored yet)."""
+    cap = rules.messages_per_inbound
+    if cap is None or target.field:  # a fallback step is checked when it is sent
+        return
+    channel = target.channel.value
+    sent = await message_store.count_outbound_since(
+        conn, key.account_id, key.mode.value, channel, target.to, last_inbound
+    )
+    if sent + accepted[(channel, target.to)] >= cap:
+        raise Conflict(
+            f"{channel} allows {cap} messages per message of the user: wait for the "
+            "recipient to write again",
+            code="message_cap_reached",
+            field=target.name("to"),
+        )
+
+
+async def _check_rules(
+    conn: AsyncConnection,
+    key: ApiKey,
+    target: _Target,
+    now: datetime,
+    accepted: Counter[tuple[str, str]],
+) -> None:
     rules = CHANNEL_RULES[target.channel]
     _check_tag(rules, target)
     channel = target.channel.value
@@ -131,7 +164,8 @@ async def _check_rules(conn: AsyncConnection, key: ApiKey, target: _Target, now:
     if window is None:
         return
     since = None if last_inbound is None else now - last_inbound
-    if since is not None and since <= timedelta(hours=window):
+    if last_inbound is not None and since is not None and since <= timedelta(hours=window):
+        await _check_cap(conn, key, target, rules, last_inbound, accepted)
         return
     if rules.templates_outside_window and target.content["type"] == "template":
         return
@@ -245,7 +279,12 @@ def _check_sandbox(sandbox: SandboxAdapter, message: Message) -> None:
 
 
 async def _check_target(
-    conn: AsyncConnection, key: ApiKey, target: _Target, now: datetime, sender: str | None
+    conn: AsyncConnection,
+    key: ApiKey,
+    target: _Target,
+    now: datetime,
+    sender: str | None,
+    accepted: Counter[tuple[str, str]],
 ) -> StoredConnection | None:
     """Check one target; the live connection that will carry it, if any."""
     if not key.allows_channel(target.channel.value):
@@ -257,7 +296,7 @@ async def _check_target(
     connection = None
     if key.mode is KeyMode.LIVE:
         connection = await _configured(conn, key, target, sender)
-    await _check_rules(conn, key, target, now)
+    await _check_rules(conn, key, target, now, accepted)
     return connection
 
 
@@ -321,6 +360,8 @@ async def accept_messages(
     job_rows: list[dict[str, Any]] = []
     link_rows: list[dict[str, Any]] = []
     charges = Charges()
+    # Messages accepted so far per (channel, recipient): not visible to queries until stored.
+    accepted: Counter[tuple[str, str]] = Counter()
     for command in commands:
         try:
             # First the channel (a contact's), then the content a stored template renders
@@ -349,7 +390,9 @@ async def accept_messages(
         try:
             _check_schedule(command.schedule_at, now)
             connections = [
-                await _check_target(conn, key, target, now, command.sender if not i else None)
+                await _check_target(
+                    conn, key, target, now, command.sender if not i else None, accepted
+                )
                 for i, target in enumerate(targets)
             ]
             if key.mode is KeyMode.TEST:
@@ -368,6 +411,7 @@ async def accept_messages(
             results.append(error)
             continue
         results.append(message)
+        accepted[(message.channel, message.recipient)] += 1
         message_rows.append(message_store.message_row(message, key.id))
         event_rows.append(message_store.first_event_row(message))
         job_rows.append(job_store.job_row(SEND_JOB, message.due_at, message_id=message.id))

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.fallback import FallbackStep
-from chatgate.domain.ids import new_id
+from chatgate.domain.ids import id_floor, new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message, MessageEvent
 from chatgate.domain.status import Status
@@ -445,3 +445,28 @@ async def sent_before(
         )
     )
     return [_message(row._mapping) for row in rows]
+
+
+async def count_outbound_since(
+    conn: AsyncConnection,
+    account_id: str,
+    mode: str,
+    channel: str,
+    recipient: str,
+    since: datetime,
+) -> int:
+    """How many messages the account has accepted for ``recipient`` on ``channel`` since
+    ``since`` (canceled ones aside): a walk of the account's newest ids only."""
+    floor = id_floor("msg", int(since.timestamp() * 1000))
+    count = await conn.scalar(
+        select(func.count()).where(
+            messages.c.account_id == account_id,
+            messages.c.mode == mode,
+            messages.c.id >= floor,
+            messages.c.channel == channel,
+            messages.c.recipient == recipient,
+            messages.c.direction == "outbound",
+            messages.c.status != Status.CANCELED.value,
+        )
+    )
+    return int(count or 0)

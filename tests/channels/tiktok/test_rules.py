@@ -113,3 +113,42 @@ async def test_capabilities_are_text_images_and_quotes(client: httpx.AsyncClient
     answer = await client.get("/v1/channels/capabilities")
     assert answer.status_code == 200, answer.text
     assert sorted(answer.json()["channels"]["tiktok"]) == ["media.image", "reply_to", "text"]
+
+
+async def test_ten_messages_per_user_message_then_409_until_the_user_writes_again(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    await _connect(client, tenant)
+    await _wrote(app, tenant, timedelta(minutes=5))
+    batch = {"messages": [{"channel": "tiktok", "to": USER, "content": TEXT}] * 4}
+    answered = await client.post("/v1/messages/batch", json=batch, headers=auth(tenant.live))
+    assert answered.json()["accepted"] == 4
+    for _ in range(5):
+        assert (await _send(client, tenant, content=TEXT)).status_code == 202
+    # A batch counts what it accepted before: the tenth goes, the eleventh does not.
+    answered = await client.post(
+        "/v1/messages/batch", json={"messages": batch["messages"][:2]}, headers=auth(tenant.live)
+    )
+    results = answered.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected"]
+    assert results[1]["error"]["code"] == "message_cap_reached"
+    refused = await _send(client, tenant, content=TEXT)
+    assert_envelope(refused, 409, "message_cap_reached", "to")
+    await _wrote(app, tenant, timedelta(seconds=0))
+    assert (await _send(client, tenant, content=TEXT)).status_code == 202
+
+
+async def test_canceled_messages_do_not_count_against_the_cap(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    await _connect(client, tenant)
+    await _wrote(app, tenant, timedelta(minutes=5))
+    later = (utcnow() + timedelta(hours=1)).isoformat()
+    for _ in range(10):
+        scheduled = await _send(client, tenant, content=TEXT, schedule_at=later)
+        assert scheduled.status_code == 202, scheduled.text
+        canceled = await client.delete(
+            f"/v1/messages/{scheduled.json()['id']}", headers=auth(tenant.live)
+        )
+        assert canceled.status_code == 200, canceled.text
+    assert (await _send(client, tenant, content=TEXT)).status_code == 202
