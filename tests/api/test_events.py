@@ -21,6 +21,7 @@ from tests.support import (
     make_tenant,
     served_in_this_loop,
     text_message,
+    until,
     wait_for_status,
 )
 
@@ -34,17 +35,26 @@ async def _send_and_finish(client: httpx.AsyncClient, secret: str, **extra: Any)
 
 
 async def _all_events(
-    client: httpx.AsyncClient, secret: str, limit: int, **params: Any
+    client: httpx.AsyncClient, secret: str, limit: int, at_least: int = 0, **params: Any
 ) -> list[dict[str, Any]]:
+    """Every event of the log, page by page, once there are ``at_least``: on PostgreSQL an
+    event is readable once every transaction older than its own has ended."""
     events: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {"limit": limit, **params, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/events", params=query, headers=auth(secret))).json()
-        events += page["data"]
-        cursor = page["next_cursor"]
-        if not page["has_more"]:
-            return events
+
+    async def read_all() -> bool:
+        nonlocal events
+        events = []
+        cursor = None
+        while True:
+            query = {"limit": limit, **params, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/v1/events", params=query, headers=auth(secret))).json()
+            events += page["data"]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return len(events) >= at_least
+
+    await until(read_all)
+    return events
 
 
 async def test_the_log_holds_every_status_in_order_with_the_metadata(
@@ -53,7 +63,7 @@ async def test_the_log_holds_every_status_in_order_with_the_metadata(
     first = await _send_and_finish(client, tenant.test, metadata={"order": 1, "note": "né 👋"})
     second = await _send_and_finish(client, tenant.test, metadata={"order": 2})
 
-    events = await _all_events(client, tenant.test, limit=3)
+    events = await _all_events(client, tenant.test, limit=3, at_least=8)
     assert len({event["id"] for event in events}) == len(events) == 8
     for message in (first, second):
         mine = [event for event in events if event["data"]["message_id"] == message["id"]]
@@ -72,7 +82,7 @@ async def test_filters_by_message_and_type(client: httpx.AsyncClient, tenant: Te
     first = await _send_and_finish(client, tenant.test)
     await _send_and_finish(client, tenant.test)
 
-    mine = await _all_events(client, tenant.test, limit=100, message_id=first["id"])
+    mine = await _all_events(client, tenant.test, limit=100, at_least=4, message_id=first["id"])
     assert [event["data"]["status"] for event in mine] == STATUSES
     statuses = await _all_events(client, tenant.test, limit=100, type="message.received")
     assert statuses == []
@@ -91,7 +101,7 @@ async def test_inbound_messages_are_logged_with_their_content(
         headers=auth(tenant.test),
     )
     assert response.status_code in (200, 201, 202), response.text
-    [event] = await _all_events(client, tenant.test, limit=10, type="message.received")
+    [event] = await _all_events(client, tenant.test, limit=10, at_least=1, type="message.received")
     assert event["data"]["content"]["text"] == "hi"
     assert event["data"]["direction"] == "inbound"
     assert event["data"]["from"] == "123456789"
@@ -104,7 +114,7 @@ async def test_keys_see_only_their_own_account_and_mode(
     other = await make_tenant(app)
     assert await _all_events(client, other.test, limit=100) == []
     assert await _all_events(client, tenant.live, limit=100) == []
-    [event_id] = [e["id"] for e in await _all_events(client, tenant.test, 100)][:1]
+    [event_id] = [e["id"] for e in await _all_events(client, tenant.test, 100, at_least=1)][:1]
     for secret in (other.test, tenant.live):
         response = await client.get("/v1/events", params={"cursor": event_id}, headers=auth(secret))
         assert_envelope(response, 404, "not_found", "cursor")
