@@ -109,6 +109,16 @@ async def test_degrade_keeps_refusing_what_has_no_faithful_form(
         "feature": "template",
         "degradable": False,
     }
+    sticker = await _send(
+        client, tenant, channel="messenger", to=PSID, content=SAMPLES["sticker"], degrade=True
+    )
+    assert_envelope(sticker, 422, "unsupported_content", "content")
+    assert sticker.json()["error"]["details"] == {
+        "channel": "messenger",
+        "feature": "sticker",
+        "degradable": False,
+    }
+    assert "a sticker has no text form" in sticker.json()["error"]["message"]
     location = await _send(
         client, tenant, channel="messenger", to=PSID, content=SAMPLES["location"], degrade=True
     )

@@ -46,6 +46,7 @@ CONTENT_KINDS: dict[str, dict[str, Any]] = {
     },
     "contact": {"type": "contact", "contacts": [{"name": "Ana Silva", "phones": ["+14155550123"]}]},
     "reaction": {"type": "reaction", "reaction": {"message_id": "wamid.HBgL", "emoji": "❤️"}},
+    "sticker": {"type": "sticker", "sticker": {"package_id": "446", "sticker_id": "1988"}},
 }
 
 

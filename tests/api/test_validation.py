@@ -51,6 +51,24 @@ async def count_messages(client: httpx.AsyncClient, secret: str) -> int:
             },
             "content.media.kind",
         ),
+        (
+            {
+                **text_message(),
+                "content": {"type": "sticker", "sticker": {"package_id": "x1", "sticker_id": "2"}},
+            },
+            "content.sticker.package_id",
+        ),
+        (
+            {**text_message(), "content": {"type": "sticker", "sticker": {"package_id": "446"}}},
+            "content.sticker.sticker_id",
+        ),
+        (
+            {
+                **text_message(),
+                "content": {"type": "sticker", "sticker": {"package_id": "1", "sticker_id": 2}},
+            },
+            "content.sticker.sticker_id",
+        ),
         ({**text_message(), "channel": "carrier-pigeon"}, "channel"),
         ({"channel": "sms", "content": {"type": "text", "text": "hi"}}, "to"),
         ({**text_message(), "colour": "red"}, "colour"),

@@ -184,6 +184,7 @@ SAMPLES: Mapping[str, dict[str, Any]] = {
         "type": "reaction",
         "reaction": {"message_id": PLATFORM_MESSAGE_ID, "emoji": "👍"},
     },
+    "sticker": {"type": "sticker", "sticker": {"package_id": "446", "sticker_id": "1988"}},
 }
 # Cases sent as a reply to an earlier platform message.
 REPLY_SAMPLES: Mapping[str, tuple[str, str]] = {

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from chatgate.domain import capabilities as cap
+from chatgate.domain.capabilities import features_of
 from chatgate.domain.content import Content, MediaKind, media_kind_from_url
 
 CONTENT: TypeAdapter[Any] = TypeAdapter(Content)
@@ -82,3 +84,14 @@ def test_location_bounds_and_contact_reachability() -> None:
         CONTENT.validate_python({"type": "location", "location": {"latitude": 91, "longitude": 0}})
     with pytest.raises(ValidationError, match="phones"):
         CONTENT.validate_python({"type": "contact", "contacts": [{"name": "Ana"}]})
+
+
+def test_a_sticker_is_named_by_ids_of_digits() -> None:
+    sticker = {"type": "sticker", "sticker": {"package_id": "446", "sticker_id": "1988"}}
+    assert CONTENT.validate_python(sticker).model_dump() == sticker
+    assert features_of(sticker) == [cap.STICKER]
+    for bad in ({"package_id": "446"}, {"package_id": "", "sticker_id": "1"},
+                {"package_id": "446", "sticker_id": 1988}, {"package_id": "4 6", "sticker_id": "1"},
+                {"package_id": "1", "sticker_id": "2", "text": "hi"}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            CONTENT.validate_python({"type": "sticker", "sticker": bad})

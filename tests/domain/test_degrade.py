@@ -94,7 +94,10 @@ def test_a_reply_the_channel_cannot_thread_is_left_out_and_said_so() -> None:
     assert not rendered.keeps_reply_to
 
 
-@pytest.mark.parametrize(("case", "feature"), [("template", "template"), ("reaction", "reaction")])
+@pytest.mark.parametrize(
+    ("case", "feature"),
+    [("template", "template"), ("reaction", "reaction"), ("sticker", "sticker")],
+)
 def test_content_without_a_faithful_text_form_is_refused(case: str, feature: str) -> None:
     with pytest.raises(CannotDegrade) as refused:
         render_down(SAMPLES[case], TEXT_ONLY, reply_to=False)

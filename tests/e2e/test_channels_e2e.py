@@ -8,6 +8,7 @@ each side: the platform's calls in the emulator's log, the messages at ``/v1/mes
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,14 @@ def _error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def _supported(platform: Platform) -> list[str]:
     return [case for case in CASES if "unsupported" not in platform.golden(case)]
+
+
+def _uploaded_first(platform: Platform, case: str) -> bool:
+    """Whether the case's call names what an upload answered (a ``{{...}}`` stand-in in its
+    golden file, as Zalo's document): the gateway fetches the sample's file first, from a host
+    that does not resolve here. The platform's own end-to-end test sends one from a file its
+    emulator serves."""
+    return "{{" in json.dumps(platform.golden(case))
 
 
 def _unsupported(platform: Platform) -> list[str]:
@@ -173,7 +182,11 @@ async def test_every_supported_kind_arrives_in_the_platform_format(
 ) -> None:
     """Each content kind the platform carries reaches it as the platform's own call."""
     results = await asyncio.gather(
-        *(_send_case(platform, case, stack, session) for case in _supported(platform))
+        *(
+            _send_case(platform, case, stack, session)
+            for case in _supported(platform)
+            if not _uploaded_first(platform, case)
+        )
     )
     for sent in results:
         case, call, message = sent.case, sent.call, sent.message

@@ -1,5 +1,6 @@
-"""Zalo end to end: the 7-day interaction rule, transaction templates, and an expired access
-token refreshed by the worker and kept in the connection (``serve`` against ``emulate``)."""
+"""Zalo end to end: the 7-day interaction rule, transaction templates, an expired access
+token refreshed by the worker and kept in the connection, and documents uploaded before they
+are sent (``serve`` against ``emulate``)."""
 
 from __future__ import annotations
 
@@ -134,3 +135,55 @@ async def test_a_photo_a_user_sends_is_downloaded_from_zalos_cdn(
     await until(served, limit=10.0)
     assert downloaded[0].content == picture
     assert downloaded[0].headers["content-type"] == "image/png"
+
+
+async def test_a_document_is_uploaded_and_reaches_zalo_as_a_file_message(
+    stack: Stack, session: Session
+) -> None:
+    """A PDF is fetched by the worker, uploaded to Zalo, and sent by the token the upload
+    gave; a type Zalo does not take is 422 at accept."""
+    user = stack.new_user(PLATFORM)
+    await session.user_writes(PLATFORM, user, "xin chào")
+    pdf = b"%PDF-1.7\n% hoa don 1042\n%%EOF\n"
+    # A file on the platform's own host (its CDN), which the gateway may fetch from.
+    injected = await session.emulator.post(
+        "/_emulator/zalo/inbound",
+        json={
+            "oa_id": zalo.OA_ID,
+            "from": stack.new_user(PLATFORM),
+            "media": {
+                "kind": "file",
+                "content_base64": base64.b64encode(pdf).decode(),
+                "mime_type": "application/pdf",
+                "filename": "hoa-don.pdf",
+            },
+        },
+    )
+    assert injected.status_code == 200, injected.text
+    cdn_path = injected.json()["body"]["message"]["attachments"][0]["payload"]["url"]
+    url = f"{stack.emulator_url}{PLATFORM.spec.emulator_prefix}{cdn_path}"
+
+    sheet = {"type": "media", "media": {"kind": "document", "url": f"{url}.xlsx"}}
+    refused = await session.send(PLATFORM, user, sheet)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"]["feature"] == "media.document"
+
+    document = {
+        "type": "media",
+        "media": {"kind": "document", "url": url, "filename": "hoa-don-1042.pdf"},
+    }
+    message = await session.accepted(PLATFORM, user, document)
+    sent = await session.reaches(message["id"], "sent")
+    [call] = await session.calls_for(PLATFORM, user, 1)
+    assert call["path"] == "/zalo/v3.0/oa/message/cs"
+    assert call["body"]["message"]["attachment"]["type"] == "file"
+    assert call["body"]["message"]["attachment"]["payload"]["token"]
+    assert sent["provider_message_id"] == call["message_id"]
+    log = await session.emulator.get("/_emulator/zalo/received")
+    uploads = [c for c in log.json() if c["path"] == "/zalo/v2.0/oa/upload/file"]
+    assert uploads[-1]["status"] == 200
+    assert uploads[-1]["body"]["file"] == {
+        "filename": "hoa-don-1042.pdf",
+        "content_type": "application/pdf",
+        "size": len(pdf),
+    }

@@ -116,6 +116,7 @@ class LineAdapter(ChannelAdapter[LineCredentials]):
             cap.QUICK_REPLIES,
             cap.CARDS,
             cap.LOCATION,
+            cap.STICKER,
             cap.REPLY_TO,
         }
     )

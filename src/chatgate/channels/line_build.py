@@ -15,6 +15,8 @@ Choices where LINE has no exact counterpart:
   send's id is the first message's. A video's ``previewImageUrl`` is required and our media
   have no preview image: the video's own URL is given (LINE shows no preview then). An
   audio's ``duration`` is required and unknown to us: a minute is given.
+- A sticker is a sticker message: our ``package_id`` and ``sticker_id`` are LINE's
+  ``packageId`` and ``stickerId`` (only stickers LINE lists as sendable by bots arrive).
 - Documents, voice notes, contacts, reactions and templates cannot be sent by a bot.
 - ``buttons``: a buttons template (≤ 4 actions): the header is its title, body and footer
   its text; reply buttons are postback actions (``data`` = the id, the title shown as the
@@ -23,7 +25,7 @@ Choices where LINE has no exact counterpart:
 - ``cards``: the body as a text message, then a carousel template (≤ 10 columns, each with
   1-3 actions, the same number in every column, as LINE requires).
 - ``list`` has no LINE form (degrade renders it as text).
-- A reply-to quotes the message (``quoteToken`` on the first text message) when the
+- A reply-to quotes the message (``quoteToken`` on the first text or sticker message) when the
   reference carries its quote token; LINE cannot quote images, videos or templates.
 
 What LINE's own limits refuse (a label over 20 characters, a template text too long) is
@@ -131,8 +133,9 @@ def _fresh(reference: Reference, now: float) -> bool:
 
 
 def _quote(messages: list[Params], quote_token: str) -> None:
+    # LINE quotes only from a text or a sticker message.
     for item in messages:
-        if item["type"] == "text":
+        if item["type"] in ("text", "sticker"):
             item["quoteToken"] = quote_token
             return
 
@@ -148,6 +151,8 @@ def build_messages(content: Mapping[str, Any]) -> list[Params]:
         messages = [_location(content["location"])]
     elif kind == "interactive":
         messages = _interactive(content["interactive"])
+    elif kind == "sticker":
+        messages = [_sticker(content["sticker"])]
     elif kind in (cap.TEMPLATE, cap.CONTACT, cap.REACTION):
         raise UnsupportedContent(CHANNEL, kind)
     else:
@@ -183,6 +188,14 @@ def _media(media: Mapping[str, Any]) -> list[Params]:
         raise UnsupportedContent(CHANNEL, f"media.{kind}")
     caption = media.get("caption")
     return [item, _text(caption)] if caption else [item]
+
+
+def _sticker(sticker: Mapping[str, Any]) -> Params:
+    return {
+        "type": "sticker",
+        "packageId": sticker["package_id"],
+        "stickerId": sticker["sticker_id"],
+    }
 
 
 def _location(location: Mapping[str, Any]) -> Params:

@@ -6,9 +6,10 @@ envelope, HTTP 200 even for most refusals (:mod:`chatgate.channels.tiktok_wire`)
 
 - Sends are ``business/message/send/`` (bodies in :mod:`chatgate.channels.tiktok_build`).
   An image is first fetched from its URL by the gateway (TikTok takes no URL), through the
-  same address check as webhooks: only public addresses, or the platform's own host (the
-  ``api_base`` an operator set). Then it is uploaded to ``business/message/media/upload/``
-  (multipart, JPG or PNG up to 3 MB) and sent by the ``media_id`` that names.
+  same address check as webhooks (:mod:`chatgate.channels.media_fetch`): only public
+  addresses, or the platform's own host (the ``api_base`` an operator set). Then it is
+  uploaded to ``business/message/media/upload/`` (multipart, JPG or PNG up to 3 MB) and sent
+  by the ``media_id`` that names.
 - TikTok lets a business answer only users who wrote, for 48 hours after their last
   message and for at most :data:`MESSAGES_PER_USER_MESSAGE` messages until they write
   again; past that it refuses with ``40064`` (permanent: only the user can reopen it).
@@ -27,7 +28,6 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from chatgate import net_guard
 from chatgate.channels import tiktok_wire
 from chatgate.channels.base import (
     ChannelAdapter,
@@ -45,6 +45,7 @@ from chatgate.channels.base import (
     media_too_large,
     stream_capped,
 )
+from chatgate.channels.media_fetch import fetch_media
 from chatgate.channels.tiktok_build import IMAGE_URL, build_send_body, with_media_id
 from chatgate.channels.tiktok_parse import STATUS_MAP, parse_webhook, split_reference
 from chatgate.domain import capabilities as cap
@@ -141,39 +142,16 @@ class TikTokAdapter(ChannelAdapter[TikTokCredentials]):
         return str(media_id)
 
     async def _fetch_image(self, url: str, http: httpx.AsyncClient) -> tuple[bytes, str]:
-        # A URL a customer gave is called only at a public address, or at the platform's own
-        # host, which the operator chose (an emulator on the same machine, say).
-        own = urlsplit(self.api_base).netloc == urlsplit(url).netloc
-        try:
-            target = await net_guard.check_url(url, allow_private=own)
-            answer = await net_guard.call_checked(
-                http, "GET", url, target, max_response_bytes=MAX_IMAGE + 1
-            )
-        except net_guard.UnsafeURL as exc:
-            raise ProviderError("media_url_refused", str(exc), retryable=False) from exc
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc) from exc
-        if answer.status >= 400:
-            raise error_from_status(
-                answer.status, "media_unreachable", f"the image URL answered {answer.status}"
-            )
-        if answer.status >= 300:
-            # Redirects are not followed: the next address would not have been checked.
-            raise ProviderError(
-                "media_redirected",
-                f"the image URL answered {answer.status}; give the final URL",
-                retryable=False,
-            )
-        if len(answer.excerpt) > MAX_IMAGE:
-            raise media_too_large(MAX_IMAGE)
-        mime_type = answer.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if mime_type not in IMAGE_TYPES:
+        fetched = await fetch_media(
+            url, http, api_base=self.api_base, max_bytes=MAX_IMAGE, what="image"
+        )
+        if fetched.mime_type not in IMAGE_TYPES:
             raise ProviderError(
                 "unsupported_media_type",
-                f"TikTok takes JPG and PNG images, not {mime_type or 'an unnamed type'}",
+                f"TikTok takes JPG and PNG images, not {fetched.mime_type or 'an unnamed type'}",
                 retryable=False,
             )
-        return answer.excerpt, mime_type
+        return fetched.content, fetched.mime_type
 
     def verify(self, request: RawRequest) -> None:
         """Check ``TikTok-Signature`` (HMAC of the time and the raw body, and its age)."""

@@ -18,6 +18,12 @@ with the new one, since a second refresh with the spent refresh token would fail
 ``api_base`` replaces both of Zalo's hosts (``openapi.zalo.me`` for the API and
 ``oauth.zaloapp.com`` for tokens): the emulator serves both under its ``/zalo`` prefix.
 
+A document is uploaded first: the adapter fetches it from the customer's URL (the address
+check of :mod:`chatgate.channels.media_fetch`, at most 5 MB), posts it to
+``{api_base}/v2.0/oa/upload/file`` (multipart ``file``, the same ``access_token`` header)
+and sends the message with the ``data.token`` that answers. Zalo's refusal of the upload
+is classified as a send's is.
+
 Webhooks carry ``X-ZEvent-Signature: mac=<hex SHA-256 of app_id + raw body + timestamp +
 OA secret key>`` (a plain hash, not an HMAC), ``timestamp`` being the body's own field.
 
@@ -34,6 +40,7 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,7 +64,15 @@ from chatgate.channels.base import (
     media_too_large,
     stream_capped,
 )
-from chatgate.channels.zalo_build import build_message
+from chatgate.channels.media_fetch import FetchedMedia, fetch_media
+from chatgate.channels.zalo_build import (
+    FILE_NAME,
+    FILE_TYPES,
+    FILE_URL,
+    MAX_FILE,
+    build_message,
+    with_file_token,
+)
 from chatgate.channels.zalo_parse import STATUS_EVENTS, parse_event
 from chatgate.domain import capabilities as cap
 
@@ -119,6 +134,7 @@ class ZaloAdapter(ChannelAdapter[ZaloCredentials]):
             cap.TEXT,
             cap.MEDIA_IMAGE,
             cap.MEDIA_CAPTION,
+            cap.MEDIA_DOCUMENT,
             cap.TEMPLATE,
             cap.BUTTONS_REPLY,
             cap.BUTTONS_URL,
@@ -138,8 +154,12 @@ class ZaloAdapter(ChannelAdapter[ZaloCredentials]):
         return (self.settings.api_base or DEFAULT_OAUTH_BASE).rstrip("/")
 
     def build_request(self, message: OutboundMessage) -> ProviderRequest:
-        """The v3 message call for ``message``; see :mod:`chatgate.channels.zalo_build`."""
-        endpoint, body = build_message(message)
+        """The v3 message call for ``message``; see :mod:`chatgate.channels.zalo_build`.
+
+        A document's body names :data:`~chatgate.channels.zalo_build.FILE_TOKEN`: the file
+        is uploaded, and its token put in, by :meth:`send`.
+        """
+        endpoint, body, context = build_message(message)
         return ProviderRequest(
             method="POST",
             url=f"{self.api_base}/v3.0/oa/message/{endpoint}",
@@ -148,26 +168,83 @@ class ZaloAdapter(ChannelAdapter[ZaloCredentials]):
                 "access_token": self.credentials.access_token.get_secret_value(),
             },
             json=body,
+            context=context,
         )
 
     async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
-        """Make the call; on an expired token, refresh it once and make it again."""
+        """Upload a document first if there is one, then make the call; on an expired
+        token, refresh it once and do both again."""
+        upload = (
+            await self._fetch_file(request.context, http) if FILE_URL in request.context else None
+        )
         token = self.credentials.access_token.get_secret_value()
         try:
-            return await self._post(request, token, http)
+            return await self._attempt(request, upload, token, http)
         except _TokenExpired:
             await self.refresh_tokens(token, http)
+        token = self.credentials.access_token.get_secret_value()
         try:
-            return await self._post(request, self.credentials.access_token.get_secret_value(), http)
+            return await self._attempt(request, upload, token, http)
         except _TokenExpired as again:
             raise again.error from None
 
-    async def _post(
-        self, request: ProviderRequest, token: str, http: httpx.AsyncClient
+    async def _attempt(
+        self,
+        request: ProviderRequest,
+        upload: _Upload | None,
+        token: str,
+        http: httpx.AsyncClient,
     ) -> SendResult:
+        body = request.json
+        if upload is not None:
+            body = with_file_token(body, await self._upload_file(upload, token, http))
         headers = {**request.headers, "access_token": token}
+        data = await self._call(http, request.url, headers, json=body)
+        message_id = data.get("message_id")
+        if message_id in (None, ""):
+            raise ProviderError(
+                "bad_response", "Zalo answered success without a message id", retryable=True
+            )
+        return SendResult(provider_message_id=str(message_id))
+
+    async def _fetch_file(self, context: Mapping[str, Any], http: httpx.AsyncClient) -> _Upload:
+        """The document to upload, fetched from its URL; refused if Zalo would not take it."""
+        url = str(context[FILE_URL])
+        name = context.get(FILE_NAME) or posixpath.basename(urlsplit(url).path) or "file"
+        fetched = await fetch_media(url, http, api_base=self.api_base, max_bytes=MAX_FILE)
+        mime_type = _file_type(fetched, str(name), posixpath.basename(urlsplit(url).path))
+        if mime_type is None:
+            raise ProviderError(
+                "unsupported_media_type",
+                f"Zalo takes PDF, DOC and DOCX files, not {fetched.mime_type or 'an unnamed type'}",
+                retryable=False,
+            )
+        if not str(name).lower().endswith(f".{FILE_TYPES[mime_type]}"):
+            # Zalo shows the name: give it the extension of what it is.
+            name = f"{name}.{FILE_TYPES[mime_type]}"
+        return _Upload(str(name), fetched.content, mime_type)
+
+    async def _upload_file(self, upload: _Upload, token: str, http: httpx.AsyncClient) -> str:
+        """Upload a document; the token Zalo names it by."""
+        data = await self._call(
+            http,
+            f"{self.api_base}/v2.0/oa/upload/file",
+            {"access_token": token},
+            files={"file": (upload.name, upload.content, upload.mime_type)},
+        )
+        file_token = data.get("token")
+        if not isinstance(file_token, str) or not file_token:
+            raise ProviderError(
+                "bad_response", "Zalo's upload answered success without a token", retryable=True
+            )
+        return file_token
+
+    async def _call(
+        self, http: httpx.AsyncClient, url: str, headers: Mapping[str, str], **kwargs: Any
+    ) -> dict[str, Any]:
+        """POST to the OA API; the answer's ``data``, or a classified error."""
         try:
-            response = await http.post(request.url, json=request.json, headers=headers)
+            response = await http.post(url, headers=dict(headers), **kwargs)
         except httpx.TransportError as exc:
             raise error_from_transport(exc) from exc
         answer = _json_or_none(response)
@@ -176,12 +253,7 @@ class ZaloAdapter(ChannelAdapter[ZaloCredentials]):
         code = answer.get("error")
         if code == 0:
             data = answer.get("data")
-            message_id = data.get("message_id") if isinstance(data, dict) else None
-            if message_id in (None, ""):
-                raise ProviderError(
-                    "bad_response", "Zalo answered success without a message id", retryable=True
-                )
-            return SendResult(provider_message_id=str(message_id))
+            return data if isinstance(data, dict) else {}
         error = zalo_error(answer)
         if isinstance(code, int) and code in EXPIRED_TOKEN_CODES:
             raise _TokenExpired(error)
@@ -278,6 +350,26 @@ class ZaloAdapter(ChannelAdapter[ZaloCredentials]):
         mime_type = content_type.split(";", 1)[0].strip() if content_type else None
         filename = posixpath.basename(urlsplit(reference).path) or None
         return MediaInfo(mime_type=mime_type or None, filename=filename)
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A fetched document, as it is uploaded."""
+
+    name: str
+    content: bytes
+    mime_type: str
+
+
+def _file_type(fetched: FetchedMedia, *names: str) -> str | None:
+    """The document's type: as served, or by the first of ``names`` with an extension when
+    the server named none or a generic one; ``None`` when it is not one Zalo takes."""
+    if fetched.mime_type in FILE_TYPES:
+        return fetched.mime_type
+    if fetched.mime_type not in ("", "application/octet-stream", "binary/octet-stream"):
+        return None
+    extension = next((n.rsplit(".", 1)[1].lower() for n in names if "." in n), "")
+    return next((t for t, ext in FILE_TYPES.items() if ext == extension), None)
 
 
 class _TokenExpired(Exception):

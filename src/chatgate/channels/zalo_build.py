@@ -15,9 +15,15 @@ Every send is ``POST /v3.0/oa/message/{cs|transaction|promotion}`` with ``{"reci
   whose title and payload are its value, a ``url`` button opens its value (titled with the
   link's host). The language is ``VI`` or ``EN`` (from ``vi…``/``en…``); any other name or
   language cannot be expressed and is refused.
-- Files must be uploaded to Zalo first (``/v2.0/oa/upload/file`` gives a token), which a
-  pure request cannot do: documents are refused (``degrade`` sends their link as text).
-  Zalo's OA messages have no video, audio, location, contact, reaction or carousel either.
+- A document is a ``file`` attachment, ``{"type": "file", "payload": {"token"}}``. Zalo
+  does not fetch a URL: the file is uploaded first (``/v2.0/oa/upload/file``, PDF, DOC or
+  DOCX up to 5 MB [3P: integrations agree; Zalo's pages were not available]) and the token
+  it answers is named. The upload is I/O, so it happens in ``send``: the body built here
+  carries :data:`FILE_TOKEN` as a stand-in, and the URL and file name wait in the request's
+  context (:data:`FILE_URL`, :data:`FILE_NAME`). A type known at build (the ``mime_type``
+  given, or the name's extension) that Zalo refuses is refused here; a caption is too (a
+  file message carries no text).
+- Zalo's OA messages have no video, audio, location, contact, reaction or carousel.
 - Reply buttons are ``oa.query.hide`` (the id comes back as the user's text, unseen in the
   chat); quick replies are ``oa.query.show`` with their title (the user is seen to say it,
   as on Telegram, so their ids do not come back); link buttons ``oa.open.url``; call buttons
@@ -29,6 +35,7 @@ Every send is ``POST /v3.0/oa/message/{cs|transaction|promotion}`` with ``{"reci
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,21 +72,38 @@ MAX_TABLE_ROWS = 5
 MAX_TEXT_ELEMENTS = 2
 MAX_TEMPLATE_BUTTONS = 4
 
+# Zalo's file uploads: PDF, DOC and DOCX, up to 5 MB [3P].
+MAX_FILE = 5 * 1024 * 1024
+FILE_TYPES: Mapping[str, str] = {
+    "application/pdf": "pdf",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+}
+# Stands in for the upload's token in a built body; ``send`` puts the real one there.
+FILE_TOKEN = "{{zalo_file_token}}"  # noqa: S105 (a stand-in, not a secret)
+# Where a document's URL and name wait between build and send, in the request's context.
+FILE_URL = "file_url"
+FILE_NAME = "file_name"
+
 Body = dict[str, Any]
 
 
-def build_message(message: OutboundMessage) -> tuple[str, Body]:
-    """The endpoint kind (``cs``, ``transaction``, ``promotion``) and the JSON body.
+def build_message(message: OutboundMessage) -> tuple[str, Body, dict[str, Any]]:
+    """The endpoint kind (``cs``, ``transaction``, ``promotion``), the JSON body, and the
+    context ``send`` needs (a document's URL and name, to upload it first).
 
     Raises :class:`UnsupportedContent` for what Zalo cannot carry.
     """
     content = message.content
     kind = content["type"]
     endpoint = CONSULTATION
+    context: dict[str, Any] = {}
     if kind == "text":
         body: Body = {"text": content["text"]}
         if message.reply_to is not None:
             body["quote_message_id"] = message.reply_to
+    elif kind == "media" and content["media"].get("kind") == "document":
+        body, context = _document(content["media"])
     elif kind == "media":
         body = _media(content["media"])
     elif kind == "interactive":
@@ -91,7 +115,30 @@ def build_message(message: OutboundMessage) -> tuple[str, Body]:
     if message.reply_to is not None and kind != "text":
         # Only a text can quote an earlier message.
         raise UnsupportedContent(CHANNEL, cap.REPLY_TO)
-    return endpoint, {"recipient": {"user_id": message.recipient}, "message": body}
+    return endpoint, {"recipient": {"user_id": message.recipient}, "message": body}, context
+
+
+def _document(media: Mapping[str, Any]) -> tuple[Body, dict[str, Any]]:
+    if media.get("caption"):
+        raise UnsupportedContent(CHANNEL, cap.MEDIA_CAPTION)
+    url = str(media["url"])
+    name = media.get("filename") or posixpath.basename(urlsplit(url).path) or None
+    given_type = media.get("mime_type")
+    if given_type is not None:
+        if str(given_type).lower() not in FILE_TYPES:
+            raise UnsupportedContent(CHANNEL, cap.MEDIA_DOCUMENT)
+    elif name is not None and "." in name:
+        extension = name.rsplit(".", 1)[1].lower()
+        if extension not in FILE_TYPES.values():
+            raise UnsupportedContent(CHANNEL, cap.MEDIA_DOCUMENT)
+    body: Body = {"attachment": {"type": "file", "payload": {"token": FILE_TOKEN}}}
+    return body, {FILE_URL: url, FILE_NAME: name}
+
+
+def with_file_token(body: Mapping[str, Any], token: str) -> Body:
+    """The body of a document send once its upload answered ``token``."""
+    message = {**body["message"], "attachment": {"type": "file", "payload": {"token": token}}}
+    return {**body, "message": message}
 
 
 def _media(media: Mapping[str, Any]) -> Body:

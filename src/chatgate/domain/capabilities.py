@@ -27,6 +27,7 @@ CARDS = "interactive.cards"
 LOCATION = "location"
 CONTACT = "contact"
 REACTION = "reaction"
+STICKER = "sticker"
 REPLY_TO = "reply_to"
 
 ALL_FEATURES = (
@@ -47,6 +48,7 @@ ALL_FEATURES = (
     LOCATION,
     CONTACT,
     REACTION,
+    STICKER,
     REPLY_TO,
 )
 
@@ -79,7 +81,7 @@ def features_of(content: Mapping[str, Any], *, reply_to: bool = False) -> list[s
             *(b for card in interactive.get("cards", []) for b in card.get("buttons", [])),
         ]
         needed.extend(dict.fromkeys(_BUTTON_FEATURES[b.get("type", "reply")] for b in buttons))
-    elif kind in (TEMPLATE, LOCATION, CONTACT, REACTION):
+    elif kind in (TEMPLATE, LOCATION, CONTACT, REACTION, STICKER):
         needed.append(kind)
     if reply_to:
         needed.append(REPLY_TO)

@@ -310,6 +310,21 @@ class ReactionContent(_Strict):
     reaction: Reaction
 
 
+class Sticker(_Strict):
+    """A platform's sticker, named by its package and its id in that package (LINE's
+    ``packageId`` and ``stickerId``)."""
+
+    package_id: str = Field(min_length=1, max_length=20, pattern=r"^[0-9]+$")
+    sticker_id: str = Field(min_length=1, max_length=20, pattern=r"^[0-9]+$")
+
+
+class StickerContent(_Strict):
+    """A sticker sent alone."""
+
+    type: Literal["sticker"] = "sticker"
+    sticker: Sticker
+
+
 Content = Annotated[
     TextContent
     | MediaContent
@@ -317,8 +332,18 @@ Content = Annotated[
     | InteractiveContent
     | LocationContent
     | ContactContent
-    | ReactionContent,
+    | ReactionContent
+    | StickerContent,
     Field(discriminator="type"),
 ]
 
-CONTENT_TYPES = ("text", "media", "template", "interactive", "location", "contact", "reaction")
+CONTENT_TYPES = (
+    "text",
+    "media",
+    "template",
+    "interactive",
+    "location",
+    "contact",
+    "reaction",
+    "sticker",
+)

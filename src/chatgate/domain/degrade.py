@@ -6,8 +6,9 @@ location becomes its name, address and a map link, contact cards become their li
 media the channel cannot show (or cannot caption) becomes its caption and link. A reply-to
 the channel cannot thread is left out, and that is recorded like the rest.
 
-Two contents have no faithful text form and stay refused: a template (its text lives on
-the platform) and a reaction (an emoji sent alone would read as a new message).
+Three contents have no faithful text form and stay refused: a template (its text lives on
+the platform), a reaction (an emoji sent alone would read as a new message) and a sticker
+(a platform's picture named by ids that mean nothing as text).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def _render(content: Mapping[str, Any], has: frozenset[str]) -> dict[str, Any]:
         )
     if kind == "reaction":
         raise CannotDegrade(cap.REACTION, "a reaction has no text form")
+    if kind == "sticker":
+        raise CannotDegrade(cap.STICKER, "a sticker has no text form")
     raise CannotDegrade(kind, f"{kind} content has no other form")
 
 

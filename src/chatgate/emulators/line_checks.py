@@ -99,6 +99,11 @@ def _check_message(message: Any, at: str) -> None:
         for name in ("latitude", "longitude"):
             if not isinstance(message.get(name), int | float) or isinstance(message[name], bool):
                 raise invalid(f"{at}.{name}", "Must be a number")
+    elif kind == "sticker":
+        for name in ("packageId", "stickerId"):
+            _text(message.get(name), f"{at}.{name}", 100)
+            if not message[name].isdigit():
+                raise invalid(f"{at}.{name}", "Invalid sticker id")
     elif kind == "template":
         _text(message.get("altText"), f"{at}.altText", 400)
         _template(message.get("template"), f"{at}.template")

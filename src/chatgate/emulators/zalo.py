@@ -9,6 +9,10 @@ Routes, as on Zalo's two hosts (both under the one prefix):
   with the OA in the last 7 days, ``-213`` for a transaction or promotion to a user the OA
   has never seen. Accepted sends are followed by ``user_received_message`` and
   ``user_seen_message`` webhooks after the configured delays.
+- ``POST /zalo/v2.0/oa/upload/file``: a document (multipart ``file``, PDF, DOC or DOCX up
+  to 5 MB, else ``-201``), authenticated as a send is; answers ``data.token``. A file
+  message (``attachment: {type: "file", payload: {token}}``) is taken only with a token
+  this OA was given. Uploads are logged without recipient; faults apply to sends only.
 - ``POST /zalo/v4/oa/access_token``: the OAuth v4 refresh (form ``refresh_token``,
   ``app_id``, ``grant_type=refresh_token``; header ``secret_key``); both tokens are
   replaced and the old ones stop working.
@@ -46,8 +50,12 @@ from chatgate.emulators.core import Account, Fault, PlatformEmulator, Received
 from chatgate.emulators.zalo_wire import (
     ZaloError,
     check_send,
+    check_upload,
     event,
+    file_token,
+    invalid,
     now_ms,
+    read_upload,
     signed_headers,
     success,
     webhook_body,
@@ -89,6 +97,8 @@ class ZaloEmulator(PlatformEmulator):
                 "app_id": payload["app_id"],
                 # Users who follow the OA (may get transaction and promotion messages).
                 "followers": previous.extra["followers"] if previous else set(),
+                # Tokens of the files uploaded by this OA: a file message must name one.
+                "file_tokens": previous.extra["file_tokens"] if previous else set(),
             },
         )
         self.state.add_account(self.name, account)
@@ -186,6 +196,10 @@ class ZaloEmulator(PlatformEmulator):
         async def send(kind: str, request: Request) -> Response:
             return await self._send(kind, request)
 
+        @router.post("/v2.0/oa/upload/file")
+        async def upload(request: Request) -> Response:
+            return await self._upload(request)
+
         @router.post("/v4/oa/access_token")
         async def refresh(request: Request) -> Response:
             # A urlencoded form, read by hand: the emulator needs no multipart parser.
@@ -225,6 +239,9 @@ class ZaloEmulator(PlatformEmulator):
                     self._record(account, path, body, user, None, 502)
                     return refused
             user = check_send(kind, body)
+            token = file_token(body["message"])
+            if token is not None and token not in account.extra["file_tokens"]:
+                raise invalid("message.attachment.payload.token: no such uploaded file")
             self._check_reachable(account, kind, user)
         except ZaloError as error:
             self._record(account, path, body, user, None, error.logged_status)
@@ -233,6 +250,24 @@ class ZaloEmulator(PlatformEmulator):
         self._record(account, path, body, user, message_id, 200)
         self._schedule_receipts(account, user, message_id)
         return JSONResponse(success(message_id, user))
+
+    async def _upload(self, request: Request) -> Response:
+        path = f"{PREFIX}/v2.0/oa/upload/file"
+        account = self._account_by_token(request.headers.get("access_token"))
+        described: dict[str, Any] | None = None
+        try:
+            if account is None:
+                raise ZaloError(-216, "Access token is invalid")
+            file = read_upload(await request.body(), request.headers.get("content-type", ""))
+            described = {"file": file.described()}
+            check_upload(file)
+        except ZaloError as error:
+            self._record(account, path, described, None, None, error.logged_status)
+            return JSONResponse(error.body())
+        token = secrets.token_urlsafe(24)
+        account.extra["file_tokens"].add(token)
+        self._record(account, path, described, None, None, 200)
+        return JSONResponse({"error": 0, "message": "Success", "data": {"token": token}})
 
     def _check_reachable(self, account: Account, kind: str, user: str) -> None:
         since = self.state.seconds_since_user_wrote(self.name, account.id, user)

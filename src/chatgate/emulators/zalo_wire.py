@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 
 from chatgate.channels.zalo import signature
-from chatgate.channels.zalo_build import PROMOTION, TRANSACTION_TYPES
+from chatgate.channels.zalo_build import FILE_TYPES, MAX_FILE, PROMOTION, TRANSACTION_TYPES
 
 MAX_TEXT = 2000  # [INF] characters of a consultation text
 MAX_LIST_ELEMENTS = 5
@@ -74,10 +77,63 @@ def check_send(kind: str, body: Any) -> str:
     if not isinstance(message, dict):
         raise invalid("message")
     if kind == "cs":
-        _check_consultation(message)
+        if file_token(message) is None:
+            _check_consultation(message)
     else:
         _check_template(kind, message)
     return user
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """The ``file`` part of an upload."""
+
+    filename: str | None
+    content_type: str
+    content: bytes
+
+    def described(self) -> dict[str, Any]:
+        """What the call log keeps of it (not the bytes)."""
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": len(self.content),
+        }
+
+
+def read_upload(body: bytes, content_type: str) -> UploadedFile:
+    """The ``file`` part of a ``multipart/form-data`` upload; ``-201`` without one."""
+    if not content_type.startswith("multipart/form-data"):
+        raise invalid("the upload must be multipart/form-data")
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    for part in BytesParser(policy=HTTP).parsebytes(head + body).iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            content = payload if isinstance(payload, bytes) else b""
+            return UploadedFile(part.get_filename(), part.get_content_type(), content)
+    raise invalid("file is required")
+
+
+def check_upload(file: UploadedFile) -> None:
+    """Refuse a file Zalo's ``upload/file`` would not take (PDF, DOC, DOCX up to 5 MB)."""
+    if not file.content:
+        raise invalid("file is empty")
+    if file.content_type not in FILE_TYPES:
+        raise invalid("only PDF, DOC and DOCX files can be uploaded")
+    if len(file.content) > MAX_FILE:
+        raise invalid("files are at most 5 MB")
+
+
+def file_token(message: Mapping[str, Any]) -> str | None:
+    """The upload token a file message names (``None`` for any other message)."""
+    attachment = message.get("attachment")
+    if not isinstance(attachment, dict) or attachment.get("type") != "file":
+        return None
+    payload = attachment.get("payload")
+    token = payload.get("token") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or not token:
+        raise invalid("message.attachment.payload.token")
+    return token
 
 
 def _payload(message: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ woken.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -198,25 +198,25 @@ async def _configured(
     )
 
 
-def _check_carriable(adapter: ChannelAdapter[Any], message: Message, field: str) -> None:
-    """Refuse at accept what the platform cannot carry, rather than fail it later."""
+def _unsupported(adapter: ChannelAdapter[Any], message: Message) -> UnsupportedContent | None:
+    """What the platform cannot carry of ``message``, as its adapter would build it."""
     try:
         adapter.build_request(OutboundMessage.of(message))
     except UnsupportedContent as exc:
-        raise InvalidRequest(
-            f'{exc.channel} cannot carry {exc.feature}; send with "degrade": true to '
-            "render it down to what the channel carries",
-            code="unsupported_content",
-            field=field,
-            details={"channel": exc.channel, "feature": exc.feature},
-        ) from None
+        return exc
+    return None
 
 
-def _render_down(adapter: ChannelAdapter[Any], message: Message, field: str) -> Message:
-    """``message`` rendered down to what ``adapter``'s platform carries, and recorded so."""
+def _render_down(
+    adapter: ChannelAdapter[Any], message: Message, field: str, lacking: frozenset[str]
+) -> Message:
+    """``message`` rendered down to what ``adapter``'s platform carries (less ``lacking``,
+    features it refused for this very content), and recorded so."""
     try:
         rendered = render_down(
-            message.content, adapter.capabilities, reply_to=message.reply_to is not None
+            message.content,
+            adapter.capabilities - lacking,
+            reply_to=message.reply_to is not None,
         )
     except CannotDegrade as exc:
         raise InvalidRequest(
@@ -238,6 +238,42 @@ def _render_down(adapter: ChannelAdapter[Any], message: Message, field: str) -> 
     )
 
 
+def _fitted(
+    adapter: ChannelAdapter[Any],
+    message: Message,
+    field: str,
+    *,
+    degrade: bool,
+    as_built: Callable[[Message], Message] = lambda message: message,
+) -> Message:
+    """Refuse at accept what the platform cannot carry, rather than fail it later; with
+    ``degrade``, ``message`` rendered down to what it carries.
+
+    A platform may refuse a feature it has for this content only (a file type it does not
+    take, say): rendered down again without that feature, the message goes as a link.
+    """
+    lacking: frozenset[str] = frozenset()
+    while True:
+        fitted = _render_down(adapter, message, field, lacking) if degrade else message
+        refused = _unsupported(adapter, as_built(fitted))
+        if refused is None:
+            return fitted
+        if degrade and refused.feature not in lacking:
+            lacking |= {refused.feature}
+            continue
+        hint = (
+            "even rendered down"
+            if degrade
+            else 'send with "degrade": true to render it down to what the channel carries'
+        )
+        raise InvalidRequest(
+            f"{refused.channel} cannot carry {refused.feature}; {hint}",
+            code="unsupported_content",
+            field=field,
+            details={"channel": refused.channel, "feature": refused.feature},
+        )
+
+
 def _fit_live(
     message: Message,
     connections: Sequence[StoredConnection | None],
@@ -252,9 +288,7 @@ def _fit_live(
             continue
         adapter = channels.adapter(connection)
         if index == 0:
-            if degrade:
-                message = _render_down(adapter, message, "content")
-            _check_carriable(adapter, message, "content")
+            message = _fitted(adapter, message, "content", degrade=degrade)
             continue
         step = message.fallback[index - 1]
         field = f"fallback.{index - 1}.content"
@@ -262,10 +296,15 @@ def _fit_live(
         as_sent = replace(
             message, channel=step.channel, recipient=step.to, content=step.content, reply_to=None
         )
+        as_sent = _fitted(
+            adapter,
+            as_sent,
+            field,
+            degrade=degrade,
+            as_built=lambda fitted: replace(fitted, options=None),
+        )
         if degrade:
-            as_sent = _render_down(adapter, as_sent, field)
             step = replace(step, content=as_sent.content, degraded=as_sent.degraded)
-        _check_carriable(adapter, replace(as_sent, options=None), field)
         steps[index - 1] = step
     return replace(message, fallback=tuple(steps))
 

@@ -169,6 +169,26 @@ def test_an_image_reply_is_not_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
 
 
+def test_a_sticker_is_lines_sticker_message_and_a_reply_quotes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _at(monkeypatch, REPLY_TOKEN_SECONDS + 1)
+    sticker = {"type": "sticker", "sticker": {"package_id": "11537", "sticker_id": "52002734"}}
+    assert _adapter().build_request(_message(sticker)).json["messages"] == [
+        {"type": "sticker", "packageId": "11537", "stickerId": "52002734"}
+    ]
+    # LINE quotes from a sticker message as from a text one.
+    assert _adapter().build_request(_message(sticker, REFERENCE)).json["messages"] == [
+        {
+            "type": "sticker",
+            "packageId": "11537",
+            "stickerId": "52002734",
+            "quoteToken": QUOTE_TOKEN,
+        }
+    ]
+    assert cap.STICKER in LineAdapter.capabilities
+
+
 # -- what LINE's limits refuse ---------------------------------------------------------------
 
 

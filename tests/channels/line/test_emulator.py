@@ -132,8 +132,29 @@ async def test_calls_need_the_channels_token(world: World) -> None:
             "1 error(s)",
             "messages[0].originalContentUrl",
         ),
+        (
+            {"to": contract.USER_ID, "messages": [{"type": "sticker", "packageId": "446"}]},
+            "1 error(s)",
+            "messages[0].stickerId",
+        ),
+        (
+            {
+                "to": contract.USER_ID,
+                "messages": [{"type": "sticker", "packageId": "abc", "stickerId": "1988"}],
+            },
+            "1 error(s)",
+            "messages[0].packageId",
+        ),
     ],
-    ids=["bad_to", "no_messages", "six_messages", "empty_text", "http_image"],
+    ids=[
+        "bad_to",
+        "no_messages",
+        "six_messages",
+        "empty_text",
+        "http_image",
+        "sticker_without_id",
+        "sticker_bad_package",
+    ],
 )
 async def test_a_malformed_push_is_refused_as_line_refuses_it(
     world: World, body: dict[str, Any], message: str, detail: str | None

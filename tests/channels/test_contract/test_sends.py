@@ -1,6 +1,7 @@
 """Sends against each platform's emulator: successes, and every fault kind.
 
-Every supported sample succeeds and is logged as sent; every fault kind fails with the
+Every supported sample succeeds and is logged as sent (after the upload, for a platform that
+takes a file only uploaded first); every fault kind fails with the
 platform's code and the right retry class (the timeout against a real server, since an
 in-process transport ignores client timeouts), or is accepted and then reported failed by a
 signed status webhook.
@@ -8,17 +9,25 @@ signed status webhook.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, get_args
 
 import httpx
 import pytest
 
+from chatgate import net_guard
 from chatgate.channels.base import OutboundMessage, ProviderError, StatusUpdate
 from chatgate.domain.status import Status
 from chatgate.emulators.core import FaultKind
 from tests.channels.contract import CASES, Platform, outbound
-from tests.channels.test_contract.harness import Emulator
-from tests.channels.test_contract.suite import PLATFORMS, by_case, by_platform, request_body
+from tests.channels.test_contract.harness import Emulator, EmulatorApp
+from tests.channels.test_contract.suite import (
+    EMULATOR,
+    PLATFORMS,
+    by_case,
+    by_platform,
+    request_body,
+)
 
 # Faults a platform may answer at once and that are worth another try.
 RETRYABLE_FAULTS = frozenset({"server_error", "timeout", "rate_limit"})
@@ -30,24 +39,72 @@ HANG_SECONDS = 1.0
 CLIENT_TIMEOUT = 0.25
 
 
+# The samples' media are on a host that does not resolve here. An adapter that fetches a
+# file to upload it first (Zalo's documents) finds that host at a public stand-in address,
+# answered by the test rather than by the emulator.
+SAMPLE_MEDIA_HOST = "cdn.example.com"
+SAMPLE_MEDIA_ADDRESS = "93.184.215.14"
+SAMPLE_PDF = b"%PDF-1.7\n% a sample document\n%%EOF\n"
+
+
+class _EmulatorWithSampleMedia(httpx.ASGITransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("host") == SAMPLE_MEDIA_HOST:
+            return httpx.Response(
+                200, content=SAMPLE_PDF, headers={"content-type": "application/pdf"}
+            )
+        return await super().handle_async_request(request)
+
+
+@pytest.fixture
+def sample_media(monkeypatch: pytest.MonkeyPatch, emulator_app: EmulatorApp) -> httpx.AsyncClient:
+    """A client to the emulator that also reaches the samples' media host."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host == SAMPLE_MEDIA_HOST:
+            return [SAMPLE_MEDIA_ADDRESS]
+        return await net_guard.system_resolver(host, port)
+
+    check = functools.partial(net_guard.check_url, resolver=resolve)
+    monkeypatch.setattr(net_guard, "check_url", check)
+    transport = _EmulatorWithSampleMedia(app=emulator_app.app)
+    return httpx.AsyncClient(transport=transport, base_url=EMULATOR, timeout=5.0)
+
+
+def _same_but_uploaded(built: Any, sent: Any) -> bool:
+    """``sent`` is ``built`` with each ``{{...}}`` stand-in (an upload's token, known only
+    at send) replaced by a value."""
+    if isinstance(built, str) and built.startswith("{{") and built.endswith("}}"):
+        return isinstance(sent, str) and bool(sent) and sent != built
+    if isinstance(built, dict) and isinstance(sent, dict):
+        return built.keys() == sent.keys() and all(
+            _same_but_uploaded(built[key], sent[key]) for key in built
+        )
+    if isinstance(built, list) and isinstance(sent, list):
+        return len(built) == len(sent) and all(map(_same_but_uploaded, built, sent))
+    return bool(built == sent)
+
+
 @pytest.mark.parametrize(
     ("platform", "case"),
     by_case([(p, case) for p in PLATFORMS for case in CASES if p.supports(case)]),
 )
-async def test_send_succeeds(platform: Platform, case: str, emu: Emulator) -> None:
+async def test_send_succeeds(
+    platform: Platform, case: str, emu: Emulator, sample_media: httpx.AsyncClient
+) -> None:
     earlier = await emu.user_writes()
     request = emu.adapter.build_request(outbound(case, platform.spec.recipient, earlier=earlier))
     before = len(await emu.received())
-    result = await emu.adapter.send(request, emu.client)
+    async with sample_media:
+        result = await emu.adapter.send(request, sample_media)
     assert result.provider_message_id
     log = await emu.received()
-    assert len(log) == before + 1
-    call = log[-1]
-    assert (call["status"], call["recipient"], call["body"]) == (
-        200,
-        platform.spec.recipient,
-        request_body(request)[1],
-    )
+    *uploads, call = log[before:]
+    # Uploads come first, for no recipient yet; a body names what they answered.
+    assert [(u["status"], u["recipient"]) for u in uploads] == [(200, None)] * len(uploads)
+    assert (call["status"], call["recipient"]) == (200, platform.spec.recipient)
+    built = request_body(request)[1]
+    assert (call["body"] == built) if not uploads else _same_but_uploaded(built, call["body"])
     if call["message_id"] is None:
         # Meta answers a sender action (a reaction) without an id: the adapter makes one.
         assert case == "reaction"

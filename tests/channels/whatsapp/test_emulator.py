@@ -251,7 +251,8 @@ async def test_every_golden_request_passes_the_emulators_checks() -> None:
     async with world() as w:
         await w.user_writes(text="oi")
         for case in [*SAMPLES, *REPLY_SAMPLES]:
-            if case in ("buttons_call", "cards"):
+            # What WhatsApp cannot carry is refused before any call (its golden file says so).
+            if case in ("buttons_call", "cards", "sticker"):
                 continue
             request = w.adapter.build_request(outbound(case, contract.RECIPIENT))
             response = await _post(w, request.json)

@@ -1,4 +1,5 @@
-"""The Zalo adapter on its own: templates, errors, token refresh, signatures, media."""
+"""The Zalo adapter on its own: templates, errors, token refresh, signatures, media, and
+documents uploaded before they are sent."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from chatgate.channels.base import (
     UnsupportedContent,
 )
 from chatgate.channels.zalo import ZaloAdapter, ZaloCredentials, zalo_error
+from chatgate.channels.zalo_build import FILE_NAME, FILE_TOKEN, FILE_URL, MAX_FILE
 from chatgate.domain import capabilities as cap
 from tests.channels.zalo import contract
 
@@ -412,3 +414,196 @@ async def test_an_attachment_over_the_limit_is_refused() -> None:
         with pytest.raises(ProviderError) as refused:
             await _adapter().fetch_media("https://cdn.zadn.vn/a.jpg", http, max_bytes=10)
     assert (refused.value.code, refused.value.retryable) == ("media_too_large", False)
+
+
+# -- documents: fetched, uploaded, then sent by token ---------------------------------------
+
+LOCAL = "http://127.0.0.1:9"
+PDF = b"%PDF-1.7\n% an invoice\n%%EOF\n"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+UPLOAD_PATH = "/v2.0/oa/upload/file"
+
+
+def _document(url: str = f"{LOCAL}/files/invoice.pdf", **media: Any) -> dict[str, Any]:
+    return {"type": "media", "media": {"url": url, "kind": "document", **media}}
+
+
+def test_a_document_waits_for_its_upload() -> None:
+    request = _adapter().build_request(_message(_document(filename="hoa-don.pdf")))
+    assert request.url == f"{API}/v3.0/oa/message/cs"
+    assert request.json == {
+        "recipient": {"user_id": contract.USER_ID},
+        "message": {"attachment": {"type": "file", "payload": {"token": FILE_TOKEN}}},
+    }
+    assert request.context == {FILE_URL: f"{LOCAL}/files/invoice.pdf", FILE_NAME: "hoa-don.pdf"}
+
+
+@pytest.mark.parametrize(
+    ("media", "feature"),
+    [
+        ({"url": "https://x.test/a.xlsx"}, cap.MEDIA_DOCUMENT),
+        ({"url": "https://x.test/a", "filename": "notes.txt"}, cap.MEDIA_DOCUMENT),
+        ({"url": "https://x.test/a.pdf", "mime_type": "text/csv"}, cap.MEDIA_DOCUMENT),
+        ({"url": "https://x.test/a.pdf", "caption": "Hoá đơn"}, cap.MEDIA_CAPTION),
+    ],
+)
+def test_what_zalo_would_not_take_as_a_file_is_refused_at_build(
+    media: dict[str, Any], feature: str
+) -> None:
+    with pytest.raises(UnsupportedContent) as refused:
+        _adapter().build_request(_message(_document(**media)))
+    assert refused.value.feature == feature
+
+
+@pytest.mark.parametrize(
+    "media",
+    [
+        {"url": "https://x.test/download?id=1"},
+        {"url": "https://x.test/a", "mime_type": DOCX},
+        {"url": "https://x.test/a.bin", "filename": "Hợp đồng.DOC"},
+    ],
+)
+def test_a_document_of_unknown_or_good_type_is_built(media: dict[str, Any]) -> None:
+    request = _adapter().build_request(_message(_document(**media)))
+    assert request.json["message"]["attachment"]["type"] == "file"
+
+
+class _FileHost:
+    """The customer's file host and a scripted Zalo: what each was asked."""
+
+    def __init__(self, file: httpx.Response, upload: httpx.Response | None = None) -> None:
+        self.file = file
+        self.upload = upload
+        self.calls: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        if request.url.path.startswith("/files/"):
+            return self.file
+        if request.url.path == UPLOAD_PATH:
+            return self.upload or _answer(
+                {"error": 0, "message": "Success", "data": {"token": "zf-token-1"}}
+            )
+        return _answer({"error": 0, "message": "Success", "data": {"message_id": "file-1"}})
+
+
+def _pdf(content: bytes = PDF, content_type: str = "application/pdf") -> httpx.Response:
+    return httpx.Response(200, content=content, headers={"content-type": content_type})
+
+
+async def test_a_document_is_fetched_uploaded_then_sent_by_token() -> None:
+    adapter = _adapter(LOCAL)
+    host = _FileHost(_pdf())
+    request = adapter.build_request(_message(_document(filename="hoa-don.pdf")))
+    async with _client(host) as http:
+        result = await adapter.send(request, http)
+    assert result.provider_message_id == "file-1"
+    fetch, upload, send = host.calls
+    assert (fetch.method, fetch.url.path) == ("GET", "/files/invoice.pdf")
+    # The file's host never sees the token.
+    assert "access_token" not in fetch.headers
+    assert (upload.method, upload.url.path) == ("POST", UPLOAD_PATH)
+    assert upload.headers["access_token"] == contract.ACCESS_TOKEN
+    assert upload.headers["content-type"].startswith("multipart/form-data")
+    form = upload.content
+    assert b'name="file"; filename="hoa-don.pdf"' in form
+    assert b"Content-Type: application/pdf" in form
+    assert PDF in form
+    assert send.url.path == "/v3.0/oa/message/cs"
+    assert json.loads(send.content) == {
+        "recipient": {"user_id": contract.USER_ID},
+        "message": {"attachment": {"type": "file", "payload": {"token": "zf-token-1"}}},
+    }
+
+
+async def test_a_document_served_untyped_is_typed_by_its_name() -> None:
+    adapter = _adapter(LOCAL)
+    host = _FileHost(_pdf(content_type="application/octet-stream"))
+    async with _client(host) as http:
+        await adapter.send(adapter.build_request(_message(_document(filename="hoa-don"))), http)
+    upload = host.calls[1]
+    # Named by the URL's extension, since the file name has none: Zalo shows the name.
+    assert b'filename="hoa-don.pdf"' in upload.content
+    assert b"Content-Type: application/pdf" in upload.content
+
+
+@pytest.mark.parametrize(
+    ("file", "code"),
+    [
+        (_pdf(b"a,b\n", "text/csv"), "unsupported_media_type"),
+        (_pdf(b"%PDF" + b"\x00" * MAX_FILE), "media_too_large"),
+        (httpx.Response(302, headers={"location": "http://10.0.0.1/x.pdf"}), "media_redirected"),
+        (httpx.Response(404), "media_unreachable"),
+    ],
+)
+async def test_a_document_zalo_would_not_take_is_refused_before_upload(
+    file: httpx.Response, code: str
+) -> None:
+    adapter = _adapter(LOCAL)
+    host = _FileHost(file)
+    async with _client(host) as http:
+        with pytest.raises(ProviderError) as refused:
+            await adapter.send(adapter.build_request(_message(_document())), http)
+    assert (refused.value.code, refused.value.retryable) == (code, False)
+    assert [call.url.path for call in host.calls] == ["/files/invoice.pdf"]
+
+
+async def test_a_document_at_a_private_address_is_not_fetched() -> None:
+    adapter = _adapter()  # Zalo's own host: 127.0.0.1 is a stranger's
+    host = _FileHost(_pdf())
+    async with _client(host) as http:
+        with pytest.raises(ProviderError) as refused:
+            await adapter.send(adapter.build_request(_message(_document())), http)
+    assert (refused.value.code, refused.value.retryable) == ("media_url_refused", False)
+    assert host.calls == []
+
+
+@pytest.mark.parametrize(("code", "retryable"), [(-201, False), (-32, True)])
+async def test_a_refused_upload_is_classified_and_nothing_is_sent(
+    code: int, retryable: bool
+) -> None:
+    adapter = _adapter(LOCAL)
+    host = _FileHost(_pdf(), _answer({"error": code, "message": "upload refused"}))
+    async with _client(host) as http:
+        with pytest.raises(ProviderError) as refused:
+            await adapter.send(adapter.build_request(_message(_document())), http)
+    assert (refused.value.code, refused.value.retryable) == (str(code), retryable)
+    assert [call.url.path for call in host.calls] == ["/files/invoice.pdf", UPLOAD_PATH]
+
+
+async def test_an_upload_without_a_token_is_retryable() -> None:
+    adapter = _adapter(LOCAL)
+    host = _FileHost(_pdf(), _answer({"error": 0, "message": "Success", "data": {}}))
+    async with _client(host) as http:
+        with pytest.raises(ProviderError) as refused:
+            await adapter.send(adapter.build_request(_message(_document())), http)
+    assert (refused.value.code, refused.value.retryable) == ("bad_response", True)
+
+
+async def test_an_upload_on_an_expired_token_refreshes_then_uploads_again() -> None:
+    adapter = _adapter(LOCAL)
+    calls: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((request.url.path, request.headers.get("access_token")))
+        if request.url.path.startswith("/files/"):
+            return _pdf()
+        if request.url.path == "/v4/oa/access_token":
+            return _answer({"access_token": "fresh-access", "refresh_token": "fresh-refresh"})
+        if request.headers["access_token"] != "fresh-access":
+            return _answer({"error": -216, "message": "Access token is invalid"})
+        if request.url.path == UPLOAD_PATH:
+            return _answer({"error": 0, "message": "Success", "data": {"token": "zf-2"}})
+        return _answer({"error": 0, "message": "Success", "data": {"message_id": "file-2"}})
+
+    async with _client(handler) as http:
+        result = await adapter.send(adapter.build_request(_message(_document())), http)
+    assert result.provider_message_id == "file-2"
+    # The file is fetched once; only the calls to Zalo are made again.
+    assert calls == [
+        ("/files/invoice.pdf", None),
+        (UPLOAD_PATH, contract.ACCESS_TOKEN),
+        ("/v4/oa/access_token", None),
+        (UPLOAD_PATH, "fresh-access"),
+        ("/v3.0/oa/message/cs", "fresh-access"),
+    ]

@@ -1,5 +1,5 @@
 """The Zalo emulator behaves like the OA API: auth, the 7-day rule, templates, token
-refresh, receipts and signed webhooks."""
+refresh, receipts and signed webhooks, file uploads and the file messages that name them."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from chatgate.channels.base import (
     UnknownEvent,
 )
 from chatgate.channels.zalo import ZaloAdapter, ZaloCredentials
+from chatgate.channels.zalo_build import MAX_FILE
 from chatgate.domain.status import Status
 from chatgate.emulators.app import control_router
 from chatgate.emulators.core import EmulatorState, Timing
@@ -290,3 +291,91 @@ async def test_an_unfollow_is_kept_as_an_event(w: World) -> None:
     [event] = w.events()
     assert isinstance(event, UnknownEvent)
     assert event.kind == "unfollow"
+
+
+# -- documents -----------------------------------------------------------------------------
+
+# The emulator at an address the adapter may fetch from: its own host, given as a literal.
+LOCAL_API = "http://127.0.0.1:9/zalo"
+UPLOAD = "/zalo/v2.0/oa/upload/file"
+
+
+async def _a_file_on_the_cdn(w: World, content: bytes, mime_type: str, name: str) -> str:
+    """A file the emulator serves (one a user sent); its URL at :data:`LOCAL_API`."""
+    sent = await w.user_writes(
+        user="5501",
+        media={
+            "kind": "file",
+            "content_base64": base64.b64encode(content).decode(),
+            "mime_type": mime_type,
+            "filename": name,
+        },
+    )
+    return LOCAL_API + str(sent["body"]["message"]["attachments"][0]["payload"]["url"])
+
+
+async def test_a_document_is_uploaded_then_sent_as_a_file_message(w: World) -> None:
+    await w.user_writes()
+    url = await _a_file_on_the_cdn(w, b"%PDF-1.7 hoa don", "application/pdf", "hd.pdf")
+    adapter = ZaloAdapter(contract.credentials(), ChannelSettings(api_base=LOCAL_API))
+    document = {"type": "media", "media": {"url": url, "kind": "document", "filename": "hd.pdf"}}
+    message = OutboundMessage("msg_01A", "zalo", None, contract.USER_ID, document, None, None)
+    result = await adapter.send(adapter.build_request(message), w.client)
+    upload, send = await w.log()
+    assert (upload["path"], upload["status"], upload["recipient"]) == (UPLOAD, 200, None)
+    assert upload["body"] == {
+        "file": {"filename": "hd.pdf", "content_type": "application/pdf", "size": 16}
+    }
+    assert (send["path"], send["status"], send["message_id"]) == (
+        "/zalo/v3.0/oa/message/cs",
+        200,
+        result.provider_message_id,
+    )
+    attachment = send["body"]["message"]["attachment"]
+    assert attachment["type"] == "file"
+    assert (
+        attachment["payload"]["token"]
+        in w.state.accounts["zalo"][contract.OA_ID].extra["file_tokens"]
+    )
+
+
+async def test_a_file_message_needs_a_token_the_oa_was_given(w: World) -> None:
+    await w.user_writes()
+    body = {
+        "recipient": {"user_id": contract.USER_ID},
+        "message": {"attachment": {"type": "file", "payload": {"token": "made-up"}}},
+    }
+    answer = await w.client.post(
+        "/zalo/v3.0/oa/message/cs", json=body, headers={"access_token": contract.ACCESS_TOKEN}
+    )
+    assert answer.json()["error"] == -201
+    [call] = await w.log()
+    assert call["status"] == 400
+
+
+@pytest.mark.parametrize(
+    ("token", "file", "code"),
+    [
+        (contract.ACCESS_TOKEN, ("a.csv", b"a,b", "text/csv"), -201),
+        (contract.ACCESS_TOKEN, ("a.pdf", b"%PDF" + b"0" * MAX_FILE, "application/pdf"), -201),
+        ("not-a-token", ("a.pdf", b"%PDF", "application/pdf"), -216),
+    ],
+)
+async def test_an_upload_zalo_would_refuse_is_refused(
+    w: World, token: str, file: tuple[str, bytes, str], code: int
+) -> None:
+    answer = await w.client.post(
+        "/zalo/v2.0/oa/upload/file", files={"file": file}, headers={"access_token": token}
+    )
+    assert answer.status_code == 200
+    assert answer.json()["error"] == code
+    assert w.state.accounts["zalo"][contract.OA_ID].extra["file_tokens"] == set()
+
+
+async def test_an_upload_must_be_multipart_with_a_file(w: World) -> None:
+    headers = {"access_token": contract.ACCESS_TOKEN}
+    plain = await w.client.post("/zalo/v2.0/oa/upload/file", json={}, headers=headers)
+    other = await w.client.post(
+        "/zalo/v2.0/oa/upload/file", files={"document": ("a.pdf", b"%PDF")}, headers=headers
+    )
+    assert [plain.json()["error"], other.json()["error"]] == [-201, -201]

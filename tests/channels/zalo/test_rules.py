@@ -85,16 +85,29 @@ async def test_what_zalo_cannot_carry_is_422_and_degrades_to_text(
 ) -> None:
     await _connect(client, tenant)
     await _wrote(app, tenant, USER, timedelta(minutes=5))
-    pdf = {
+    # Zalo takes PDF, DOC and DOCX files: a spreadsheet is known to be refused at accept.
+    sheet = {
         "type": "media",
-        "media": {"url": "https://cdn.example.com/a.pdf", "kind": "document"},
+        "media": {"url": "https://cdn.example.com/a.xlsx", "kind": "document"},
     }
-    refused = await _send(client, tenant, channel="zalo", to=USER, content=pdf)
+    refused = await _send(client, tenant, channel="zalo", to=USER, content=sheet)
     assert_envelope(refused, 422, "unsupported_content", "content")
     assert refused.json()["error"]["details"] == {"channel": "zalo", "feature": "media.document"}
-    degraded = await _send(client, tenant, channel="zalo", to=USER, content=pdf, degrade=True)
+    video = {"type": "media", "media": {"url": "https://cdn.example.com/a.mp4", "kind": "video"}}
+    refused = await _send(client, tenant, channel="zalo", to=USER, content=video)
+    assert_envelope(refused, 422, "unsupported_content", "content")
+    assert refused.json()["error"]["details"] == {"channel": "zalo", "feature": "media.video"}
+    degraded = await _send(client, tenant, channel="zalo", to=USER, content=video, degrade=True)
     assert degraded.status_code == 202, degraded.text
-    assert degraded.json()["content"] == {"type": "text", "text": "https://cdn.example.com/a.pdf"}
+    assert degraded.json()["content"] == {"type": "text", "text": "https://cdn.example.com/a.mp4"}
+    # A file of a type Zalo does not take goes as its link too, though Zalo takes files.
+    degraded = await _send(client, tenant, channel="zalo", to=USER, content=sheet, degrade=True)
+    assert degraded.status_code == 202, degraded.text
+    assert degraded.json()["content"] == {"type": "text", "text": "https://cdn.example.com/a.xlsx"}
+    assert degraded.json()["degraded"]["features"] == ["media.document"]
+    pdf = {"type": "media", "media": {"url": "https://cdn.example.com/a.pdf", "kind": "document"}}
+    accepted = await _send(client, tenant, channel="zalo", to=USER, content=pdf)
+    assert accepted.status_code == 202, accepted.text
 
 
 async def test_rotated_tokens_replace_the_stored_ones(
