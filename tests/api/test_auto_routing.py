@@ -42,7 +42,7 @@ async def _send(client: httpx.AsyncClient, secret: str, **body: Any) -> httpx.Re
 async def test_the_contacts_preference_comes_first(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    # Without the preference the cheapest would win (all free here: Kakao, by the fixed order).
+    # Without the preference the cheapest would win (all free here: by the fixed order).
     contact = await _contact(client, tenant.test, preferred_channels=["sms", "kakao"])
     sent = await _send(client, tenant.test, channel="auto", to={"contact_id": contact})
     assert sent.status_code == 202, sent.text
@@ -50,7 +50,9 @@ async def test_the_contacts_preference_comes_first(
     assert (message["channel"], message["to"], message["contact_id"]) == ("sms", PHONE, contact)
     assert message["route"]["rule"] == "preference"
     assert message["route"]["channel"] == "sms"
-    assert {"kakao", "sms"} <= set(message["route"]["considered"])
+    assert "sms" in message["route"]["considered"]
+    # Kakao sends templates only, WhatsApp free text only in an open conversation.
+    assert {"kakao", "whatsapp"} <= set(message["route"]["passed_over"])
 
 
 async def test_a_channel_whose_rules_refuse_the_message_is_passed_over(
@@ -98,6 +100,23 @@ async def test_else_the_cheapest_channel(
     message = sent.json()
     assert (message["channel"], message["to"], message["route"]["rule"]) == ("sms", PHONE, "cost")
     assert message["price"] is None  # a test key's message costs nothing
+
+
+async def test_kakao_takes_free_text_only_when_the_request_names_a_brand_message(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    contact = await _contact(client, tenant.test)  # a phone: whatsapp, sms, kakao
+    sent = await _send(client, tenant.test, channel="auto", to={"contact_id": contact})
+    assert sent.status_code == 202, sent.text
+    # Kakao is cheapest by the fixed order here, but it sends templates only.
+    assert sent.json()["channel"] != "kakao"
+    assert "kakao" in sent.json()["route"]["passed_over"]
+    brand = {"kakao": {"type": "brand"}}
+    sent = await _send(
+        client, tenant.test, channel="auto", to={"contact_id": contact}, options=brand
+    )
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["channel"] == "kakao"
 
 
 async def test_a_named_channel_takes_the_contacts_identity_on_it(

@@ -39,11 +39,16 @@ async def _usable(conn: AsyncConnection, key: ApiKey, pairs: Sequence[Pair]) -> 
     return [pair for pair in allowed if pair[0] in connected]
 
 
-def _rules_allow(channel: str, conversation_open: bool, kind: str) -> bool:
-    """Whether the channel's rules let the business send a ``kind`` message now."""
+def _rules_allow(
+    channel: str, conversation_open: bool, kind: str, options: Mapping[str, object] | None
+) -> bool:
+    """Whether the channel's rules let the business send a ``kind`` message now (with the
+    request's ``options``)."""
+    rules = CHANNEL_RULES[ChannelType(channel)]
+    if kind != "template" and not rules.allows_free_form(channel, options):
+        return False
     if conversation_open:
         return True
-    rules = CHANNEL_RULES[ChannelType(channel)]
     if not rules.can_initiate:
         return False
     if rules.service_window_hours is None:
@@ -89,14 +94,21 @@ async def route_to_contact(
         windows = await contact_service.open_windows(conn, key.account_id, key.mode, usable, now)
         # Where the channel's rules would refuse this message now, it is no choice; if they
         # refuse it everywhere, the choice stands and accept says why.
-        candidates = [p for p in usable if _rules_allow(p[0], p in windows, kind)] or usable
+        candidates = [
+            p for p in usable if _rules_allow(p[0], p in windows, kind, command.options)
+        ] or usable
         costs = {channel: price_of(prices, channel, kind) for channel, _ in candidates}
         try:
             choice = choose_channel(candidates, contact.preferred_channels, windows, costs)
         except NoRoute as error:
             raise contact_service.no_route(error) from None
         channel, to = ChannelType(choice.channel), choice.to
-        options = {**(options or {}), ROUTE: {"channel": choice.channel, **choice.reason}}
+        route: dict[str, object] = {"channel": choice.channel, **choice.reason}
+        passed_over = sorted({c for c, _ in usable} - {c for c, _ in candidates})
+        if passed_over:
+            # Reachable there, but the channel's rules would refuse this message now.
+            route["passed_over"] = passed_over
+        options = {**(options or {}), ROUTE: route}
     else:
         channel = command.channel
         to = _identity_on(pairs, channel.value, CONTACT_FIELD)
