@@ -57,10 +57,14 @@ class _Target:
     to: str
     content: dict[str, Any]
     field: str = ""
-    # The message tag the request names (the first message only).
-    tag: str | None = None
     # The request's per-platform options (the first message only).
     options: dict[str, Any] | None = None
+
+    @property
+    def tag(self) -> str | None:
+        """The message tag the request names, if any."""
+        tag: str | None = (self.options or {}).get("tag")
+        return tag
 
     def name(self, field: str) -> str:
         return f"{self.field}.{field}" if self.field else field
@@ -388,10 +392,9 @@ async def accept_messages(
 
     Refused commands write nothing; the accepted ones are written in the caller's
     transaction with their first event, their send job, any fallback check and, with
-    ``track_links``, their tracked links (under
-    ``channels.public_url``, the gateway's base as the world reaches it). A live message is
-    counted against the plan's daily quota and its price reserved (``billing``) once
-    everything else has passed.
+    ``track_links``, their tracked links (under ``channels.public_url``, the gateway's base
+    as the world reaches it). A live message is counted against the plan's daily quota and
+    its price reserved (``billing``) once everything else has passed.
     """
     results: list[Message | ChatgateError] = []
     message_rows: list[dict[str, Any]] = []
@@ -409,24 +412,16 @@ async def accept_messages(
                 terms = await billing.terms(conn, key, charges)
                 command = await route_to_contact(conn, key, command, terms.prices, now)
             command = await with_stored_templates(conn, key.account_id, command)
-        except ChatgateError as error:
-            results.append(error)
-            continue
-        message = _new_message(key, command, now)
-        targets = [
-            _Target(
-                command.routed_channel,
-                command.to,
-                command.content,
-                tag=(command.options or {}).get("tag"),
-                options=command.options,
-            ),
-            *(
-                _Target(ChannelType(step.channel), step.to, step.content, f"fallback.{index}")
-                for index, step in enumerate(command.fallback)
-            ),
-        ]
-        try:
+            message = _new_message(key, command, now)
+            targets = [
+                _Target(
+                    command.routed_channel, command.to, command.content, options=command.options
+                ),
+                *(
+                    _Target(ChannelType(step.channel), step.to, step.content, f"fallback.{index}")
+                    for index, step in enumerate(command.fallback)
+                ),
+            ]
             _check_schedule(command.schedule_at, now)
             connections = [
                 await _check_target(

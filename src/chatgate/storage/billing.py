@@ -134,17 +134,12 @@ async def refund(
     conn: AsyncConnection, account_id: str, message_id: str, price: int, at: datetime
 ) -> bool:
     """The message failed or was canceled: its price goes back. Once per message."""
-    held = (
-        await conn.execute(
-            select(messages.c.billing).where(messages.c.id == message_id).with_for_update()
-        )
-    ).scalar()
-    states = [BillingState.HELD, BillingState.SETTLED]
-    if held not in {s.value for s in states}:
+    if await _claim_state(conn, message_id, [BillingState.HELD], BillingState.REFUNDED):
+        back_from_held = -price
+    elif await _claim_state(conn, message_id, [BillingState.SETTLED], BillingState.REFUNDED):
+        back_from_held = 0
+    else:
         return False
-    if not await _claim_state(conn, message_id, states, BillingState.REFUNDED):
-        return False
-    back_from_held = -price if held == BillingState.HELD.value else 0
     movement = Movement(LedgerKind.REFUND, price, back_from_held, message_id)
     return await _move(conn, account_id, movement, at) is not None
 
