@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from chatgate.api.auth import require
 from chatgate.api.schemas.audit import AuditList, AuditOut
-from chatgate.api.schemas.common import ERROR_RESPONSES, DateTimeQuery, utc_or_none
+from chatgate.api.schemas.common import ERROR_RESPONSES, QUERY_TEXT, DateTimeQuery, utc_or_none
 from chatgate.api.state import gateway_of
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
@@ -23,10 +23,11 @@ async def list_audit(
     request: Request,
     key: ApiKey = Depends(require(Scope.AUDIT_READ)),
     action: Annotated[
-        str | None, Query(max_length=60, description="e.g. key.created, auth.refused")
+        str | None,
+        Query(max_length=60, pattern=QUERY_TEXT, description="e.g. key.created, auth.refused"),
     ] = None,
     key_id: Annotated[str | None, Query(pattern=r"^key_[0-9A-Z]{26}$")] = None,
-    target: Annotated[str | None, Query(max_length=100)] = None,
+    target: Annotated[str | None, Query(max_length=100, pattern=QUERY_TEXT)] = None,
     outcome: Literal["succeeded", "refused"] | None = None,
     since: DateTimeQuery = None,
     until: DateTimeQuery = None,

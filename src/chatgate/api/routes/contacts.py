@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.api import idempotency
 from chatgate.api.actor import actor_of
 from chatgate.api.auth import require
-from chatgate.api.schemas.common import ERROR_RESPONSES
+from chatgate.api.schemas.common import ERROR_RESPONSES, QUERY_TEXT
 from chatgate.api.schemas.contacts import (
     ContactList,
     ContactOut,
@@ -32,7 +32,6 @@ CONTACT_ID_PATTERN = r"^ct_[0-9A-Z]{26}$"
 CONTACT_ID = Path(pattern=CONTACT_ID_PATTERN, description="the contact's id, ct_…")
 Reader = Annotated[ApiKey, Depends(require(Scope.CONTACTS_READ))]
 Writer = Annotated[ApiKey, Depends(require(Scope.CONTACTS_WRITE))]
-_TEXT = r"^[^\x00]+$"
 
 
 @router.post("", status_code=201, response_model=ContactOut)
@@ -81,16 +80,17 @@ async def list_contacts(
     request: Request,
     key: Reader,
     phone: Annotated[str | None, Query(max_length=32, description="E.164")] = None,
-    email: Annotated[str | None, Query(max_length=254, pattern=_TEXT)] = None,
+    email: Annotated[str | None, Query(max_length=254, pattern=QUERY_TEXT)] = None,
     channel: Annotated[
         ChannelType | None,
         Query(description="contacts reachable on this channel (with identity: that one)"),
     ] = None,
     identity: Annotated[
-        str | None, Query(max_length=256, pattern=_TEXT, description="the id on channel")
+        str | None, Query(max_length=256, pattern=QUERY_TEXT, description="the id on channel")
     ] = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=200, pattern=_TEXT, description="name prefix")
+        str | None,
+        Query(min_length=1, max_length=200, pattern=QUERY_TEXT, description="name prefix"),
     ] = None,
     cursor: Annotated[
         str | None,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from chatgate.api.auth import require
-from chatgate.api.schemas.common import ERROR_RESPONSES
+from chatgate.api.schemas.common import ERROR_RESPONSES, QUERY_TEXT
 from chatgate.api.schemas.conversations import ConversationList, ConversationOut
 from chatgate.api.schemas.messages import MessageList, MessageOut
 from chatgate.api.state import gateway_of
@@ -30,7 +30,7 @@ async def list_conversations(
     key: Reader,
     channel: ChannelType | None = None,
     contact_id: Annotated[str | None, Query(pattern=r"^ct_[0-9A-Z]{26}$")] = None,
-    peer: Annotated[str | None, Query(max_length=256)] = None,
+    peer: Annotated[str | None, Query(max_length=256, pattern=QUERY_TEXT)] = None,
     unread: Annotated[bool, Query(description="only threads with unread messages")] = False,
     cursor: Annotated[str | None, Query(pattern=THREAD, description="next_cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

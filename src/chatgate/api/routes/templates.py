@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.api import idempotency
 from chatgate.api.actor import actor_of
 from chatgate.api.auth import require
-from chatgate.api.schemas.common import ERROR_RESPONSES
+from chatgate.api.schemas.common import ERROR_RESPONSES, QUERY_TEXT
 from chatgate.api.schemas.templates import (
     CreateTemplateRequest,
     PreviewOut,
@@ -57,7 +57,9 @@ async def create_template(
 async def list_templates(
     request: Request,
     key: Manager,
-    name: Annotated[str | None, Query(max_length=100, description="only this name")] = None,
+    name: Annotated[
+        str | None, Query(max_length=100, pattern=QUERY_TEXT, description="only this name")
+    ] = None,
     cursor: Annotated[
         str | None,
         Query(pattern=r"^tpl_[0-9A-Z]{26}$", description="next_cursor of the previous page"),

@@ -90,6 +90,9 @@ def iso_date_time_with_offset(value: object) -> object:
 
 ZonedDateTime = Annotated[AwareDatetime, BeforeValidator(iso_date_time_with_offset)]
 
+# A text query parameter: PostgreSQL cannot compare a string holding the NUL character.
+QUERY_TEXT = r"^[^\x00]+$"
+
 DateTimeQuery = Annotated[
     datetime | None,
     BeforeValidator(iso_date_time),
