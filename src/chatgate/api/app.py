@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from chatgate import __version__
+from chatgate.api import send_lane
 from chatgate.api.errors import install_error_handlers
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
@@ -34,6 +35,7 @@ from chatgate.api.routes import (
     templates,
     webhooks,
 )
+from chatgate.api.send_lane import SendLane
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.channels.sms_smpp_pool import session_pool
@@ -273,8 +275,14 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         await gateway.database.dispose()
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
-    """The gateway's ASGI application; runs the worker too unless ``worker_enabled`` is off."""
+def create_app(
+    settings: Settings, *, database: Database | None = None, direct_send: bool = True
+) -> FastAPI:
+    """The gateway's ASGI application; runs the worker too unless ``worker_enabled`` is off.
+
+    ``direct_send`` answers ``POST /v1/messages`` through the send lane (``send_lane``)
+    rather than the router: the same answers, faster; off only to compare the two.
+    """
     gateway = build_gateway(settings, database)
 
     @contextlib.asynccontextmanager
@@ -296,6 +304,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.
     routes = [*app.router.routes, *(route for m in modules for route in m.router.routes)]
     app.add_middleware(
-        GatewayMiddleware, max_body_bytes=settings.max_body_bytes, methods=PathMethods(routes)
+        GatewayMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        methods=PathMethods(routes),
+        lanes={(send_lane.METHOD, send_lane.PATH): SendLane(app)} if direct_send else None,
     )
     return app

@@ -35,9 +35,14 @@ class PathMethods:
             methods = frozenset(route.methods) | (known.methods if known else frozenset())
             by_path[route.path] = _Path(route.path_regex, not route.param_convertors, methods)
         self._paths = list(by_path.values())
+        # Most requests are to a fixed path, which wins over every template: found at once.
+        self._fixed = {path: entry.methods for path, entry in by_path.items() if entry.fixed}
 
     def allowed(self, path: str) -> frozenset[str] | None:
         """The methods ``path`` has, or ``None`` when no route has that path."""
+        fixed = self._fixed.get(path)
+        if fixed is not None:
+            return fixed
         matching = [entry for entry in self._paths if entry.regex.match(path)]
         chosen = [entry for entry in matching if entry.fixed] or matching
         if not chosen:

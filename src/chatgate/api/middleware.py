@@ -8,6 +8,7 @@ state on every response.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -49,11 +50,17 @@ class GatewayMiddleware:
     """Request ids, body guards and response headers."""
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, methods: PathMethods | None = None
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        methods: PathMethods | None = None,
+        lanes: Mapping[tuple[str, str], ASGIApp] | None = None,
     ) -> None:
+        """``lanes`` answer their (method, path) in place of the app's router."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.methods = methods
+        self.lanes = lanes or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +82,8 @@ class GatewayMiddleware:
                         out[name] = value
             await send(message)
 
-        allowed = self.methods.allowed(_route_path(scope)) if self.methods else None
+        path = _route_path(scope)
+        allowed = self.methods.allowed(path) if self.methods else None
         if allowed is not None and scope["method"] not in allowed:
             allow = ", ".join(sorted(allowed))
             body = envelope(
@@ -89,7 +97,8 @@ class GatewayMiddleware:
         if refusal is not None:
             await self._refuse(send_with_headers, *refusal)
             return
-        await self.app(scope, self._capped(receive), send_with_headers)
+        app = self.lanes.get((scope["method"], path), self.app)
+        await app(scope, self._capped(receive), send_with_headers)
 
     def _refusal(
         self, method: str, path: str, headers: Headers, request_id: str
