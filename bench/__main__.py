@@ -6,6 +6,8 @@ For each store it runs, on this machine and loopback only:
    loop;
 2. the full send path (``POST /v1/messages`` with auth, rate limit, an Idempotency-Key and
    validation, worker running), closed loop, then open loop at 25/50/75 % of that maximum;
+   last, closed loop again on the API alone (``serve --no-worker``), which does, like the
+   baseline, nothing once it has answered;
 3. the accept->dispatch latency of the messages of the 50 % run, read from the store;
 4. end-to-end throughput: 20,000 messages in batches, from the first request until every
    one is ``sent``;
@@ -59,6 +61,7 @@ class StoreResult:
     baseline: dict[str, Any] = field(default_factory=dict)
     floor: dict[str, Any] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)
+    api_alone: dict[str, Any] = field(default_factory=dict)
     open_loop: dict[int, dict[str, Any]] = field(default_factory=dict)
     dispatch_ms: dict[str, float] = field(default_factory=dict)
     e2e_rate: float = 0.0
@@ -283,6 +286,17 @@ def run_store(store: str, database_url: str, baseline_url: str, seconds: float) 
         sampler.running = False
         result.peak_rss_mib = sampler.peak
         stop(server)
+    # Last, because what it accepts stays queued: the API alone, as the baseline is.
+    server = subprocess.Popen(
+        [python, "-m", "chatgate", "serve", "--port", str(port), "--no-migrate", "--no-worker"],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        wait_ready(f"{base}/healthz")
+        result.api_alone = load(url, headers, seconds)
+    finally:
+        stop(server)
     return result
 
 
@@ -329,6 +343,12 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {gib:.0f} GiB, {system}"
 
 
+def _ratio(measured: dict[str, Any], reference: dict[str, Any]) -> str:
+    if not measured.get("rate") or not reference.get("rate"):
+        return "–"
+    return f"{measured['rate'] / reference['rate']:.2f}×"
+
+
 def report(results: list[StoreResult], seconds: float) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -344,18 +364,19 @@ def report(results: list[StoreResult], seconds: float) -> str:
         "- the load generator runs in its own process on the same two cores; latencies in ms",
         "",
         "| store | baseline req/s | FastAPI floor req/s | full path req/s | full / baseline "
-        "| full / floor | full p50 / p95 / p99 "
+        "| API alone req/s | API alone / baseline | API alone / floor | full p50 / p95 / p99 "
         "| open 25 % p99 | open 50 % p99 | open 75 % p99 | end-to-end msg/s "
         "| accept→dispatch p50 / p95 / p99 at 50 % | peak RSS MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- "
+        "| ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in results:
-        ratio = r.full["rate"] / r.baseline["rate"] if r.baseline.get("rate") else float("nan")
-        to_floor = r.full["rate"] / r.floor["rate"] if r.floor.get("rate") else float("nan")
+        alone = r.api_alone.get("rate", float("nan"))
         d = r.dispatch_ms
         lines.append(
             f"| {r.store} | {r.baseline['rate']:,.0f} | {r.floor['rate']:,.0f} | "
-            f"{r.full['rate']:,.0f} | {ratio:.2f}× | {to_floor:.2f}× | "
+            f"{r.full['rate']:,.0f} | {_ratio(r.full, r.baseline)} | {alone:,.0f} | "
+            f"{_ratio(r.api_alone, r.baseline)} | {_ratio(r.api_alone, r.floor)} | "
             f"{r.full['p50']:.1f} / {r.full['p95']:.1f} / {r.full['p99']:.1f} | "
             + " | ".join(f"{r.open_loop[s]['p99']:.1f}" for s in (25, 50, 75))
             + f" | {r.e2e_rate:,.0f} | "
@@ -380,11 +401,17 @@ def report(results: list[StoreResult], seconds: float) -> str:
             lines.append(
                 f"| {r.store} | {w.fast_alone:,.0f} | {w.fast_beside_slow:,.0f} | {w.cost:.1%} |"
             )
-    errors = {r.store: (r.full["errors"], r.baseline["errors"], r.floor["errors"]) for r in results}
-    lines += ["", f"Errors (full path, baseline, floor): {errors}", ""]
+    errors = {
+        r.store: tuple(run.get("errors") for run in (r.full, r.api_alone, r.baseline, r.floor))
+        for r in results
+    }
+    lines += ["", f"Errors (full path, API alone, baseline, floor): {errors}", ""]
     lines += [
         "The FastAPI floor is the baseline's single insert behind a FastAPI route that only "
-        "validates the body (`bench/framework_floor.py`): what the web framework alone leaves.",
+        "validates the body (`bench/framework_floor.py`): what the web framework alone leaves. "
+        "The full path runs `chatgate serve` with its worker in the same process, delivering "
+        "what it accepts; the API alone is `chatgate serve --no-worker`, which like the "
+        "baseline does nothing once it has answered.",
         "",
     ]
     lines += [

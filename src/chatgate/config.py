@@ -68,6 +68,13 @@ class Settings(BaseSettings):
 
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    sqlite_watch_seconds: float = Field(
+        default=0.01,
+        gt=0,
+        le=1.0,
+        description="on SQLite, how often a worker checks whether another process committed, "
+        "so that what an API process of its own queues is sent at once",
+    )
     allow_private_webhooks: bool = Field(
         default=False,
         description="deliver webhooks to private, loopback and link-local addresses too "

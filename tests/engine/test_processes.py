@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import signal
 from collections import Counter
 from pathlib import Path
@@ -28,7 +29,7 @@ from chatgate.storage.database import Database
 from chatgate.storage.tables import jobs, message_events, messages
 from chatgate.storage.types import utcnow
 from tests.processes import chatgate_env, free_port, processes
-from tests.support import channel_service, until
+from tests.support import channel_service, text_message, until
 
 pytestmark = pytest.mark.slow
 
@@ -171,14 +172,7 @@ async def test_kill_minus_nine_loses_nothing(fresh_postgres_url: str, tmp_path: 
             workers = [running.start(["worker"], env, f"worker{i}") for i in range(2)]
             base = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                async with asyncio.timeout(30):
-                    while True:
-                        try:
-                            if (await client.get("/readyz")).status_code == 200:
-                                break
-                        except httpx.TransportError:
-                            pass
-                        await asyncio.sleep(0.1)
+                await until(lambda: _ready(client), limit=30)
 
                 async def send_all() -> None:
                     for batch in range(10):
@@ -258,3 +252,51 @@ async def test_kill_minus_nine_loses_nothing(fresh_postgres_url: str, tmp_path: 
         f"duplicate platform sends: {duplicates}"
     )
     assert duplicates <= sum(in_flight_at_kills)
+
+
+async def test_sqlite_worker_of_its_own_takes_jobs_at_once(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """On SQLite an API process and a worker process of its own: the worker learns of each
+    commit from the file's data version, not from its poll (here a minute long)."""
+    path = tmp_path / "split.db"
+    shutil.copyfile(sqlite_template, path)
+    database_url = f"sqlite:///{path}"
+    database = Database(Settings(database_url=database_url))
+    port = free_port()
+    try:
+        account = await create_account(database, "split")
+        async with database.write() as conn:
+            _, secret = await create_key(
+                conn, Actor(account.id), KeySpec("k", KeyMode.TEST, frozenset({"*"}))
+            )
+        env = chatgate_env(database_url, **{**WORKER_SETTINGS, "worker_poll_seconds": 60})
+        with processes(tmp_path) as running:
+            running.start(["serve", "--no-worker", "--no-migrate", "--port", str(port)], env, "api")
+            running.start(["worker"], {**env, "CHATGATE_LOG_LEVEL": "info"}, "worker")
+            worker_log = tmp_path / "worker.log"
+
+            async def worker_started() -> bool:
+                return worker_log.exists() and "worker.started" in worker_log.read_text()
+
+            await until(worker_started, limit=30)
+            headers = {"Authorization": f"Bearer {secret}"}
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                await until(lambda: _ready(client), limit=30)
+                # Each message is sent once the started worker sits in its minute-long wait.
+                for sent in (1, 2):
+                    await asyncio.sleep(0.5)  # not a timing assert: lets the worker settle
+                    response = await client.post(
+                        "/v1/messages", json=text_message(), headers=headers
+                    )
+                    assert response.status_code == 202, response.text
+                    await _wait_for(database, account.id, sent, Status.READ, limit=20)
+    finally:
+        await database.dispose()
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -44,7 +44,7 @@ from chatgate.crypto import credential_box
 from chatgate.engine.clock import system_clock
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
-from chatgate.engine.wakeup import LocalWakeup, PostgresListener
+from chatgate.engine.wakeup import LocalWakeup, PostgresListener, SqliteCommitWatch
 from chatgate.engine.worker import Worker
 from chatgate.services.acknowledge import Acknowledger
 from chatgate.services.billing import Billing
@@ -63,7 +63,7 @@ from chatgate.services.thread_updates import ThreadUpdates
 from chatgate.services.webhook_endpoints import WebhookEndpoints
 from chatgate.services.webhook_fanout import WebhookFanout
 from chatgate.services.webhook_sender import SenderSettings, WebhookSender
-from chatgate.storage.database import Database, postgres_dsn
+from chatgate.storage.database import Database, postgres_dsn, sqlite_path
 from chatgate.storage.jobs import JOBS_CHANNEL
 from chatgate.storage.webhook_deliveries import WEBHOOKS_CHANNEL
 
@@ -238,6 +238,13 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
             {JOBS_CHANNEL: gateway.wakeup, WEBHOOKS_CHANNEL: gateway.webhook_wakeup},
         )
         tasks.append(asyncio.create_task(listener.run(), name="wakeup-listener"))
+    if with_worker and gateway.database.is_sqlite:
+        watch = SqliteCommitWatch(
+            sqlite_path(settings.database_url),
+            (gateway.wakeup, gateway.webhook_wakeup),
+            settings.sqlite_watch_seconds,
+        )
+        tasks.append(asyncio.create_task(watch.run(), name="sqlite-commit-watch"))
     if with_worker:
         tasks += [
             asyncio.create_task(follow_events(gateway), name="event-followers"),
@@ -295,6 +302,10 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Chatgate exports Prometheus metrics and structured logs of its own. The framework's
+        # OpenTelemetry hooks would otherwise look up the global providers (reading the
+        # environment) on every request only to find none configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = gateway
     install_error_handlers(app)

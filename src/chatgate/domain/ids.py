@@ -11,19 +11,20 @@ import time
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+# Every pair of Crockford characters, by the 10 bits they encode: a ULID is 13 pairs.
+_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+
+
 def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, rest = divmod(value, 32)
-        chars.append(_CROCKFORD[rest])
-    return "".join(reversed(chars))
+    """``value`` in ``length`` Crockford base-32 characters (``length`` even)."""
+    return "".join(_PAIRS[(value >> shift) & 0x3FF] for shift in range(5 * length - 10, -1, -10))
 
 
 def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     """Return ``{prefix}_`` followed by a 26-character ULID (48-bit time, 80 random bits)."""
     millis = int(time.time() * 1000) if now_ms is None else now_ms
-    randomness = int.from_bytes(os.urandom(10), "big")
-    return f"{prefix}_{_encode(millis, 10)}{_encode(randomness, 16)}"
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}_{_encode(value, 26)}"
 
 
 def id_floor(prefix: str, at_ms: int) -> str:

@@ -3,14 +3,18 @@
 In the embedded mode the API and the worker share a process and an in-process event is
 enough. On PostgreSQL every job insert also sends ``NOTIFY chatgate_jobs`` inside its
 transaction (delivered at commit), and each worker process listens on one connection of
-its own, so any number of API and worker processes wake each other.
+its own, so any number of API and worker processes wake each other. On SQLite a worker
+process also watches the file's ``data_version``, which changes whenever another
+connection commits, so that jobs an API process of its own (``serve --no-worker``) queues
+are taken at once rather than at the next poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
 
 import asyncpg
 import structlog
@@ -83,3 +87,37 @@ class PostgresListener:
                 self.connected.clear()
                 with contextlib.suppress(Exception):
                     await connection.close(timeout=2)
+
+
+class SqliteCommitWatch:
+    """Notifies ``wakeups`` when some other connection commits to the SQLite file at ``path``.
+
+    ``PRAGMA data_version`` reads no table and costs microseconds: checked every
+    ``interval`` seconds it costs a fraction of a percent of a core, and a job committed by
+    another process waits at most ``interval`` for its worker.
+    """
+
+    def __init__(self, path: str, wakeups: Sequence[LocalWakeup], interval: float) -> None:
+        self.path = path
+        self.wakeups = tuple(wakeups)
+        self.interval = interval
+
+    async def run(self) -> None:
+        """Watch until cancelled."""
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            seen = _data_version(connection)
+            while True:
+                await asyncio.sleep(self.interval)
+                version = _data_version(connection)
+                if version != seen:
+                    seen = version
+                    for wakeup in self.wakeups:
+                        wakeup.notify()
+        finally:
+            connection.close()
+
+
+def _data_version(connection: sqlite3.Connection) -> int:
+    row = connection.execute("PRAGMA data_version").fetchone()
+    return int(row[0])

@@ -44,6 +44,11 @@ def postgres_dsn(database_url: str) -> str:
     return database_url
 
 
+def sqlite_path(database_url: str) -> str:
+    """The file of a ``sqlite:///…`` URL."""
+    return make_url(database_url).database or ""
+
+
 def build_engine(settings: Settings) -> AsyncEngine:
     """Create the async engine for ``settings.database_url`` with Chatgate's pragmas."""
     url = settings.async_database_url
@@ -51,7 +56,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(
             url,
             async_creator=inline_connector(
-                make_url(url).database or "", busy_wait_seconds=SQLITE_BUSY_WAIT_SECONDS
+                sqlite_path(url), busy_wait_seconds=SQLITE_BUSY_WAIT_SECONDS
             ),
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
