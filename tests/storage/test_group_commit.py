@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.config import Settings
@@ -23,18 +24,22 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-async def test_concurrent_units_commit_and_one_failure_stays_alone(database: Database) -> None:
-    prefix = f"gc-{id(database)}-"
+@pytest.mark.parametrize("failure", [ValueError, IntegrityError])
+async def test_concurrent_units_commit_and_one_failure_stays_alone(
+    database: Database, failure: type[Exception]
+) -> None:
+    """A unit that raises, in Python or in the store (which on PostgreSQL aborts the whole
+    transaction), fails alone: the others of its group are written."""
+    prefix = f"gc-{id(database)}-{failure.__name__}-"
 
     def unit(n: int) -> Callable[[AsyncConnection], Awaitable[int]]:
         async def write(conn: AsyncConnection) -> int:
-            await conn.execute(
-                insert(accounts).values(
-                    id=f"acc_{prefix}{n}", name=f"{prefix}{n}", created_at=utcnow()
-                )
-            )
-            if n == 13:
+            row = {"id": f"acc_{prefix}{n}", "name": f"{prefix}{n}", "created_at": utcnow()}
+            await conn.execute(insert(accounts).values(**row))
+            if n == 13 and failure is ValueError:
                 raise ValueError("unit 13 refuses")
+            if n == 13:
+                await conn.execute(insert(accounts).values(**row))  # the same id again
             return n
 
         return write
@@ -43,7 +48,7 @@ async def test_concurrent_units_commit_and_one_failure_stays_alone(database: Dat
         *(database.transact(unit(n)) for n in range(40)), return_exceptions=True
     )
     assert [r for r in results if isinstance(r, Exception)] == [results[13]]
-    assert isinstance(results[13], ValueError)
+    assert isinstance(results[13], failure)
     assert [r for r in results if not isinstance(r, Exception)] == [n for n in range(40) if n != 13]
     async with database.read() as conn:
         names = set(

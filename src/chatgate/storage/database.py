@@ -110,7 +110,7 @@ class Database:
         self.engine = build_engine(settings)
         self.is_sqlite = settings.is_sqlite
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        self._group = GroupCommitter(self.write) if self.is_sqlite else None
+        self._group = GroupCommitter(self.write)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -136,13 +136,10 @@ class Database:
     async def transact(self, unit: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``unit`` in a write transaction and return its result after the commit.
 
-        On SQLite concurrent units share one transaction and one fsync (group commit); on
-        PostgreSQL each unit has its own transaction. A unit reports a refusal by returning
-        it: a unit that raises is run again alone (see ``group_commit``).
+        Concurrent units share one transaction and one durable commit (group commit). A
+        unit reports a refusal by returning it: a unit that raises is run again alone (see
+        ``group_commit``).
         """
-        if self._group is None:
-            async with self.write() as conn:
-                return await unit(conn)
         return await self._group.run(unit)
 
     async def ping(self) -> None:
@@ -152,6 +149,5 @@ class Database:
 
     async def dispose(self) -> None:
         """Finish queued units of work and close every pooled connection."""
-        if self._group is not None:
-            await self._group.close()
+        await self._group.close()
         await self.engine.dispose()

@@ -1,8 +1,16 @@
-"""Group commit for SQLite: many writers' units of work, one transaction, one fsync.
+"""Group commit: many writers' units of work, one transaction, one durable commit.
 
-SQLite has one writer at a time and a durable commit costs an fsync. Units of work that
-arrive while a transaction is running are queued and run together in the next one. Every
-waiter is answered after the shared COMMIT, so nothing is acknowledged before it is durable.
+SQLite has one writer at a time and a durable commit costs an fsync. On PostgreSQL each
+transaction costs a pooled connection, its round trips (BEGIN, every statement, COMMIT) and
+a WAL flush; one transaction per request left 64 concurrent sends queueing for connections
+at a quarter of the grouped rate (bench machine: 250 against 695 requests/s, the API alone).
+Units of work that arrive while a transaction is running are queued and run together in the
+next one. Every waiter is answered after the shared COMMIT, so nothing is acknowledged
+before it is durable.
+
+On PostgreSQL a unit waiting for a row lock (an Idempotency-Key another process holds, an
+account's balance) holds up its group until the lock is released; a deadlock with another
+process's transaction aborts the group, which is then run again unit by unit as below.
 
 Units report refusals as results, not exceptions. A unit that raises spoils its group's
 transaction: the group is rolled back and each of its units is run again in a transaction
