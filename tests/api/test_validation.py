@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -134,6 +135,39 @@ async def test_oversize_body_is_413(client: httpx.AsyncClient, tenant: Tenant) -
         headers={**auth(tenant.test), "Content-Type": "application/json"},
     )
     assert_envelope(response, 413, "payload_too_large", "body")
+
+
+async def _chunked(body: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """``body`` sent in pieces of ``size`` bytes with no declared length (chunked)."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/batch", "/v1/contacts"])
+async def test_oversize_body_without_a_length_is_413(
+    client: httpx.AsyncClient, tenant: Tenant, path: str
+) -> None:
+    huge = b'{"pad": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        path,
+        content=_chunked(huge),
+        headers={**auth(tenant.test), "Content-Type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert_envelope(response, 413, "payload_too_large", "body")
+
+
+async def test_a_body_without_a_length_is_read_whole(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = json.dumps(text_message(text="y" * 4000)).encode()
+    response = await client.post(
+        "/v1/messages",
+        content=_chunked(body, size=1000),
+        headers={**auth(tenant.test), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["content"]["text"] == "y" * 4000
 
 
 async def test_bad_query_parameters_are_named(client: httpx.AsyncClient, tenant: Tenant) -> None:

@@ -19,17 +19,13 @@ from chatgate.api.errors import envelope
 from chatgate.api.methods import PathMethods
 from chatgate.api.ratelimit import RateLimitState
 from chatgate.domain.ids import new_id
-from chatgate.errors import ChatgateError
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-class PayloadTooLarge(ChatgateError):
-    """The body is larger than the gateway accepts."""
-
-    status_code = 413
-    code = "payload_too_large"
+class _ClientGone(Exception):
+    """The client went away before its body was complete."""
 
 
 def _is_json(content_type: str) -> bool:
@@ -97,8 +93,25 @@ class GatewayMiddleware:
         if refusal is not None:
             await self._refuse(send_with_headers, *refusal)
             return
+        if scope["method"] in _BODY_METHODS and "content-length" not in headers:
+            # A body of no declared length (chunked) is read here, up to the cap, so that
+            # one too large is refused with 413 before any route reads it.
+            try:
+                read = await self._read_capped(receive)
+            except _ClientGone:
+                return  # nobody is left to answer, and half a request is not run
+            if read is None:
+                too_large = envelope(
+                    request_id,
+                    "payload_too_large",
+                    f"the body must be at most {self.max_body_bytes} bytes",
+                    "body",
+                )
+                await self._refuse(send_with_headers, 413, too_large)
+                return
+            receive = _replay(read, receive)
         app = self.lanes.get((scope["method"], path), self.app)
-        await app(scope, self._capped(receive), send_with_headers)
+        await app(scope, receive, send_with_headers)
 
     def _refusal(
         self, method: str, path: str, headers: Headers, request_id: str
@@ -145,17 +158,33 @@ class GatewayMiddleware:
         )
         await send({"type": "http.response.body", "body": payload})
 
-    def _capped(self, receive: Receive) -> Receive:
+    async def _read_capped(self, receive: Receive) -> bytes | None:
+        """The whole body, or ``None`` once it passes the cap (the rest is left unread)."""
+        chunks: list[bytes] = []
         received = 0
-        cap = self.max_body_bytes
-
-        async def capped_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > cap:
-                    raise PayloadTooLarge(f"the body must be at most {cap} bytes", field="body")
-            return message
+            if message["type"] != "http.request":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
-        return capped_receive
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` in one message, then passes on to ``receive``."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
