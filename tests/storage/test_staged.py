@@ -15,6 +15,7 @@ from chatgate.storage.accounts import insert_account
 from chatgate.storage.database import Database
 from chatgate.storage.staged import staged
 from chatgate.storage.tables import accounts, message_events, messages
+from chatgate.storage.types import utcnow
 from tests.support import queued_sms
 
 
@@ -49,6 +50,20 @@ async def test_rows_staged_by_many_units_are_inserted_at_the_commit_parents_firs
     async with database.read() as conn:
         assert await _count(conn, messages, account.id) == 5
         assert await _count(conn, message_events, account.id) == 5
+
+
+async def test_a_statement_staged_to_run_once_runs_once_after_the_rows(
+    database: Database,
+) -> None:
+    name = f"once-{id(database)}"
+    # Run twice, the insert would break the account's unique name.
+    once = insert(accounts).values(id=f"acc_{name}", name=name, created_at=utcnow())
+    async with database.write() as conn:
+        for _ in range(3):
+            staged(conn).add_once("the account", once, {})
+        assert await conn.scalar(select(func.count()).where(accounts.c.name == name)) == 0
+    async with database.read() as conn:
+        assert await conn.scalar(select(func.count()).where(accounts.c.name == name)) == 1
 
 
 async def test_staged_rows_are_dropped_when_the_transaction_rolls_back(database: Database) -> None:
