@@ -32,7 +32,7 @@ from chatgate.storage.database import Database
 from chatgate.storage.events import EventFilter, LoggedEvent
 from chatgate.storage.webhook_deliveries import Delivery
 from chatgate.storage.webhook_endpoints import StoredEndpoint
-from tests.support import TEST_SECRET_KEY
+from tests.support import TEST_SECRET_KEY, until
 from tests.webhooks.receiver import Answer, Receiver, verify_officially
 
 
@@ -67,18 +67,28 @@ class World:
         self.secrets[path] = secret
         return made, secret
 
-    async def account_events(self) -> list[LoggedEvent]:
-        """The events of the account itself (not of a message) in its log."""
-        async with self.database.read() as conn:
-            found = await event_store.read_log(
-                conn,
-                self.key.account_id,
-                self.key.mode,
-                after=None,
-                filters=EventFilter(),
-                limit=100,
-            )
-        return [event for event in found if event.message_id is None]
+    async def account_events(self, at_least: int = 1) -> list[LoggedEvent]:
+        """The events of the account itself (not of a message) in its log, once there are
+        ``at_least`` (on PostgreSQL the log shows an event only once every transaction
+        older than its own has ended, and other tests' transactions may still be open)."""
+        found: list[LoggedEvent] = []
+
+        async def enough() -> bool:
+            nonlocal found
+            async with self.database.read() as conn:
+                logged = await event_store.read_log(
+                    conn,
+                    self.key.account_id,
+                    self.key.mode,
+                    after=None,
+                    filters=EventFilter(),
+                    limit=100,
+                )
+            found = [event for event in logged if event.message_id is None]
+            return len(found) >= at_least
+
+        await until(enough)
+        return found
 
     def verify_received(self) -> None:
         """Every delivery received so far verifies with the official package."""
