@@ -259,16 +259,19 @@ def run_store(store: str, database_url: str, baseline_url: str, seconds: float) 
         env=env,
     )["key"]
     port = free_port()
-    server = subprocess.Popen(
-        [python, "-m", "chatgate", "serve", "--port", str(port), "--no-migrate"], env=env, cwd=ROOT
-    )
+
+    def serve(*flags: str) -> subprocess.Popen[bytes]:
+        command = [python, "-m", "chatgate", "serve", "--port", str(port), "--no-migrate", *flags]
+        return subprocess.Popen(command, env=env, cwd=ROOT)
+
+    base = f"http://127.0.0.1:{port}"
+    url = f"{base}/v1/messages"
+    headers = [f"Authorization: Bearer {key}", "Idempotency-Key: {run}-{n}"]
+    server = serve()
     sampler = RssSampler(server.pid)
     try:
-        base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/healthz")
         sampler.start()
-        headers = [f"Authorization: Bearer {key}", "Idempotency-Key: {run}-{n}"]
-        url = f"{base}/v1/messages"
         result.full = load(url, headers, seconds)
         maximum = result.full["rate"]
         for share in (25, 50, 75):
@@ -287,11 +290,7 @@ def run_store(store: str, database_url: str, baseline_url: str, seconds: float) 
         result.peak_rss_mib = sampler.peak
         stop(server)
     # Last, because what it accepts stays queued: the API alone, as the baseline is.
-    server = subprocess.Popen(
-        [python, "-m", "chatgate", "serve", "--port", str(port), "--no-migrate", "--no-worker"],
-        env=env,
-        cwd=ROOT,
-    )
+    server = serve("--no-worker")
     try:
         wait_ready(f"{base}/healthz")
         result.api_alone = load(url, headers, seconds)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from chatgate.api.app import create_app
 from chatgate.domain.keys import KeyMode
@@ -41,6 +42,7 @@ class Pair:
 
     lane: httpx.AsyncClient
     routed: httpx.AsyncClient
+    apps: tuple[FastAPI, FastAPI]
     tenant: Tenant
     read_only: str
 
@@ -66,7 +68,7 @@ async def pair(database_url: str) -> AsyncIterator[Pair]:
         _, read_only = await make_key(
             apps[0], tenant.account_id, KeyMode.TEST, scopes=frozenset({"messages:read"})
         )
-        yield Pair(clients[0], clients[1], tenant, read_only)
+        yield Pair(clients[0], clients[1], (apps[0], apps[1]), tenant, read_only)
 
 
 def _normal(value: Any) -> Any:
@@ -188,11 +190,10 @@ async def test_idempotency_key_header(pair: Pair) -> None:
     assert answers[0] == answers[1]
 
 
-async def test_rate_limit(pair: Pair, database_url: str) -> None:
+async def test_rate_limit(pair: Pair) -> None:
     """Each gateway counts its own requests: a key each, limited to one a minute."""
     answers = []
-    for client in pair.clients:
-        app = client._transport.app  # type: ignore[attr-defined]
+    for client, app in zip(pair.clients, pair.apps, strict=True):
         _, secret = await make_key(app, pair.tenant.account_id, KeyMode.TEST, rate_limit=1)
         headers = {**JSON, **auth(secret)}
         first = await client.post("/v1/messages", content=SENDABLE, headers=headers)

@@ -101,13 +101,7 @@ class GatewayMiddleware:
             except _ClientGone:
                 return  # nobody is left to answer, and half a request is not run
             if read is None:
-                too_large = envelope(
-                    request_id,
-                    "payload_too_large",
-                    f"the body must be at most {self.max_body_bytes} bytes",
-                    "body",
-                )
-                await self._refuse(send_with_headers, 413, too_large)
+                await self._refuse(send_with_headers, 413, self._too_large(request_id))
                 return
             receive = _replay(read, receive)
         app = self.lanes.get((scope["method"], path), self.app)
@@ -120,12 +114,7 @@ class GatewayMiddleware:
             return None
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            return 413, envelope(
-                request_id,
-                "payload_too_large",
-                f"the body must be at most {self.max_body_bytes} bytes",
-                "body",
-            )
+            return 413, self._too_large(request_id)
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type")
         # Platforms post webhooks in their own formats (some form-encoded): the adapter reads them.
@@ -139,6 +128,14 @@ class GatewayMiddleware:
                 "Content-Type",
             )
         return None
+
+    def _too_large(self, request_id: str) -> dict[str, Any]:
+        return envelope(
+            request_id,
+            "payload_too_large",
+            f"the body must be at most {self.max_body_bytes} bytes",
+            "body",
+        )
 
     @staticmethod
     async def _refuse(
