@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The local demo lets channels reach loopback, where `chatgate emulate` listens (and says so).
+run: export CHATGATE_ALLOW_PRIVATE_API_BASE ?= 1
 run: $(STAMP)
 	$(BIN)/chatgate serve --demo
 

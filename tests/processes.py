@@ -25,6 +25,8 @@ def chatgate_env(database_url: str, **settings: object) -> dict[str, str]:
     env["CHATGATE_DATABASE_URL"] = database_url
     env["CHATGATE_LOG_FORMAT"] = "json"
     settings.setdefault("log_level", "warning")
+    # The emulators and mock platforms of the tests listen on loopback.
+    settings.setdefault("allow_private_api_base", True)
     for name, value in settings.items():
         env[f"CHATGATE_{name.upper()}"] = (
             str(value).lower() if isinstance(value, bool) else str(value)

@@ -42,6 +42,8 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
         "sandbox_pacing": False,
         "secret_key": TEST_SECRET_KEY,
         "log_level": "warning",
+        # The emulators and mock platforms of the tests listen on loopback.
+        "allow_private_api_base": True,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

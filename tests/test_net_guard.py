@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from chatgate.net_guard import Resolver, UnsafeURL, call_checked, check_url, literal_address
+from chatgate.net_guard import Resolver, UnsafeURL, check_url, literal_address
 
 
 def resolving_to(*addresses: str) -> Resolver:
@@ -96,21 +95,3 @@ def test_numbers_in_every_spelling_are_read_as_addresses() -> None:
     spellings = ("2130706433", "0x7f000001", "0177.0.0.1", "127.1", "127.0.0.1")
     assert {str(literal_address(s)) for s in spellings} == {"127.0.0.1"}
     assert literal_address("hooks.example.com") is None
-
-
-async def test_the_call_goes_to_the_checked_address_under_the_urls_name() -> None:
-    seen: list[httpx.Request] = []
-
-    def receiver(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(302, headers={"location": "http://10.0.0.1/"}, content=b"x" * 100)
-
-    url = "https://hooks.example.com:8443/in?x=1"
-    target = await check_url(url, resolver=resolving_to("93.184.215.14"))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http:
-        answer = await call_checked(http, "POST", url, target, content=b"{}", max_response_bytes=10)
-    [request] = seen  # the redirect was not followed
-    assert str(request.url) == "https://93.184.215.14:8443/in?x=1"
-    assert request.headers["host"] == "hooks.example.com:8443"
-    assert request.extensions["sni_hostname"] == "hooks.example.com"
-    assert (answer.status, answer.excerpt) == (302, b"x" * 10)

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         description="deliver webhooks to private, loopback and link-local addresses too "
         "(a receiver on this machine or network); off, such URLs are refused",
     )
+    allow_private_api_base: bool = Field(
+        default=False,
+        description="let channels reach private, loopback and link-local addresses (an "
+        "api_base or SMSC on this machine or network, such as the local emulator); off, "
+        "such a channel is refused and nothing connects there",
+    )
     webhook_endpoint_concurrency: int = Field(
         default=64, ge=1, le=256, description="deliveries in flight to one endpoint at once"
     )

@@ -46,6 +46,8 @@ from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
 from chatgate.engine.wakeup import LocalWakeup, PostgresListener, SqliteCommitWatch
 from chatgate.engine.worker import Worker
+from chatgate.guarded_http import guarded_client
+from chatgate.net_guard import NetworkPolicy
 from chatgate.services.acknowledge import Acknowledger
 from chatgate.services.billing import Billing
 from chatgate.services.channels import ChannelService
@@ -102,6 +104,7 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
     """Everything a process needs to serve requests, not yet started."""
     database = database or Database(settings)
     box = credential_box(settings)
+    network = NetworkPolicy(allow_private=settings.allow_private_api_base)
     return Gateway(
         settings=settings,
         database=database,
@@ -115,10 +118,11 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
             record_path=settings.sandbox_record_path,
         ),
         pacer=Pacer(settings.redis_url),
-        http=httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False),
+        http=guarded_client(network, timeout=httpx.Timeout(15.0, connect=5.0)),
         channels=ChannelService(
             box,
             settings.public_url or f"http://{settings.host}:{settings.port}",
+            network,
         ),
         event_feed=EventFeed(database, settings.events_poll_seconds),
         webhook_endpoints=WebhookEndpoints(box, allow_private=settings.allow_private_webhooks),

@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
+from chatgate.guarded_http import AddressRefused
+from chatgate.net_guard import NetworkPolicy, split_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +302,10 @@ def error_from_status(
 
 
 def error_from_transport(error: httpx.TransportError) -> ProviderError:
-    """A network failure (refused, reset, timed out): always worth another try."""
+    """A network failure (refused, reset, timed out): worth another try, unless the
+    network policy refused the address (it will refuse it again)."""
+    if isinstance(error, AddressRefused):
+        return ProviderError("address_refused", str(error), retryable=False)
     code = "timeout" if isinstance(error, httpx.TimeoutException) else "network_error"
     return ProviderError(code, type(error).__name__, retryable=True)
 
@@ -343,6 +348,15 @@ class ChannelSettings(BaseModel):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A host a connection's settings or credentials name, and the field that names it."""
+
+    field: str
+    host: str
+    port: int
+
+
 C = TypeVar("C", bound=BaseModel)
 
 
@@ -368,9 +382,13 @@ class ChannelAdapter(ABC, Generic[C]):
         *,
         connection_id: str | None = None,
         inbound_url: str | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
         self.credentials = credentials
         self.settings = settings or ChannelSettings()
+        # Where connections of the adapter's own may go (SMPP's TCP; HTTP calls are
+        # guarded by the client they are given): public addresses only by default.
+        self.network = network or NetworkPolicy()
         # The stored connection this adapter serves (what its sends are paced as), if any.
         self.connection_id = connection_id
         # The connection's public webhook URL, where a platform that takes a callback URL
@@ -381,6 +399,15 @@ class ChannelAdapter(ABC, Generic[C]):
     def api_base(self) -> str:
         """Where this connection's API calls go, without a trailing slash."""
         return (self.settings.api_base or self.default_api_base).rstrip("/")
+
+    def destinations(self) -> list[Destination]:
+        """The hosts of this connection's own choosing that the gateway will connect to,
+        each with the field that names it (checked when the connection is made or changed).
+        """
+        if self.settings.api_base is None:
+            return []
+        _, host, port = split_url(self.settings.api_base)
+        return [Destination("settings.api_base", host, port)]
 
     @abstractmethod
     def build_request(self, message: OutboundMessage) -> ProviderRequest:

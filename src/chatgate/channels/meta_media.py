@@ -4,8 +4,10 @@ A WhatsApp media URL comes from the Graph API and is fetched with the access tok
 Messenger or Instagram attachment URL comes in the webhook. Either way the gateway is asked
 to fetch a URL it did not choose, so the URL (and every redirect it leads to) must be on
 Meta's CDN over HTTPS, or on the connection's own ``api_base`` host (a proxy, or the
-emulator). Anything else is refused before a request is made: no calls into the private
-network, and no token sent to a stranger. The token is never carried to another host.
+emulator). Anything else is refused before a request is made: no token is sent to a
+stranger, and the token is never carried to another host. Being the ``api_base`` host is not
+enough by itself: the client connects only where the network policy allows (see
+:mod:`chatgate.guarded_http`), so a private host needs the operator's permission too.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from pydantic import (
 from chatgate.channels.base import (
     ChannelAdapter,
     ChannelSettings,
+    Destination,
     InboundEvent,
     MediaInfo,
     MediaSink,
@@ -45,6 +46,7 @@ from chatgate.channels.base import (
 )
 from chatgate.domain import capabilities as cap
 from chatgate.domain.status import Status
+from chatgate.net_guard import NetworkPolicy
 
 # The module and class of each provider's adapter; imported on first use.
 PROVIDERS: Mapping[str, str] = {
@@ -209,9 +211,14 @@ class SmsAdapter(ChannelAdapter[SmsCredentials]):
         *,
         connection_id: str | None = None,
         inbound_url: str | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
         super().__init__(
-            credentials, settings, connection_id=connection_id, inbound_url=inbound_url
+            credentials,
+            settings,
+            connection_id=connection_id,
+            inbound_url=inbound_url,
+            network=network,
         )
         provider = provider_class(credentials.provider)
         # A provider with credentials of its own shape gets them in that shape.
@@ -220,7 +227,7 @@ class SmsAdapter(ChannelAdapter[SmsCredentials]):
             credentials if isinstance(credentials, own) else own.model_validate(credentials.plain())
         )
         self.provider = provider(
-            given, settings, connection_id=connection_id, inbound_url=inbound_url
+            given, settings, connection_id=connection_id, inbound_url=inbound_url, network=network
         )
         # Instance attributes: the checks at accept and degrade read the provider's.
         self.capabilities = self.provider.capabilities  # type: ignore[misc]
@@ -230,6 +237,10 @@ class SmsAdapter(ChannelAdapter[SmsCredentials]):
     def api_base(self) -> str:
         """Where the provider's calls go."""
         return self.provider.api_base
+
+    def destinations(self) -> list[Destination]:
+        """The hosts the provider connects to."""
+        return self.provider.destinations()
 
     def build_request(self, message: OutboundMessage) -> ProviderRequest:
         """The provider's call for ``message``."""

@@ -34,6 +34,7 @@ from smpplib import consts
 
 from chatgate.channels.base import (
     ChannelAdapter,
+    Destination,
     OutboundMessage,
     ProviderError,
     ProviderRequest,
@@ -44,6 +45,7 @@ from chatgate.channels.sms_smpp_inbound import STATUS_MAP
 from chatgate.channels.sms_smpp_pool import SessionPool, session_pool
 from chatgate.channels.sms_smpp_session import (
     BindRefused,
+    HostRefused,
     SessionConfig,
     SessionError,
     SubmitRefused,
@@ -209,7 +211,13 @@ class SmppAdapter(ChannelAdapter[SmppCredentials]):
             throttle_cap=defaults.throttle_cap,
             throttle_tries=defaults.throttle_tries,
             bind_wait_seconds=defaults.bind_wait_seconds,
+            network=self.network,
         )
+
+    def destinations(self) -> list[Destination]:
+        """The SMSC (and ``api_base``, though SMPP makes no HTTP call)."""
+        smsc = Destination("credentials.host", self.credentials.host, self.credentials.port)
+        return [*super().destinations(), smsc]
 
     def build_request(self, message: OutboundMessage) -> ProviderRequest:
         """The message's ``submit_sm`` parts (pure: nothing is sent)."""
@@ -236,6 +244,8 @@ class SmppAdapter(ChannelAdapter[SmppCredentials]):
                 f"the SMSC refused the bind (0x{refused.status:02x}): check system_id and password",
                 retryable=False,
             ) from None
+        except HostRefused as refused:
+            raise ProviderError("address_refused", str(refused), retryable=False) from None
         except (SessionError, OSError) as exc:
             raise ProviderError(
                 "network_error", str(exc) or type(exc).__name__, retryable=True

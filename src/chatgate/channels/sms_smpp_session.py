@@ -8,7 +8,8 @@ connection for one channel connection:
 - it connects and binds as a transceiver (``bind_transceiver``), and when the connection
   is lost (or never made) it binds again after a backoff that doubles up to a cap; a bind
   the SMSC refuses is reported through ``on_state`` (``bind_failed``, with the SMSC's
-  status) and tried again on the same backoff, so a corrected password is picked up;
+  status) and tried again on the same backoff, so a corrected password is picked up; an
+  SMSC at an address the network policy forbids is never connected to (``address_refused``);
 - it sends ``enquire_link`` every ``enquire_link_seconds`` and drops (then re-binds) a
   connection that does not answer one, and answers the SMSC's own ``enquire_link``;
 - :meth:`submit` sends one ``submit_sm`` within the window (at most ``window`` requests
@@ -29,13 +30,15 @@ import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from smpplib import command, command_codes, consts
 
 from chatgate.channels.sms_smpp_pdu import ProtocolError, pdu, read_pdu, response
+from chatgate.guarded_http import open_tcp
+from chatgate.net_guard import NetworkPolicy, UnsafeURL
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +76,8 @@ class SessionConfig:
     throttle_tries: int = 6
     # How long a submit waits for a bound session before giving up (retryable).
     bind_wait_seconds: float = 10.0
+    # Which addresses the SMSC may be at (public ones only, unless the operator allowed).
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
 
 class SessionError(Exception):
@@ -89,6 +94,10 @@ class BindRefused(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"bind refused with status 0x{status:02x}")
         self.status = status
+
+
+class HostRefused(Exception):
+    """The network policy forbids the SMSC's address; the text says why."""
 
 
 class SubmitRefused(Exception):
@@ -123,6 +132,8 @@ class SmppSession:
         self.state = "idle"
         # The SMSC's status of the last refused bind, while binding keeps failing.
         self.bind_error: int | None = None
+        # Why the network policy refused the SMSC's address, while it does.
+        self.host_refusal: str | None = None
         self.binds = 0
         self._sequence = itertools.count(1)
         self._pending: dict[int, asyncio.Future[command.Command]] = {}
@@ -157,6 +168,8 @@ class SmppSession:
         while not self._bound.is_set():
             if self.bind_error is not None and self.bind_error in BAD_CREDENTIALS:
                 raise BindRefused(self.bind_error)
+            if self.host_refusal is not None:
+                raise HostRefused(self.host_refusal)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SessionError("the SMSC could not be reached or bound")
@@ -197,6 +210,11 @@ class SmppSession:
                 self.bind_error = refused.status
                 self.state = "bind_failed"
                 await self._report("bind_failed", refused.status)
+            except UnsafeURL as refused:
+                # Tried again on the backoff all the same: the operator may allow it.
+                self.host_refusal = str(refused)
+                self.state = "address_refused"
+                await self._report("address_refused", None)
             except (OSError, asyncio.IncompleteReadError, ProtocolError, SessionError) as exc:
                 log.info("smpp.connection_lost", host=self.config.host, error=type(exc).__name__)
             except Exception:  # a bug must not end the session for good: bind again
@@ -216,9 +234,10 @@ class SmppSession:
     async def _connect_and_serve(self) -> None:
         self.state = "connecting"
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.config.host, self.config.port),
+            open_tcp(self.config.network, self.config.host, self.config.port),
             timeout=self.config.connect_seconds,
         )
+        self.host_refusal = None
         self._writer = writer
         reading = asyncio.create_task(self._read(reader))
         try:

@@ -6,8 +6,8 @@ envelope, HTTP 200 even for most refusals (:mod:`chatgate.channels.tiktok_wire`)
 
 - Sends are ``business/message/send/`` (bodies in :mod:`chatgate.channels.tiktok_build`).
   An image is first fetched from its URL by the gateway (TikTok takes no URL), through the
-  same address check as webhooks (:mod:`chatgate.channels.media_fetch`): only public
-  addresses, or the platform's own host (the ``api_base`` an operator set). Then it is
+  network policy as every platform call (:mod:`chatgate.channels.media_fetch`): public
+  addresses only, unless the operator allowed private ones. Then it is
   uploaded to ``business/message/media/upload/`` (multipart, JPG or PNG up to 3 MB) and sent
   by the ``media_id`` that names.
 - TikTok lets a business answer only users who wrote, for 48 hours after their last
@@ -142,9 +142,7 @@ class TikTokAdapter(ChannelAdapter[TikTokCredentials]):
         return str(media_id)
 
     async def _fetch_image(self, url: str, http: httpx.AsyncClient) -> tuple[bytes, str]:
-        fetched = await fetch_media(
-            url, http, api_base=self.api_base, max_bytes=MAX_IMAGE, what="image"
-        )
+        fetched = await fetch_media(url, http, max_bytes=MAX_IMAGE, what="image")
         if fetched.mime_type not in IMAGE_TYPES:
             raise ProviderError(
                 "unsupported_media_type",

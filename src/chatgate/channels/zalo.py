@@ -211,7 +211,7 @@ class ZaloAdapter(ChannelAdapter[ZaloCredentials]):
         """The document to upload, fetched from its URL; refused if Zalo would not take it."""
         url = str(context[FILE_URL])
         name = context.get(FILE_NAME) or posixpath.basename(urlsplit(url).path) or "file"
-        fetched = await fetch_media(url, http, api_base=self.api_base, max_bytes=MAX_FILE)
+        fetched = await fetch_media(url, http, max_bytes=MAX_FILE)
         mime_type = _file_type(fetched, str(name), posixpath.basename(urlsplit(url).path))
         if mime_type is None:
             raise ProviderError(

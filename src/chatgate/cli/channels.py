@@ -29,10 +29,13 @@ def _channel_row(view: Any) -> dict[str, Any]:
 
 def _channel_service(settings: Settings) -> Any:
     from chatgate.crypto import credential_box
+    from chatgate.net_guard import NetworkPolicy
     from chatgate.services.channels import ChannelService
 
     return ChannelService(
-        credential_box(settings), settings.public_url or f"http://{settings.host}:{settings.port}"
+        credential_box(settings),
+        settings.public_url or f"http://{settings.host}:{settings.port}",
+        NetworkPolicy(allow_private=settings.allow_private_api_base),
     )
 
 
@@ -66,16 +69,20 @@ def channels_add(
     settings = Settings()
     service = _channel_service(settings)
 
+    credentials = pairs(credential, "--credential")
+    channel_settings = pairs(setting or [], "--setting")
+
     async def work(database: Database) -> Any:
         found = await get_account_by_name(database, account)
+        await service.check_reach(channel_type, credentials, channel_settings)
         async with database.write() as conn:
             stored = await service.create(
                 conn,
                 Actor(found.id),
                 channel_type=channel_type,
                 name=name,
-                credentials=pairs(credential, "--credential"),
-                settings=pairs(setting or [], "--setting"),
+                credentials=credentials,
+                settings=channel_settings,
                 is_default=None,
                 now=utcnow(),
             )

@@ -52,6 +52,17 @@ def _print_demo(settings: Settings, live: str, test: str) -> None:
     )
 
 
+def _say_private_allowed(settings: Settings) -> None:
+    """Say so when channels may reach private addresses: right for a laptop, not for a
+    gateway that serves tenants."""
+    if settings.allow_private_api_base:
+        console.print(
+            "[yellow]Channels may reach private and loopback addresses[/yellow] "
+            "(CHATGATE_ALLOW_PRIVATE_API_BASE=1: for the local emulator); unset it where "
+            "tenants you do not run share this gateway."
+        )
+
+
 def serve(
     host: Annotated[str, typer.Option(envvar="CHATGATE_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="CHATGATE_PORT")] = 8000,
@@ -95,6 +106,7 @@ def serve(
                 "The demo account exists already; its keys were shown when it was created. "
                 "Make a new one with: [bold]chatgate keys create --account demo --mode test[/bold]"
             )
+    _say_private_allowed(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -122,6 +134,7 @@ def run_worker(
 
     settings = Settings(worker_concurrency=concurrency)
     configure_logging(settings.log_level, settings.log_format)
+    _say_private_allowed(settings)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -23,6 +23,7 @@ from chatgate.crypto import CredentialBox
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.errors import Conflict, InvalidRequest, NotFound
+from chatgate.net_guard import HostNotFound, NetworkPolicy, UnsafeURL
 from chatgate.services.audit import Actor, record
 from chatgate.storage import channels as channel_store
 from chatgate.storage import events as event_store
@@ -67,6 +68,13 @@ def validate_settings(values: Mapping[str, Any]) -> ChannelSettings:
         return ChannelSettings.model_validate(dict(values))
     except ValidationError as exc:
         raise _invalid(exc, "settings") from None
+
+
+# Said to a tenant whose channel leads into a private network: who can allow it.
+_PRIVATE_HINT = (
+    "; channels can reach only public addresses unless the gateway's operator sets "
+    "CHATGATE_ALLOW_PRIVATE_API_BASE=1 (for a local emulator or an SMSC on their network)"
+)
 
 
 def _name_taken() -> Conflict:
@@ -138,9 +146,13 @@ def _update_detail(
 class ChannelService:
     """Connections of one deployment: its key box and its public address."""
 
-    def __init__(self, box: CredentialBox, public_url: str) -> None:
+    def __init__(
+        self, box: CredentialBox, public_url: str, network: NetworkPolicy | None = None
+    ) -> None:
         self.box = box
         self.public_url = public_url.rstrip("/")
+        # Where connections may lead: public addresses, unless the operator allowed more.
+        self.network = network or NetworkPolicy()
         # Adapters by connection id, with the version they were built from: decrypting and
         # validating credentials on every send, webhook and check would be wasted work.
         self._adapters: dict[str, tuple[datetime | None, ChannelAdapter[Any]]] = {}
@@ -179,9 +191,49 @@ class ChannelService:
             ChannelSettings.model_validate(stored.settings),
             connection_id=stored.id,
             inbound_url=self.inbound_url(stored.id),
+            network=self.network,
         )
         self._adapters[stored.id] = (stored.updated_at, adapter)
         return adapter
+
+    async def check_reach(
+        self, channel_type: str, credentials: Mapping[str, Any], settings: Mapping[str, Any]
+    ) -> None:
+        """Refuse a connection whose API or server the gateway must not connect to: 422
+        naming the field (``settings.api_base``, SMPP's ``credentials.host``).
+
+        Run before the transaction that stores the connection, never inside it: a name
+        may take seconds to resolve. (Every connection is made under the same policy as
+        well, so a connection stored before the policy changed cannot lead there either.)
+        """
+        _check_type(channel_type)
+        cls = adapter_class(channel_type)
+        adapter = cls(
+            validate_credentials(channel_type, credentials),
+            validate_settings(settings),
+            network=self.network,
+        )
+        for destination in adapter.destinations():
+            try:
+                await self.network.addresses(destination.host, destination.port)
+            except UnsafeURL as exc:
+                hint = "" if isinstance(exc, HostNotFound) else _PRIVATE_HINT
+                raise InvalidRequest(
+                    f"{exc}{hint}", code="address_not_allowed", field=destination.field
+                ) from None
+
+    async def check_update_reach(
+        self,
+        stored: StoredConnection,
+        credentials: Mapping[str, Any] | None,
+        settings: Mapping[str, Any] | None,
+    ) -> None:
+        """:meth:`check_reach` for a change of ``stored``: its values with the new merged in."""
+        if credentials is None and settings is None:
+            return
+        merged_credentials = {**self.box.decrypt(stored.credentials), **(credentials or {})}
+        merged_settings = {**stored.settings, **(settings or {})}
+        await self.check_reach(stored.type, merged_credentials, merged_settings)
 
     async def create(
         self,

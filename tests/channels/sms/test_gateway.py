@@ -38,7 +38,8 @@ async def test_smpp_credentials_are_taken_at_creation(
         "name": "smsc",
         "credentials": {
             "provider": "smpp",
-            "host": "smsc.example.com",
+            # An address, not a name: tests look nothing up in the DNS.
+            "host": "127.0.0.1",
             "port": 2775,
             "system_id": "chatgate",
             "password": "secret",

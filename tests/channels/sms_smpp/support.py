@@ -10,10 +10,13 @@ from chatgate.channels.base import InboundEvent
 from chatgate.channels.sms_smpp_session import SessionConfig
 from chatgate.emulators.core import Fault
 from chatgate.emulators.smsc import Smsc
+from chatgate.net_guard import NetworkPolicy
 
 SYSTEM_ID = "chatgate"
 PASSWORD = "s3cret"
 SOURCE = "+14155550100"
+# The test SMSC listens on loopback, which an operator must allow.
+LOOPBACK_ALLOWED = NetworkPolicy(allow_private=True)
 
 
 def fast_config(port: int, **changes: object) -> SessionConfig:
@@ -31,6 +34,7 @@ def fast_config(port: int, **changes: object) -> SessionConfig:
         throttle_base=0.02,
         throttle_cap=0.1,
         bind_wait_seconds=3.0,
+        network=LOOPBACK_ALLOWED,
     )
     return replace(config, **changes)  # type: ignore[arg-type]
 

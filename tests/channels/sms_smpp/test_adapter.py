@@ -19,7 +19,14 @@ from chatgate.channels.sms_smpp_text import GSM7, UCS2, UDHI, split_udh
 from chatgate.emulators.core import Fault
 from chatgate.emulators.smsc import Smsc
 from tests.channels.contract import CASES, outbound
-from tests.channels.sms_smpp.support import PASSWORD, SOURCE, SYSTEM_ID, FaultQueue, fast_config
+from tests.channels.sms_smpp.support import (
+    LOOPBACK_ALLOWED,
+    PASSWORD,
+    SOURCE,
+    SYSTEM_ID,
+    FaultQueue,
+    fast_config,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 RECIPIENT = "+14155550123"
@@ -35,7 +42,7 @@ def adapter(port: int = 2775, pool: SessionPool | None = None, **changes: Any) -
         **changes,
     }
     credentials = SmppCredentials.model_validate(values)
-    built = SmppAdapter(credentials, connection_id="ch_test")
+    built = SmppAdapter(credentials, connection_id="ch_test", network=LOOPBACK_ALLOWED)
     built.pool = pool
     return built
 

@@ -24,6 +24,8 @@ from chatgate.channels.base import (
 )
 from chatgate.channels.tiktok import MAX_IMAGE, TikTokAdapter
 from chatgate.channels.tiktok_build import IMAGE_URL
+from chatgate.guarded_http import guarded_client
+from chatgate.net_guard import NetworkPolicy
 from tests.channels.tiktok.contract import (
     ACCESS_TOKEN,
     BUSINESS_ID,
@@ -274,15 +276,13 @@ async def test_an_image_tiktok_would_not_take_is_refused_before_upload(
 
 
 async def test_an_image_at_a_private_address_is_never_fetched() -> None:
-    calls: list[httpx.Request] = []
-    image = httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
     adapter = _adapter()
     request = adapter.build_request(_message(_image("http://10.1.2.3/cat.png")))
-    async with _client(_image_host(image, calls)) as http:
+    # The gateway's own client: its connections go only where the network policy allows.
+    async with guarded_client(NetworkPolicy(), timeout=httpx.Timeout(5.0)) as http:
         with pytest.raises(ProviderError) as refused:
             await adapter.send(request, http)
-    assert (refused.value.code, refused.value.retryable) == ("media_url_refused", False)
-    assert calls == []
+    assert (refused.value.code, refused.value.retryable) == ("address_refused", False)
 
 
 async def test_a_refused_upload_fails_the_send() -> None:

@@ -23,6 +23,8 @@ from chatgate.channels.base import (
 from chatgate.channels.zalo import ZaloAdapter, ZaloCredentials, zalo_error
 from chatgate.channels.zalo_build import FILE_NAME, FILE_TOKEN, FILE_URL, MAX_FILE
 from chatgate.domain import capabilities as cap
+from chatgate.guarded_http import guarded_client
+from chatgate.net_guard import NetworkPolicy
 from tests.channels.zalo import contract
 
 API = "https://openapi.zalo.me"
@@ -550,12 +552,11 @@ async def test_a_document_zalo_would_not_take_is_refused_before_upload(
 
 async def test_a_document_at_a_private_address_is_not_fetched() -> None:
     adapter = _adapter()  # Zalo's own host: 127.0.0.1 is a stranger's
-    host = _FileHost(_pdf())
-    async with _client(host) as http:
+    # The gateway's own client: its connections go only where the network policy allows.
+    async with guarded_client(NetworkPolicy(), timeout=httpx.Timeout(5.0)) as http:
         with pytest.raises(ProviderError) as refused:
             await adapter.send(adapter.build_request(_message(_document())), http)
-    assert (refused.value.code, refused.value.retryable) == ("media_url_refused", False)
-    assert host.calls == []
+    assert (refused.value.code, refused.value.retryable) == ("address_refused", False)
 
 
 @pytest.mark.parametrize(("code", "retryable"), [(-201, False), (-32, True)])

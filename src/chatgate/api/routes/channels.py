@@ -56,6 +56,7 @@ async def create_channel(
     gateway = gateway_of(request)
     service = gateway.channels
     actor = actor_of(request, key)
+    await service.check_reach(body.type, body.credentials, body.settings)
 
     async def produce(conn: AsyncConnection) -> ChannelOut:
         # Audited inside produce: an idempotent replay does not run it, so logs nothing.
@@ -122,6 +123,9 @@ async def update_channel(
     """Rename, replace some credentials, change settings, or make it the default."""
     gateway = gateway_of(request)
     service = gateway.channels
+    async with gateway.database.read() as conn:
+        stored = await service.get(conn, key.account_id, channel_id)
+    await service.check_update_reach(stored, body.credentials, body.settings)
     async with gateway.database.write() as conn:
         updated = await service.update(
             conn,
