@@ -96,7 +96,12 @@ class Settings(BaseSettings):
         default=0.2, gt=0, description="how often live event streams look for new events"
     )
     worker_batch_size: int = Field(default=200, ge=1, le=5000)
-    worker_lease_seconds: float = Field(default=30.0, gt=0)
+    worker_lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a worker holds the jobs it claimed without renewing them (it "
+        "renews every third of it): after a crash, another worker takes them over this late",
+    )
     worker_concurrency: int = Field(
         default=2, ge=1, le=64, description="claim loops per worker process"
     )

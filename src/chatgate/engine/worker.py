@@ -1,11 +1,15 @@
-"""The worker: claim due jobs in batches, run them, write every outcome at once.
+"""The worker: claim due jobs in batches, run them, write each outcome as soon as it is known.
 
-Handlers do their I/O (platform calls) outside any transaction and return outcomes; the
-outcomes of a whole batch (status, events, next jobs, removal of the job) are then written
-in one transaction, so a job is either finished with all its effects or still pending.
-A worker renews its leases while a batch is in hand and writes only the jobs it still
-holds; one that dies holds its jobs only until their lease ends. ``concurrency`` loops run
-side by side, so one slow batch does not hold up the others.
+Handlers do their I/O (platform calls) outside any transaction and return outcomes (status,
+events, next jobs, removal of the job); each outcome is written in one transaction with its
+effects, so a job is either finished with all of them or still pending. A handler whose jobs
+end at different times (each send waits for its own platform) returns each job's outcome as
+a task, and an outcome is written as soon as its task is done: outcomes that come while a
+write is under way are written together in the next one (a group commit of the worker's
+own), so a process killed in the middle re-runs only the calls it had in flight, not its
+whole batch. A worker renews its leases while a batch is in hand and writes only the jobs
+it still holds; one that dies holds its jobs only until their lease ends. ``concurrency``
+loops run side by side, so one slow batch does not hold up the others.
 
 Stopping (SIGTERM) stops claiming at once; batches in hand are finished, and whatever is
 still unfinished when the grace period ends is handed back for another worker to take.
@@ -34,8 +38,11 @@ from chatgate.storage.jobs import Job
 log = structlog.get_logger(__name__)
 
 Outcome = Callable[[AsyncConnection], Awaitable[None]]
-# A handler returns one outcome per job, in the order of the batch it was given.
-JobHandler = Callable[[Sequence[Job]], Awaitable[Sequence[Outcome]]]
+# An outcome still being worked out (a send waiting for its platform).
+PendingOutcome = asyncio.Future[Outcome]
+# A handler returns one outcome per job, in the order of the batch it was given: known at
+# once, or pending, to be written the moment it is known.
+JobHandler = Callable[[Sequence[Job]], Awaitable[Sequence[Outcome | PendingOutcome]]]
 
 
 class BulkOutcome:
@@ -91,7 +98,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._held: set[int] = set()
         self._task: asyncio.Task[None] | None = None
-        # Batches whose outcomes could not be written together (then written one by one).
+        self._writer = OutcomeWriter(self._write)
+        # Groups of outcomes that could not be written together (then written one by one).
         self.batch_write_failures = 0
 
     def stop(self) -> None:
@@ -109,6 +117,8 @@ class Worker:
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+            # Outcomes known before the stop are written, not handed back to be run again.
+            await self._writer.flush()
             await self._release_held()
             log.info("worker.stopped", worker=self.name)
 
@@ -169,12 +179,30 @@ class Worker:
 
     async def _run_kind(self, kind: str, batch: Sequence[Job]) -> None:
         outcomes = await self._handle(kind, batch)
-        done = list(zip(batch, outcomes, strict=True))
-        # One order for every worker, so that two batches touching the same messages take
-        # their row locks in the same order and never deadlock.
-        done.sort(key=lambda pair: (pair[0].message_id or "", pair[0].id))
-        await self._write(done)
-        self._held -= {job.id for job in batch}
+        known: list[tuple[Job, Outcome]] = []
+        pending: list[tuple[Job, PendingOutcome]] = []
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, asyncio.Future):
+                pending.append((job, outcome))
+            else:
+                known.append((job, outcome))
+        writes = [self._write_known(known)] if known else []
+        writes += [self._write_when_known(job, outcome) for job, outcome in pending]
+        failures = [
+            result
+            for result in await asyncio.gather(*writes, return_exceptions=True)
+            if isinstance(result, BaseException)
+        ]
+        if failures:
+            # A handler that failed for a job leaves it held: taken over when its lease ends.
+            raise failures[0]
+
+    async def _write_known(self, done: Sequence[tuple[Job, Outcome]]) -> None:
+        await self._writer.write(done)
+        self._held -= {job.id for job, _ in done}
+
+    async def _write_when_known(self, job: Job, pending: PendingOutcome) -> None:
+        await self._write_known([(job, await pending)])
 
     async def _write(self, done: Sequence[tuple[Job, Outcome]]) -> None:
         """Write every outcome in one transaction; if that fails, each in its own.
@@ -200,6 +228,9 @@ class Worker:
                     await job_store.reschedule_job(conn, job.id, self.clock() + backoff)
 
     async def _write_owned(self, done: Sequence[tuple[Job, Outcome]]) -> None:
+        # One order for every worker, so that two writes touching the same messages take
+        # their row locks in the same order and never deadlock.
+        done = sorted(done, key=lambda pair: (pair[0].message_id or "", pair[0].id))
         async with self.database.write() as conn:
             owned = await job_store.extend_leases(
                 conn, self.name, [job.id for job, _ in done], self.clock() + self.lease
@@ -226,7 +257,7 @@ class Worker:
             except Exception:
                 log.exception("worker.lease_renewal_failed", worker=self.name, jobs=len(ids))
 
-    async def _handle(self, kind: str, batch: Sequence[Job]) -> Sequence[Outcome]:
+    async def _handle(self, kind: str, batch: Sequence[Job]) -> Sequence[Outcome | PendingOutcome]:
         handler = self.handlers.get(kind)
         if handler is None:
             log.error("worker.unknown_job_kind", kind=kind, jobs=len(batch))
@@ -255,6 +286,49 @@ class Worker:
             return self.poll_seconds
         wait = (due - self.clock()).total_seconds()
         return min(max(wait, 0.0), self.poll_seconds)
+
+
+Pairs = Sequence[tuple[Job, Outcome]]
+
+
+class OutcomeWriter:
+    """Writes outcomes as they come: the first at once, and those that arrive while a write
+    is under way all together in the next, so that a burst of answers costs a few
+    transactions and a lone answer waits for none."""
+
+    def __init__(self, write: Callable[[Pairs], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[Pairs, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def write(self, done: Pairs) -> None:
+        """Until ``done`` is written (with whatever else came meanwhile).
+
+        Once handed over, the outcomes are written even if the caller is cancelled.
+        """
+        written = asyncio.get_running_loop().create_future()
+        self._waiting.append((done, written))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_waiting(), name="outcome-writer")
+        await asyncio.shield(written)
+
+    async def flush(self) -> None:
+        """Until every outcome handed over so far is written."""
+        if self._writing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._writing)
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self._write([pair for done, _ in group for pair in done])
+            except Exception as exc:
+                for _, written in group:
+                    written.set_exception(exc)
+            else:
+                for _, written in group:
+                    written.set_result(None)
 
 
 def _by_kind(claimed: Sequence[Job]) -> dict[str, list[Job]]:

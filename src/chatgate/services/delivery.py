@@ -1,8 +1,9 @@
 """Job handlers that deliver messages: pace, send through the adapter, apply receipts.
 
 Each handler does its network calls outside any transaction and returns outcomes that the
-worker writes for the whole batch in one transaction: the new status, its event, the next
-jobs (retry, expected receipts) and the removal of the finished job.
+worker writes, each in one transaction with its effects: the new status, its event, the next
+jobs (retry, expected receipts) and the removal of the finished job. A send's outcome is
+written as soon as its platform has answered, whatever the rest of its batch is doing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from chatgate.domain.status import UNSENT, Status, moves_forward, replaced_by
 from chatgate.engine.clock import Clock
 from chatgate.engine.pacing import Pacer
 from chatgate.engine.retry import RetryPolicy
-from chatgate.engine.worker import BulkOutcome, JobHandler, Outcome, finish
+from chatgate.engine.worker import BulkOutcome, JobHandler, Outcome, PendingOutcome, finish
 from chatgate.services.fallback import FallbackChecks, move_on
 from chatgate.services.job_kinds import (
     FALLBACK_CHECK_JOB,
@@ -176,12 +177,13 @@ class DeliveryHandlers:
         async with self.database.read() as conn:
             return await message_store.get_messages_by_ids(conn, ids)
 
-    async def handle_sends(self, batch: Sequence[Job]) -> Sequence[Outcome]:
-        """Send each job's message through its adapter, all at once."""
+    async def handle_sends(self, batch: Sequence[Job]) -> Sequence[PendingOutcome]:
+        """Send each job's message through its adapter, all at once; each outcome is
+        written as soon as its platform has answered (see ``chatgate.engine.worker``)."""
         found = await self._messages(batch)
-        return await asyncio.gather(
-            *(self._send(job, found.get(job.message_id or "")) for job in batch)
-        )
+        return [
+            asyncio.ensure_future(self._send(job, found.get(job.message_id or ""))) for job in batch
+        ]
 
     async def _send(self, job: Job, message: Message | None) -> Outcome:
         if message is None or message.status not in UNSENT:
