@@ -207,7 +207,7 @@ async def test_a_live_send_goes_through_the_connection_and_checks_capabilities(
         "type": "interactive",
         "interactive": {"kind": "cards", "body": "x", "cards": [{"title": "A card"}]},
     }
-    await _user_writes(client, created["id"], "+14155550123", "wamid.opener")
+    await user_writes(client, created["id"], "+14155550123", "wamid.opener")
     unsupported = await client.post(
         "/v1/messages",
         json={"channel": "whatsapp", "to": "+14155550123", "content": cards},
@@ -221,7 +221,9 @@ def _template() -> dict[str, Any]:
     return {"type": "template", "template": {"name": "hello_world", "language": "en_US"}}
 
 
-def _wa_webhook(sender: str, message_id: str, text: str) -> bytes:
+def wa_webhook(sender: str, message_id: str, text: str, timestamp: int | None = None) -> bytes:
+    """A WhatsApp messages webhook: ``sender`` wrote ``text`` at ``timestamp`` (Unix seconds,
+    as Meta sends it; now by default)."""
     payload = {
         "object": "whatsapp_business_account",
         "entry": [
@@ -241,7 +243,7 @@ def _wa_webhook(sender: str, message_id: str, text: str) -> bytes:
                                 {
                                     "from": sender.lstrip("+"),
                                     "id": message_id,
-                                    "timestamp": str(int(time.time())),
+                                    "timestamp": str(timestamp or int(time.time())),
                                     "type": "text",
                                     "text": {"body": text},
                                 }
@@ -256,10 +258,16 @@ def _wa_webhook(sender: str, message_id: str, text: str) -> bytes:
     return json.dumps(payload).encode()
 
 
-async def _user_writes(
-    client: httpx.AsyncClient, channel_id: str, sender: str, message_id: str, text: str = "hi"
+async def user_writes(
+    client: httpx.AsyncClient,
+    channel_id: str,
+    sender: str,
+    message_id: str,
+    text: str = "hi",
+    timestamp: int | None = None,
 ) -> httpx.Response:
-    body = _wa_webhook(sender, message_id, text)
+    """``sender`` writes to the WhatsApp connection ``channel_id``: its signed webhook, posted."""
+    body = wa_webhook(sender, message_id, text, timestamp)
     return await client.post(
         f"/inbound/{channel_id}",
         content=body,
@@ -284,7 +292,7 @@ async def test_inbound_webhooks_are_verified_stored_and_deduplicated(
     )
     assert wrong.status_code == 403
 
-    body = _wa_webhook("+14155550999", "wamid.HBgLMTQxNTU1NTA5OTkVAgASGBQzQTdE", "olá 👋")
+    body = wa_webhook("+14155550999", "wamid.HBgLMTQxNTU1NTA5OTkVAgASGBQzQTdE", "olá 👋")
     forged = await client.post(
         f"/inbound/{channel_id}",
         content=body,
@@ -306,7 +314,7 @@ async def test_inbound_webhooks_are_verified_stored_and_deduplicated(
     assert refusals == ["signature_refused", "signature_refused"]
 
     for _ in range(2):  # the platform redelivers: stored once
-        accepted = await _user_writes(
+        accepted = await user_writes(
             client, channel_id, "+14155550999", "wamid.HBgLMTQxNTU1NTA5OTkVAgASGBQzQTdE", "olá 👋"
         )
         assert accepted.status_code == 200, accepted.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from chatgate.config import Settings
+from chatgate.storage import webhook_endpoints as endpoint_store
 from chatgate.storage.database import Database
+from chatgate.storage.events import LogPosition
 from chatgate.storage.migrate import alembic_config, upgrade, upgrade_async
 from chatgate.storage.tables import metadata
 
@@ -52,37 +55,63 @@ async def test_commits_are_durable(settings: Settings) -> None:
         await database.dispose()
 
 
-async def test_event_sequence_migration_continues_existing_histories(tmp_path: Path) -> None:
+async def _upgraded_from(
+    tmp_path: Path, revision: str, rows: Sequence[tuple[str, dict[str, Any]]]
+) -> Settings:
+    """A SQLite store made at ``revision``, holding the account ``acc_1`` and ``rows`` (SQL of
+    that revision, with its values), then upgraded to the head."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'old.db'}")
-    await upgrade_async(settings, "0001")
+    await upgrade_async(settings, revision)
     database = Database(settings)
     try:
         async with database.write() as conn:
             await conn.execute(
                 text("INSERT INTO accounts (id, name, created_at) VALUES ('acc_1', 'a', '2026')")
             )
-            await conn.execute(
-                text(
-                    "INSERT INTO messages (id, account_id, mode, direction, channel, recipient,"
-                    " content, status, created_at, updated_at) VALUES ('msg_1', 'acc_1', 'test',"
-                    " 'outbound', 'sms', '+14155550123', '{}', 'sent', '2026-01-01', '2026-01-01')"
-                )
-            )
-            for seq in (1, 2):
-                await conn.execute(
-                    text(
-                        "INSERT INTO message_events (id, account_id, message_id, seq, type,"
-                        " created_at) VALUES (:id, 'acc_1', 'msg_1', :seq, 'message.status',"
-                        " '2026-01-01')"
-                    ),
-                    {"id": f"evt_{seq}", "seq": seq},
-                )
+            for statement, values in rows:
+                await conn.execute(text(statement), values)
     finally:
         await database.dispose()
     await upgrade_async(settings)
+    return settings
+
+
+async def test_event_sequence_migration_continues_existing_histories(tmp_path: Path) -> None:
+    message = (
+        "INSERT INTO messages (id, account_id, mode, direction, channel, recipient,"
+        " content, status, created_at, updated_at) VALUES ('msg_1', 'acc_1', 'test',"
+        " 'outbound', 'sms', '+14155550123', '{}', 'sent', '2026-01-01', '2026-01-01')"
+    )
+    event = (
+        "INSERT INTO message_events (id, account_id, message_id, seq, type,"
+        " created_at) VALUES (:id, 'acc_1', 'msg_1', :seq, 'message.status', '2026-01-01')"
+    )
+    events = [(event, {"id": f"evt_{seq}", "seq": seq}) for seq in (1, 2)]
+    settings = await _upgraded_from(tmp_path, "0001", [(message, {}), *events])
     database = Database(settings)
     try:
         async with database.read() as conn:
             assert await conn.scalar(text("SELECT event_seq FROM messages")) == 2
     finally:
         await database.dispose()
+
+
+async def test_an_endpoint_made_before_log_marks_receives_every_event_not_yet_relayed(
+    tmp_path: Path,
+) -> None:
+    """Its mark precedes no event: the fan-out, whose cursor is past every event it relayed,
+    gives it all the others (none lost across the upgrade, none repeated)."""
+    endpoint = (
+        "INSERT INTO webhook_endpoints (id, account_id, mode, url, enabled, secrets,"
+        " plain_signature, created_at, updated_at) VALUES ('we_1', 'acc_1', 'test',"
+        " 'https://shop.example.com/hooks', 1, x'00', 0, :at, :at)"
+    )
+    at = {"at": "2026-01-01T00:00:00+00:00"}
+    database = Database(await _upgraded_from(tmp_path, "0011", [(endpoint, at)]))
+    try:
+        async with database.read() as conn:
+            found = await endpoint_store.endpoint_by_id(conn, "we_1")
+    finally:
+        await database.dispose()
+    assert found is not None
+    assert not found.log_mark.precedes(LogPosition(0, 1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -287,12 +288,54 @@ async def test_replay_one_and_replay_every_failure_since(world: World) -> None:
     assert world.receiver.at("/replay")[-1].headers["webhook-id"] == ids[0]
 
     async with world.database.write() as conn:
-        count = await delivery_service.replay_failed_since(
+        count = await delivery_service.replay_undelivered_since(
             conn, world.endpoints, world.actor, world.key.mode, endpoint.id, started, world.clock()
         )
     assert count == 2
     await world.step()
     assert {(await world.delivery(i)).status for i in ids} == {"delivered"}
+
+
+async def test_replay_since_sends_what_waits_in_its_schedule_now_and_nothing_twice(
+    world: World,
+) -> None:
+    """After a receiver's outage its deliveries are pending, waiting for their next try: a
+    replay sends them at once. One delivered is not sent again, nor one being sent."""
+    world.sender = sender_for(world.database, world.endpoints, world.clock, attempt_timeout=30.0)
+    endpoint, _ = await world.endpoint("/outage")
+    started = world.clock()
+    delivered = await world.ping(endpoint)
+    await world.step()
+    world.receiver.script["/outage"] = [Answer(503) for _ in range(6)]
+    waiting = [await world.ping(endpoint) for _ in range(3)]
+    await world.step()
+    world.clock.advance(6)
+    await world.step()
+    # Each tried twice; the next try is 5 minutes away.
+    assert {((d := await world.delivery(i)).status, d.attempts) for i in waiting} == {
+        ("pending", 2)
+    }
+    # The receiver is back; one more delivery is on its way as the replay comes.
+    release = asyncio.Event()
+    world.receiver.script["/outage"] = [Answer(hold=release)]
+    in_flight = await world.ping(endpoint)
+    assert await world.sender.run_once() == 1
+    await world.receiver.wait_for("/outage", 1 + 6 + 1)
+
+    async with world.database.write() as conn:
+        count = await delivery_service.replay_undelivered_since(
+            conn, world.endpoints, world.actor, world.key.mode, endpoint.id, started, world.clock()
+        )
+    assert count == 3
+    # Due now: the clock has not moved; the one on its way is not taken again.
+    assert await world.sender.run_once() == 3
+    release.set()
+    await world.sender.wait_idle()
+    world.verify_received()
+    sent = Counter(one.headers["webhook-id"] for one in world.receiver.at("/outage"))
+    assert sent == {delivered: 1, in_flight: 1, **dict.fromkeys(waiting, 3)}
+    statuses = {(await world.delivery(i)).status for i in [delivered, in_flight, *waiting]}
+    assert statuses == {"delivered"}
 
 
 async def test_a_slow_receiver_holds_only_its_own_slots(world: World) -> None:

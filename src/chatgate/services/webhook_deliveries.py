@@ -54,7 +54,7 @@ async def replay_one(
     return replayed
 
 
-async def replay_failed_since(
+async def replay_undelivered_since(
     conn: AsyncConnection,
     endpoints: WebhookEndpoints,
     actor: Actor,
@@ -63,11 +63,11 @@ async def replay_failed_since(
     since: datetime,
     now: datetime,
 ) -> int:
-    """Send again every delivery to the endpoint made since ``since`` that failed; audited
+    """Send again now every delivery to the endpoint made since ``since`` that has not been
+    delivered, failed or still in its retry schedule (not one being sent right now); audited
     with ``since`` and how many (none is still a request worth a line in the log)."""
     endpoint = await endpoints.get(conn, actor.account_id, mode, endpoint_id)
-    failed = await delivery_store.failed_since(conn, endpoint.id, since)
-    count = await delivery_store.requeue(conn, failed, now)
+    count = await delivery_store.requeue_undelivered_since(conn, endpoint.id, since, now)
     detail = {"since": since.isoformat(), "count": count}
     await record(conn, actor, "webhook.replayed", endpoint.id, detail)
     return count

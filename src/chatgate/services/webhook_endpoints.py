@@ -2,9 +2,13 @@
 
 An endpoint belongs to an account and to the mode of the key that made it (test keys'
 endpoints receive test events). Its URL passes the SSRF guard when it is set and again on
-every delivery. Its signing secret is shown once, when it is made or rotated; stored
-encrypted, it never appears in a response again. After a rotation the old secret keeps
-signing beside the new one for ``ROTATION_OVERLAP``, so receivers can switch without a gap.
+every delivery. It receives every event committed after it was made: it keeps the mark of
+the event log its creating transaction saw, not a time (a platform's clock, in whole seconds,
+would put a message received just after it before it).
+
+Its signing secret is shown once, when it is made or rotated; stored encrypted, it never
+appears in a response again. After a rotation the old secret keeps signing beside the new
+one for ``ROTATION_OVERLAP``, so receivers can switch without a gap.
 
 Every change is audited in its transaction. The entries never hold the signing secret, nor
 more of the URL than its origin: receivers' URLs often carry a token in their path or query.
@@ -30,6 +34,7 @@ from chatgate.errors import InvalidRequest, NotFound
 from chatgate.net_guard import Resolver, UnsafeURL, check_url, system_resolver
 from chatgate.services.audit import Actor, record
 from chatgate.services.events import event_envelope
+from chatgate.storage import events as event_store
 from chatgate.storage import keys as key_store
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
@@ -171,6 +176,8 @@ class WebhookEndpoints:
             sealed_secrets=self._seal(secret),
             plain_signature=bool(changes.plain_signature),
             failing_since=None,
+            # In this transaction: every event committed after the endpoint follows it.
+            log_mark=await event_store.mark_log(conn),
             created_at=now,
             updated_at=now,
         )

@@ -6,9 +6,11 @@ new place in one transaction: a crash repeats a batch or none of it, and the (ev
 endpoint) key keeps a repeat from queueing anything twice. Only one fan-out at a time moves
 the cursor (see ``storage/log_cursors``); the others wait their turn.
 
-An endpoint gets the events of its account and mode that happened after it was made, of
-the types it subscribed to. One bound to a key gets the events of that key's messages, and
-those of inbound messages on the channels the key may use.
+An endpoint gets the events of its account and mode that follow its mark of the log (every
+one committed after it was made; see ``storage/events``), of the types it subscribed to:
+the order of the log decides, never the time an event carries, which may be a platform's.
+One bound to a key gets the events of that key's messages, and those of inbound messages
+on the channels the key may use.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ CURSOR = "webhooks"
 def _reaches(endpoint: StoredEndpoint, event: LoggedEvent, bound_keys: dict[str, ApiKey]) -> bool:
     if endpoint.mode is not event.mode or not endpoint.wants(event.type):
         return False
-    if endpoint.created_at > event.created_at:
+    if endpoint.log_mark.precedes(event.place):
         return False
     if endpoint.api_key_id is None or event.message_id is None:
         # An event of the account itself concerns every endpoint of it.
@@ -78,8 +80,9 @@ class WebhookFanout:
             if after is None:  # another process is relaying
                 return 0
             # With no endpoint at all, nothing can want the events so far (an endpoint made
-            # later gets only later ones): skip them unread. The newest place is read first,
-            # so that an endpoint made in between is made after every event skipped.
+            # later gets only those committed after it): skip them unread. The newest place
+            # is read first, so that an endpoint made in between is committed after every
+            # event skipped.
             newest = await event_store.newest_place(conn, None)
             if not await endpoint_store.any_enabled(conn):
                 if newest is not None and newest > after:

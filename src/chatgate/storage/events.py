@@ -7,6 +7,9 @@ transaction that took a smaller number may commit after one that took a larger: 
 is read in ``(txid, position)`` order, and only the events of transactions older than the
 oldest one still running (``pg_snapshot_xmin``). Such an event's place is final, and no
 event can later appear before it: a reader that resumes after it misses nothing.
+
+A mark (``mark_log``) says which events one transaction could see; every event committed
+after it follows it, whatever time the event says it happened at (a platform's clock).
 """
 
 from __future__ import annotations
@@ -31,6 +34,57 @@ class LogPosition:
 
     txid: int
     position: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMark:
+    """SQLite's mark of the log: every event up to ``position`` had been written, no later
+    one (one writer at a time: the order of writing is commit order)."""
+
+    position: int
+
+    def precedes(self, place: LogPosition) -> bool:
+        """Whether the event at ``place`` was written before the mark was taken."""
+        return place <= LogPosition(0, self.position)
+
+    def __str__(self) -> str:
+        return str(self.position)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMark:
+    """PostgreSQL's mark of the log: a transaction's snapshot (``xmin:xmax:running,...``).
+
+    The transactions below ``xmin`` had ended, those from ``xmax`` on had not, and between
+    them those in ``running`` had not (the marking transaction among them, so that what it
+    writes itself follows its mark).
+    """
+
+    xmin: int
+    xmax: int
+    running: frozenset[int]
+
+    def precedes(self, place: LogPosition) -> bool:
+        """Whether the event at ``place`` had been committed when the mark was taken."""
+        if place.txid < self.xmin:
+            return True
+        return place.txid < self.xmax and place.txid not in self.running
+
+    def __str__(self) -> str:
+        return f"{self.xmin}:{self.xmax}:{','.join(map(str, sorted(self.running)))}"
+
+
+# Where the event log stood for one transaction: the events it could see precede the mark,
+# every other one (committed after it, or while it ran) follows.
+LogMark = PositionMark | SnapshotMark
+
+
+def parse_mark(text: str) -> LogMark:
+    """A mark from its stored text (``str`` of a mark)."""
+    if ":" not in text:
+        return PositionMark(int(text))
+    xmin, xmax, running = text.split(":")
+    return SnapshotMark(int(xmin), int(xmax), frozenset(int(t) for t in running.split(",") if t))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +254,28 @@ async def newest_place(conn: AsyncConnection, account_id: str | None) -> LogPosi
         query = query.where(message_events.c.account_id == account_id)
     row = (await conn.execute(query)).first()
     return LogPosition(row.txid, row.position) if row else None
+
+
+async def mark_log(conn: AsyncConnection) -> LogMark:
+    """Where the event log stands for this transaction now: every event committed later
+    (or written by this transaction, on PostgreSQL) follows the mark."""
+    if conn.dialect.name != "postgresql":
+        newest = await newest_place(conn, None)
+        return PositionMark(newest.position if newest else 0)
+    row = (
+        await conn.execute(
+            select(
+                cast(func.pg_current_snapshot(), Text),
+                cast(func.pg_current_xact_id_if_assigned(), Text),
+            )
+        )
+    ).one()
+    snapshot = parse_mark(row[0])
+    assert isinstance(snapshot, SnapshotMark)
+    if row[1] is None:
+        # No id yet: the one it takes later is above xmax, so its events follow anyway.
+        return snapshot
+    return SnapshotMark(snapshot.xmin, snapshot.xmax, snapshot.running | {int(row[1])})
 
 
 async def append_account_event(

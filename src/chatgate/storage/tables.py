@@ -377,6 +377,10 @@ webhook_endpoints = Table(
     Column("plain_signature", Boolean, nullable=False),
     # Since when every delivery has failed (none succeeded since); cleared by a success.
     Column("failing_since", UtcDateTime, nullable=True),
+    # Where the event log stood when the endpoint was made (``storage/events.py``: a mark):
+    # it receives the events that follow. "0" (an endpoint older than marks): every event
+    # the fan-out has yet to relay.
+    Column("log_mark", Text, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

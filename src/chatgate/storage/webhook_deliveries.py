@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     Text,
-    and_,
     bindparam,
     func,
     insert,
@@ -336,6 +335,11 @@ async def attempts_of(
     return found
 
 
+def _requeued(now: datetime) -> dict[str, Any]:
+    # Due now, with the whole retry schedule ahead, under the same id.
+    return {"status": PENDING, "attempts": 0, "next_attempt_at": now, "finished_at": None}
+
+
 async def requeue(conn: AsyncConnection, delivery_ids: Sequence[str], now: datetime) -> int:
     """Make deliveries due again now, with the whole retry schedule ahead of them (a
     replay), keeping their ids; returns how many."""
@@ -344,21 +348,35 @@ async def requeue(conn: AsyncConnection, delivery_ids: Sequence[str], now: datet
     result = await conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id.in_(list(delivery_ids)))
-        .values(status=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
+        .values(**_requeued(now))
     )
     await notify_at_commit(conn, WEBHOOKS_CHANNEL)
     return int(result.rowcount or 0)
 
 
-async def failed_since(conn: AsyncConnection, endpoint_id: str, since: datetime) -> list[str]:
-    """The ids of an endpoint's deliveries that failed for good since ``since``."""
-    rows = await conn.execute(
-        select(webhook_deliveries.c.id).where(
-            and_(
-                webhook_deliveries.c.endpoint_id == endpoint_id,
-                webhook_deliveries.c.status == FAILED,
-                webhook_deliveries.c.created_at >= since,
-            )
+async def requeue_undelivered_since(
+    conn: AsyncConnection, endpoint_id: str, since: datetime, now: datetime
+) -> int:
+    """Make due now, as :func:`requeue` does, every delivery to the endpoint made at or after
+    ``since`` that has not been delivered: failed, or pending in its retry schedule. One a
+    sender holds is left alone: it is being sent, and sending it again beside that would
+    send it twice. Returns how many.
+
+    One statement, so that no claim comes in between: on PostgreSQL a delivery claimed
+    meanwhile is seen with its lease and left alone, and one requeued here is claimed once.
+    """
+    result = await conn.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.endpoint_id == endpoint_id,
+            webhook_deliveries.c.status != DELIVERED,
+            webhook_deliveries.c.created_at >= since,
+            or_(
+                webhook_deliveries.c.locked_until.is_(None),
+                webhook_deliveries.c.locked_until < now,
+            ),
         )
+        .values(**_requeued(now))
     )
-    return list(rows.scalars())
+    await notify_at_commit(conn, WEBHOOKS_CHANNEL)
+    return int(result.rowcount or 0)

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.keys import KeyMode
+from chatgate.storage.events import LogMark, parse_mark
 from chatgate.storage.staged import staged
 from chatgate.storage.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 
@@ -32,6 +33,8 @@ class StoredEndpoint:
     sealed_secrets: bytes
     plain_signature: bool
     failing_since: datetime | None
+    # Where the event log stood when it was made: it receives the events that follow.
+    log_mark: LogMark
     created_at: datetime
     updated_at: datetime
 
@@ -54,6 +57,7 @@ def _endpoint(row: Any) -> StoredEndpoint:
         sealed_secrets=bytes(row.secrets),
         plain_signature=row.plain_signature,
         failing_since=row.failing_since,
+        log_mark=parse_mark(row.log_mark),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -73,6 +77,7 @@ def _values(endpoint: StoredEndpoint) -> dict[str, Any]:
         "secrets": endpoint.sealed_secrets,
         "plain_signature": endpoint.plain_signature,
         "failing_since": endpoint.failing_since,
+        "log_mark": str(endpoint.log_mark),
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
     }
@@ -86,7 +91,8 @@ async def insert_endpoint(conn: AsyncConnection, endpoint: StoredEndpoint) -> No
 async def save_endpoint(conn: AsyncConnection, endpoint: StoredEndpoint) -> None:
     """Write every field of an endpoint that exists."""
     values = _values(endpoint)
-    del values["id"], values["account_id"], values["mode"], values["created_at"]
+    for fixed in ("id", "account_id", "mode", "log_mark", "created_at"):
+        del values[fixed]
     await conn.execute(
         update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint.id).values(**values)
     )

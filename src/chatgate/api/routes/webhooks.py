@@ -188,13 +188,15 @@ async def replay_delivery(
 
 
 @router.post("/{endpoint_id}/replay", status_code=202, response_model=Replayed)
-async def replay_failed(
+async def replay_since(
     body: ReplayRequest, request: Request, key: Manager, endpoint_id: str = ENDPOINT_ID
 ) -> Replayed:
-    """Send again every delivery to the endpoint made since ``since`` that failed."""
+    """Send again now every delivery to the endpoint made since ``since`` that has not been
+    delivered: failed, or pending in its retry schedule (one being sent right now is not
+    sent twice). ``replayed`` says how many."""
     gateway = gateway_of(request)
     async with gateway.database.write() as conn:
-        count = await delivery_service.replay_failed_since(
+        count = await delivery_service.replay_undelivered_since(
             conn,
             gateway.webhook_endpoints,
             actor_of(request, key),

@@ -67,9 +67,12 @@ class UpdateWebhookRequest(ApiModel):
 
 
 class ReplayRequest(ApiModel):
-    """Which failed deliveries to send again."""
+    """Which undelivered deliveries to send again."""
 
-    since: ZonedDateTime = Field(description="every delivery made since then that failed")
+    since: ZonedDateTime = Field(
+        description="every delivery made since then that has not been delivered, "
+        "failed or pending in its retry schedule"
+    )
 
 
 class WebhookOut(BaseModel):
