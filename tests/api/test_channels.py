@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from chatgate.channels.meta import sign
 from chatgate.domain.keys import KeyMode
-from chatgate.storage.tables import channel_connections, inbound_log
+from chatgate.storage.tables import channel_connections, inbound_log, messages
 from tests.api.test_validation import assert_envelope
 from tests.support import Tenant, auth, gateway, make_key, until
 
@@ -316,3 +317,41 @@ async def test_inbound_webhooks_are_verified_stored_and_deduplicated(
     [message] = inbound.json()["data"]
     assert message["content"] == {"type": "text", "text": "olá 👋"}
     assert message["from"] == "+14155550999"
+
+
+def _deeply(body: bytes, levels: int) -> bytes:
+    """``body`` (a JSON object) with one more field nested ``levels`` deep."""
+    return body[:-1] + b', "extra": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A message, with a field nested past what the gateway keeps (and what the JSON
+        # encoder writes): the message is not stored either.
+        _deeply(_wa_webhook("+14155550999", "wamid.deep-1", "hi"), 64),
+        _deeply(_wa_webhook("+14155550999", "wamid.deep-2", "hi"), 300),
+        # Past what Python's parser can recurse.
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["past-the-limit", "past-the-encoder", "past-the-interpreter"],
+)
+async def test_deeply_nested_webhooks_are_400_and_nothing_is_kept(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI, body: bytes
+) -> None:
+    channel_id = (await _create(client, tenant))["id"]
+    response = await client.post(
+        f"/inbound/{channel_id}",
+        content=body,
+        headers={"X-Hub-Signature-256": sign(APP_SECRET, body), "Content-Type": "application/json"},
+    )
+    assert_envelope(response, 400, "invalid_json", "body")
+    async with gateway(app).database.read() as conn:
+        kept = await conn.execute(
+            select(messages.c.id).where(messages.c.account_id == tenant.account_id)
+        )
+        logged = await conn.execute(
+            select(inbound_log.c.id).where(inbound_log.c.connection_id == channel_id)
+        )
+        assert kept.all() == []
+        assert logged.all() == []

@@ -37,6 +37,7 @@ from starlette.types import Receive, Scope, Send
 
 from chatgate.api.auth import bearer, require
 from chatgate.api.routes import messages
+from chatgate.domain.json_body import load_json
 from chatgate.domain.keys import Scope as KeyScope
 
 METHOD = "POST"
@@ -109,7 +110,8 @@ async def _json_body(request: Request) -> Any:
     if not raw:
         return PydanticUndefined
     try:
-        return json.loads(raw)
+        # The route's models refuse deep nesting themselves, naming the field.
+        return load_json(raw, max_depth=None)
     except json.JSONDecodeError as exc:
         raise RequestValidationError(
             [
@@ -123,5 +125,5 @@ async def _json_body(request: Request) -> Any:
             ],
             body=exc.doc,
         ) from exc
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
