@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from chatgate import __version__
 from chatgate.api import send_lane
+from chatgate.api.auth import takes_key
 from chatgate.api.errors import install_error_handlers
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
@@ -317,7 +318,7 @@ def create_app(
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        methods=PathMethods(routes),
+        methods=PathMethods(routes, takes_key),
         lanes={(send_lane.METHOD, send_lane.PATH): SendLane(app)} if direct_send else None,
     )
     return app
