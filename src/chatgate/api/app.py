@@ -56,6 +56,7 @@ from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
+from chatgate.services.retention import Retention
 from chatgate.services.settlement import Settlement
 from chatgate.services.smpp_events import SmppEvents
 from chatgate.services.smpp_sessions import SmppSessionKeeper
@@ -247,9 +248,16 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         )
         tasks.append(asyncio.create_task(watch.run(), name="sqlite-commit-watch"))
     if with_worker:
+        retention = Retention(
+            gateway.database,
+            system_clock,
+            refused_webhook_days=settings.inbound_refused_retention_days,
+            every_seconds=settings.retention_every_seconds,
+        )
         tasks += [
             asyncio.create_task(follow_events(gateway), name="event-followers"),
             asyncio.create_task(build_webhook_sender(gateway).run(), name="webhook-sender"),
+            asyncio.create_task(retention.run(), name="retention"),
         ]
     worker = build_worker(gateway) if with_worker else None
     if worker is not None:
