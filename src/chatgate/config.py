@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     default_rate_limit: int = Field(default=60, ge=1, description="requests per minute per key")
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    inbound_refusals_logged_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="webhooks refused for their signature that a connection's inbound log "
+        "keeps a minute; the rest are refused alike but not kept",
+    )
+    inbound_refused_retention_days: float = Field(
+        default=7.0, gt=0, description="how long the inbound log keeps refused webhooks"
+    )
+    retention_every_seconds: float = Field(
+        default=3600.0, gt=0, description="how often a worker prunes what is past its retention"
+    )
 
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)

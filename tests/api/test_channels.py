@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from chatgate.channels.meta import sign
 from chatgate.domain.keys import KeyMode
-from chatgate.storage.tables import channel_connections, inbound_log
+from chatgate.storage.tables import channel_connections, inbound_log, messages
 from tests.api.test_validation import assert_envelope
 from tests.support import Tenant, auth, gateway, make_key, until
 
@@ -38,7 +39,8 @@ def whatsapp(name: str = "support line", **settings: Any) -> dict[str, Any]:
     }
 
 
-async def _create(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> dict[str, Any]:
+async def create_whatsapp(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> dict[str, Any]:
+    """A WhatsApp connection of the tenant's (``whatsapp(**body)``), as created."""
     response = await client.post("/v1/channels", json=whatsapp(**body), headers=auth(tenant.live))
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -48,7 +50,7 @@ async def _create(client: httpx.AsyncClient, tenant: Tenant, **body: Any) -> dic
 async def test_a_channel_is_created_listed_changed_and_removed(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    created = await _create(client, tenant)
+    created = await create_whatsapp(client, tenant)
     assert created["id"].startswith("ch_")
     assert created["type"] == "whatsapp"
     assert created["default"] is True
@@ -85,7 +87,7 @@ async def test_a_channel_is_created_listed_changed_and_removed(
 async def test_each_change_of_a_channel_is_an_event_of_the_account(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    created = await _create(client, tenant)
+    created = await create_whatsapp(client, tenant)
     path = f"/v1/channels/{created['id']}"
     renamed = await client.patch(path, json={"name": "renamed"}, headers=auth(tenant.live))
     new_token = "EAAG-another-access-token-9876543210"
@@ -117,7 +119,7 @@ async def test_each_change_of_a_channel_is_an_event_of_the_account(
 async def test_credentials_are_encrypted_at_rest(
     client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
 ) -> None:
-    created = await _create(client, tenant)
+    created = await create_whatsapp(client, tenant)
     async with gateway(app).database.read() as conn:
         stored = await conn.scalar(
             select(channel_connections.c.credentials).where(
@@ -141,7 +143,7 @@ async def test_bad_connections_are_refused_naming_the_field(
     assert_envelope(unknown, 422, "unknown_channel", "type")
     bad_base = await client.post("/v1/channels", json=whatsapp(api_base="ftp://x"), headers=headers)
     assert_envelope(bad_base, 422, "invalid_request", "settings.api_base")
-    await _create(client, tenant, name="twice")
+    await create_whatsapp(client, tenant, name="twice")
     again = await client.post("/v1/channels", json=whatsapp("twice"), headers=headers)
     assert_envelope(again, 409, "name_taken", "name")
 
@@ -174,7 +176,7 @@ async def test_a_live_send_goes_through_the_connection_and_checks_capabilities(
         headers=headers,
     )
     assert_envelope(no_channel, 422, "channel_not_configured", "channel")
-    created = await _create(client, tenant)
+    created = await create_whatsapp(client, tenant)
     accepted = await client.post(
         "/v1/messages",
         json={"channel": "whatsapp", "to": "+14155550123", "content": _template()},
@@ -278,7 +280,7 @@ async def user_writes(
 async def test_inbound_webhooks_are_verified_stored_and_deduplicated(
     client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
 ) -> None:
-    created = await _create(client, tenant)
+    created = await create_whatsapp(client, tenant)
     channel_id = created["id"]
     challenge = await client.get(
         f"/inbound/{channel_id}",
@@ -324,3 +326,41 @@ async def test_inbound_webhooks_are_verified_stored_and_deduplicated(
     [message] = inbound.json()["data"]
     assert message["content"] == {"type": "text", "text": "olá 👋"}
     assert message["from"] == "+14155550999"
+
+
+def _deeply(body: bytes, levels: int) -> bytes:
+    """``body`` (a JSON object) with one more field nested ``levels`` deep."""
+    return body[:-1] + b', "extra": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A message, with a field nested past what the gateway keeps (and what the JSON
+        # encoder writes): the message is not stored either.
+        _deeply(wa_webhook("+14155550999", "wamid.deep-1", "hi"), 64),
+        _deeply(wa_webhook("+14155550999", "wamid.deep-2", "hi"), 300),
+        # Past what Python's parser can recurse.
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["past-the-limit", "past-the-encoder", "past-the-interpreter"],
+)
+async def test_deeply_nested_webhooks_are_400_and_nothing_is_kept(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI, body: bytes
+) -> None:
+    channel_id = (await create_whatsapp(client, tenant))["id"]
+    response = await client.post(
+        f"/inbound/{channel_id}",
+        content=body,
+        headers={"X-Hub-Signature-256": sign(APP_SECRET, body), "Content-Type": "application/json"},
+    )
+    assert_envelope(response, 400, "invalid_json", "body")
+    async with gateway(app).database.read() as conn:
+        kept = await conn.execute(
+            select(messages.c.id).where(messages.c.account_id == tenant.account_id)
+        )
+        logged = await conn.execute(
+            select(inbound_log.c.id).where(inbound_log.c.connection_id == channel_id)
+        )
+        assert kept.all() == []
+        assert logged.all() == []

@@ -73,6 +73,59 @@ async def test_no_escalation_through_key_creation(
     assert same.status_code == 201
 
 
+async def test_a_key_revokes_only_keys_within_its_own_scopes(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    """``*`` grants all of an account's scopes but ``admin``: its keys are out of reach."""
+    admin_id, _ = await make_key(app, tenant.account_id, KeyMode.LIVE, scopes=frozenset({"admin"}))
+    refused = await client.delete(f"/v1/keys/{admin_id}", headers=auth(tenant.live))
+    assert_envelope(refused, 403, "forbidden", "scopes")
+    assert "['admin']" in refused.json()["error"]["message"]
+    made = await client.post("/v1/keys", json={"scopes": ["admin"]}, headers=auth(tenant.live))
+    assert_envelope(made, 403, "forbidden", "scopes")
+    assert "['admin']" in made.json()["error"]["message"]
+
+    # A keys:manage key cannot touch a key holding more than it does, "*" included.
+    _, manager = await make_key(
+        app, tenant.account_id, KeyMode.LIVE, scopes=frozenset({"keys:manage", "messages:read"})
+    )
+    everything_id, _ = await make_key(app, tenant.account_id, KeyMode.LIVE)
+    sender_id, _ = await make_key(
+        app, tenant.account_id, KeyMode.LIVE, scopes=frozenset({"messages:send"})
+    )
+    for target, missing in ((everything_id, "['*']"), (sender_id, "['messages:send']")):
+        refused = await client.delete(f"/v1/keys/{target}", headers=auth(manager))
+        assert_envelope(refused, 403, "forbidden", "scopes")
+        assert missing in refused.json()["error"]["message"]
+    # Nor may a test key revoke a live one.
+    assert_envelope(
+        await client.delete(f"/v1/keys/{sender_id}", headers=auth(tenant.test)),
+        403,
+        "forbidden",
+        "mode",
+    )
+    listed = await client.get("/v1/keys", headers=auth(tenant.live))
+    revoked = {key["id"]: key["revoked_at"] for key in listed.json()["data"]}
+    assert revoked[admin_id] is None
+    assert revoked[everything_id] is None
+    assert revoked[sender_id] is None
+
+    # A key holding the admin scope besides "*" reaches admin keys; one within may be revoked.
+    _, operator = await make_key(
+        app, tenant.account_id, KeyMode.LIVE, scopes=frozenset({"*", "admin"})
+    )
+    made = await client.post("/v1/keys", json={"scopes": ["admin"]}, headers=auth(operator))
+    assert made.status_code == 201, made.text
+    for target in (admin_id, made.json()["id"]):
+        revoked_admin = await client.delete(f"/v1/keys/{target}", headers=auth(operator))
+        assert revoked_admin.status_code == 200, revoked_admin.text
+    reader_id, _ = await make_key(
+        app, tenant.account_id, KeyMode.LIVE, scopes=frozenset({"messages:read"})
+    )
+    within = await client.delete(f"/v1/keys/{reader_id}", headers=auth(manager))
+    assert within.status_code == 200, within.text
+
+
 async def test_ip_allowlist_v4_and_v6(tenant: Tenant, app: FastAPI) -> None:
     _, secret = await make_key(app, tenant.account_id, KeyMode.TEST, ip_allowlist=())
     created = await _client_from(app, "127.0.0.1").post(

@@ -108,27 +108,34 @@ JSON = {"Content-Type": "application/json"}
 SENDABLE = _json(text_message())
 
 
+UNREADABLE = (b"{", b"\xff\xfe", b"[" * 5000 + b"]" * 5000)
+
+
 @pytest.mark.parametrize(
-    ("content", "headers", "status"),
+    ("content", "headers"),
     [
-        # Refused before the key is looked at: the body is not JSON.
-        (b"{", JSON, 400),
-        (b"\xff\xfe", JSON, 400),
-        (b"[" * 5000 + b"]" * 5000, JSON, 400),
-        # Who is calling.
-        (SENDABLE, JSON, 401),
-        (SENDABLE, {**JSON, "Authorization": "Basic dXNlcjpwYXNz"}, 401),
-        (SENDABLE, {**JSON, "Authorization": "Bearer"}, 401),
-        (SENDABLE, {**JSON, "Authorization": "Bearer cg_test_unknown"}, 401),
-        (SENDABLE, {**JSON, "Authorization": "Bearer not-a-key"}, 401),
+        # Who is calling comes first: a body that is not JSON is not looked at without a key.
+        *((body, JSON) for body in UNREADABLE),
+        (SENDABLE, JSON),
+        (SENDABLE, {**JSON, "Authorization": "Basic dXNlcjpwYXNz"}),
+        (SENDABLE, {**JSON, "Authorization": "Bearer"}),
+        (b"{", {**JSON, "Authorization": "Bearer cg_test_unknown"}),
+        (SENDABLE, {**JSON, "Authorization": "Bearer cg_test_unknown"}),
+        (SENDABLE, {**JSON, "Authorization": "Bearer not-a-key"}),
     ],
 )
-async def test_refusals_before_validation(
-    pair: Pair, content: bytes, headers: dict[str, str], status: int
-) -> None:
+async def test_refusals_of_the_key(pair: Pair, content: bytes, headers: dict[str, str]) -> None:
     lane, routed = await _both(pair, content, headers)
-    assert lane[0] == status
+    assert lane[0] == 401
     assert lane == routed
+
+
+@pytest.mark.parametrize("content", UNREADABLE)
+async def test_with_a_key_a_body_that_is_not_json_is_400(pair: Pair, content: bytes) -> None:
+    for secret in (pair.tenant.test, pair.read_only):  # before the key's scope is checked
+        lane, routed = await _both(pair, content, {**JSON, **auth(secret)})
+        assert lane[0] == 400
+        assert lane == routed
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from chatgate import __version__
 from chatgate.api import send_lane
+from chatgate.api.auth import takes_key
 from chatgate.api.errors import install_error_handlers
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
@@ -57,6 +58,7 @@ from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
+from chatgate.services.retention import Retention
 from chatgate.services.settlement import Settlement
 from chatgate.services.smpp_events import SmppEvents
 from chatgate.services.smpp_sessions import SmppSessionKeeper
@@ -250,9 +252,16 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         )
         tasks.append(asyncio.create_task(watch.run(), name="sqlite-commit-watch"))
     if with_worker:
+        retention = Retention(
+            gateway.database,
+            system_clock,
+            refused_webhook_days=settings.inbound_refused_retention_days,
+            every_seconds=settings.retention_every_seconds,
+        )
         tasks += [
             asyncio.create_task(follow_events(gateway), name="event-followers"),
             asyncio.create_task(build_webhook_sender(gateway).run(), name="webhook-sender"),
+            asyncio.create_task(retention.run(), name="retention"),
         ]
     worker = build_worker(gateway) if with_worker else None
     if worker is not None:
@@ -321,7 +330,7 @@ def create_app(
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        methods=PathMethods(routes),
+        methods=PathMethods(routes, takes_key),
         lanes={(send_lane.METHOD, send_lane.PATH): SendLane(app)} if direct_send else None,
     )
     return app

@@ -1,11 +1,19 @@
-"""Who is calling: the key, its IP allowlist, its rate limit and its scopes."""
+"""Who is calling: the key, its IP allowlist, its rate limit and its scopes.
+
+The middleware authenticates a request to a route that takes a key before the route reads
+its body (``authenticate_header``); the route's ``require`` then finds the key already
+known and checks its scope.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import BaseRoute
 
 from chatgate.api.actor import client_ip
 from chatgate.api.state import gateway_of
@@ -47,6 +55,20 @@ async def authenticate(
         )
     state.api_key = key
     return key
+
+
+async def authenticate_header(request: Request) -> ApiKey:
+    """:func:`authenticate` with the key the ``Authorization`` header presents."""
+    return await authenticate(request, await bearer(request))
+
+
+def takes_key(route: BaseRoute) -> bool:
+    """Whether ``route`` authenticates its caller by a key in the ``Authorization`` header."""
+    return isinstance(route, APIRoute) and _presents_bearer(route.dependant)
+
+
+def _presents_bearer(dependant: Dependant) -> bool:
+    return any(sub.call is bearer or _presents_bearer(sub) for sub in dependant.dependencies)
 
 
 async def _refused(request: Request, reason: str, key: ApiKey | None = None, **detail: str) -> None:

@@ -65,6 +65,19 @@ def error_response(
     )
 
 
+def chatgate_error_response(request: Request, exc: ChatgateError) -> JSONResponse:
+    """One of our errors as its answer, in the envelope and with its headers."""
+    return error_response(
+        request,
+        exc.status_code,
+        exc.code,
+        exc.message,
+        exc.field,
+        exc.headers or None,
+        exc.details or None,
+    )
+
+
 def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, str]:
     """``(code, field, message)`` for one pydantic error, with the field as a dotted path."""
     loc = [str(part) for part in error.get("loc", ())]
@@ -111,15 +124,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ChatgateError)
     async def _ours(request: Request, exc: ChatgateError) -> JSONResponse:
-        return error_response(
-            request,
-            exc.status_code,
-            exc.code,
-            exc.message,
-            exc.field,
-            exc.headers or None,
-            exc.details or None,
-        )
+        return chatgate_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

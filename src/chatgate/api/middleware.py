@@ -1,8 +1,14 @@
 """One pure-ASGI middleware for what every request shares.
 
 It gives each request an id, refuses a method the path does not have and bodies that are
-too large or not JSON before any route runs, and stamps the id and the key's rate-limit
-state on every response.
+too large or not JSON before any route runs, authenticates the key of a route that takes
+one before its body is read, and stamps the id and the key's rate-limit state on every
+response.
+
+The order of refusals: 405, then 413 and 415 (decided from the headers alone), then 401,
+403 for the key's IP and 429; only then is a body read (413 for one of no declared length)
+and parsed (400), the key's scope checked (403) and the fields validated (422). So a caller
+without a valid key cannot make the gateway read or parse a body of up to the cap.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ from typing import Any
 
 import orjson
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatgate.api.errors import envelope
+from chatgate.api.auth import authenticate_header
+from chatgate.api.errors import chatgate_error_response, envelope
 from chatgate.api.methods import PathMethods
 from chatgate.api.ratelimit import RateLimitState
 from chatgate.domain.ids import new_id
+from chatgate.errors import ChatgateError
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -79,9 +88,9 @@ class GatewayMiddleware:
             await send(message)
 
         path = _route_path(scope)
-        allowed = self.methods.allowed(path) if self.methods else None
-        if allowed is not None and scope["method"] not in allowed:
-            allow = ", ".join(sorted(allowed))
+        methods = self.methods.of(path) if self.methods else None
+        if methods is not None and scope["method"] not in methods.allowed:
+            allow = ", ".join(sorted(methods.allowed))
             body = envelope(
                 request_id,
                 "method_not_allowed",
@@ -93,6 +102,14 @@ class GatewayMiddleware:
         if refusal is not None:
             await self._refuse(send_with_headers, *refusal)
             return
+        if methods is not None and scope["method"] in methods.keyed:
+            request = Request(scope)
+            try:
+                # Kept in the request's state: the route's own check finds the key known.
+                await authenticate_header(request)
+            except ChatgateError as exc:
+                await chatgate_error_response(request, exc)(scope, receive, send_with_headers)
+                return
         if scope["method"] in _BODY_METHODS and "content-length" not in headers:
             # A body of no declared length (chunked) is read here, up to the cap, so that
             # one too large is refused with 413 before any route reads it.

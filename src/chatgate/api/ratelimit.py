@@ -1,4 +1,5 @@
-"""Per-key rate limits through the ``limits`` library (memory, or Redis when shared)."""
+"""Rate limits through the ``limits`` library (memory, or Redis when shared): each key's
+requests, and the refused webhooks each connection's inbound log keeps."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class RateLimitState:
 
 
 class RateLimiter:
-    """Counts requests per key in fixed one-minute windows."""
+    """Counts hits per name (a key's id, or another name of its own) in fixed one-minute
+    windows."""
 
     def __init__(self, redis_url: str | None) -> None:
         uri = f"async+{redis_url}" if redis_url else "async+memory://"
@@ -49,11 +51,11 @@ class RateLimiter:
         self.storage = storage
         self.strategy = FixedWindowRateLimiter(storage)
 
-    async def hit(self, key_id: str, per_minute: int) -> RateLimitState:
-        """Count one request of ``key_id`` and say whether it is within ``per_minute``."""
+    async def hit(self, name: str, per_minute: int) -> RateLimitState:
+        """Count one hit of ``name`` and say whether it is within ``per_minute``."""
         item = RateLimitItemPerMinute(per_minute)
-        allowed = await self.strategy.hit(item, key_id)
-        stats = await self.strategy.get_window_stats(item, key_id)
+        allowed = await self.strategy.hit(item, name)
+        stats = await self.strategy.get_window_stats(item, name)
         return RateLimitState(
             allowed=allowed, limit=per_minute, remaining=stats.remaining, reset_at=stats.reset_time
         )

@@ -51,6 +51,7 @@ from chatgate.channels.kakao_parse import (
     split_ref,
 )
 from chatgate.domain import capabilities as cap
+from chatgate.domain.json_body import load_json
 from chatgate.domain.status import Status
 
 SIGNATURE_HEADER = "x-toast-webhook-signature"
@@ -177,4 +178,4 @@ class KakaoAdapter(ChannelAdapter[KakaoCredentials]):
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The result statuses of one webhook; raises ``ValueError`` on a body that is not JSON."""
-        return parse_webhook(json.loads(request.body))
+        return parse_webhook(load_json(request.body))

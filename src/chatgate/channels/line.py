@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -51,6 +50,7 @@ from chatgate.channels.base import (
 from chatgate.channels.line_build import PUSH_PATH, build_call
 from chatgate.channels.line_parse import parse_body
 from chatgate.domain import capabilities as cap
+from chatgate.domain.json_body import load_json
 
 SIGNATURE_HEADER = "x-line-signature"
 INVALID_REPLY_TOKEN = "Invalid reply token"  # noqa: S105 - LINE's error text
@@ -179,7 +179,7 @@ class LineAdapter(ChannelAdapter[LineCredentials]):
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The events of one webhook; raises ``ValueError`` on a body that is not JSON."""
-        return parse_body(json.loads(request.body))
+        return parse_body(load_json(request.body))
 
     async def download_media(
         self,

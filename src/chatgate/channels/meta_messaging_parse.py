@@ -8,13 +8,13 @@ our own sends, shares, referrals, edits) becomes an :class:`UnknownEvent`, kept 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from chatgate.channels.base import InboundEvent, InboundMessage, StatusUpdate, UnknownEvent
+from chatgate.domain.json_body import load_json
 from chatgate.domain.status import Status
 
 # Webhook event names, as ``StatusUpdate.platform_status``.
@@ -51,7 +51,7 @@ def parse_webhook(
 
     Raises ``ValueError`` when the body is not JSON.
     """
-    data = json.loads(body)
+    data = load_json(body)
     if not isinstance(data, dict) or data.get("object") != object_name:
         return [UnknownEvent(kind="unknown", raw=data)]
     entries = data.get("entry")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 from chatgate.channels.base import InboundEvent, InboundMessage, StatusUpdate, UnknownEvent
+from chatgate.domain.json_body import load_json
 from chatgate.domain.status import Status
 
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -110,7 +110,7 @@ def _looks_like_json(body: bytes) -> bool:
 def parse_webhook(body: bytes, status_map: Mapping[str, Status]) -> list[InboundEvent]:
     """The events of one webhook; raises ``ValueError`` on a body that cannot be read."""
     if _looks_like_json(body):
-        return [UnknownEvent(kind="unknown", raw=json.loads(body))]
+        return [UnknownEvent(kind="unknown", raw=load_json(body))]
     pairs = form_params(body)
     params = _as_dict(pairs)
     sid = params.get("MessageSid") or params.get("SmsSid")

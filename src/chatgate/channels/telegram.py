@@ -16,7 +16,6 @@ How our content maps to Telegram's methods is described in
 from __future__ import annotations
 
 import hmac
-import json
 import mimetypes
 import posixpath
 import re
@@ -46,6 +45,7 @@ from chatgate.channels.base import (
 from chatgate.channels.telegram_build import build_call
 from chatgate.channels.telegram_parse import message_ref, parse_update
 from chatgate.domain import capabilities as cap
+from chatgate.domain.json_body import load_json
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 # Bots can download files of up to 20 MB through getFile.
@@ -164,7 +164,7 @@ class TelegramAdapter(ChannelAdapter[TelegramCredentials]):
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The event in one Update; raises ``ValueError`` on a body that is not JSON."""
-        return parse_update(json.loads(request.body), self.credentials.bot_id)
+        return parse_update(load_json(request.body), self.credentials.bot_id)
 
     async def download_media(
         self,

@@ -26,12 +26,12 @@ call needs (TikTok's ids are base64 and never hold a colon).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from chatgate.channels.base import InboundEvent, InboundMessage, StatusUpdate, UnknownEvent
+from chatgate.domain.json_body import load_json
 from chatgate.domain.status import Status
 
 RECEIVE = "im_receive_msg"
@@ -55,14 +55,14 @@ def split_reference(reference: str) -> tuple[str, str, str, str] | None:
 
 def parse_webhook(body: bytes) -> list[InboundEvent]:
     """The event of one webhook; raises ``ValueError`` when the body is not JSON."""
-    data = json.loads(body)
+    data = load_json(body)
     if not isinstance(data, dict) or not isinstance(data.get("event"), str):
         return [UnknownEvent(kind="unknown", raw=data)]
     event = data["event"]
     if event not in (RECEIVE, READ):
         return [UnknownEvent(kind="echo" if event == "im_send_msg" else event, raw=data)]
     try:
-        content = json.loads(data["content"]) if isinstance(data["content"], str) else None
+        content = load_json(data["content"]) if isinstance(data["content"], str) else None
         if not isinstance(content, dict):
             return [UnknownEvent(kind="malformed", raw=data)]
         parsed = _read(data, content) if event == READ else _message(data, content)

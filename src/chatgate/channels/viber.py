@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -52,6 +51,7 @@ from chatgate.channels.media_stream import refused_with, stream_download
 from chatgate.channels.viber_build import DEFAULT_SENDER_NAME, build_body
 from chatgate.channels.viber_parse import parse_callback
 from chatgate.domain import capabilities as cap
+from chatgate.domain.json_body import load_json
 from chatgate.domain.status import Status
 
 AUTH_HEADER = "X-Viber-Auth-Token"
@@ -193,7 +193,7 @@ class ViberAdapter(ChannelAdapter[ViberCredentials]):
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The event of one callback; raises ``ValueError`` on a body that is not JSON."""
-        return parse_callback(json.loads(request.body), self.sender["name"], self.status_map)
+        return parse_callback(load_json(request.body), self.sender["name"], self.status_map)
 
     async def register_webhook(self, url: str, http: httpx.AsyncClient) -> bool:
         """``set_webhook`` to ``url`` for the callbacks we read, with the users' names."""

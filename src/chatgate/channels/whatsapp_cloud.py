@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -44,6 +43,7 @@ from chatgate.channels.meta_media import stream_media
 from chatgate.channels.whatsapp_cloud_content import message_fields
 from chatgate.channels.whatsapp_cloud_parse import parse_webhook
 from chatgate.domain import capabilities as cap
+from chatgate.domain.json_body import load_json
 from chatgate.domain.status import Status
 
 # The largest file WhatsApp carries (documents); a download beyond it is refused.
@@ -149,7 +149,7 @@ class WhatsAppCloudAdapter(ChannelAdapter[WhatsAppCredentials]):
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """Messages, statuses and errors of one webhook; raises ``ValueError`` on bad JSON."""
-        return parse_webhook(json.loads(request.body), self.status_map)
+        return parse_webhook(load_json(request.body), self.status_map)
 
     async def download_media(
         self,

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import posixpath
 import re
 from collections.abc import Mapping
@@ -75,6 +74,7 @@ from chatgate.channels.zalo_build import (
 )
 from chatgate.channels.zalo_parse import STATUS_EVENTS, parse_event
 from chatgate.domain import capabilities as cap
+from chatgate.domain.json_body import load_json
 
 SIGNATURE_HEADER = "x-zevent-signature"
 DEFAULT_OAUTH_BASE = "https://oauth.zaloapp.com"
@@ -116,7 +116,7 @@ def signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> s
 def body_timestamp(body: bytes) -> str:
     """The ``timestamp`` field of a webhook body as written (``""`` when there is none)."""
     try:
-        payload = json.loads(body)
+        payload = load_json(body, max_depth=None)
     except ValueError:
         return ""
     value = payload.get("timestamp") if isinstance(payload, dict) else None
@@ -318,7 +318,7 @@ class ZaloAdapter(ChannelAdapter[ZaloCredentials]):
 
     def parse(self, request: RawRequest) -> list[InboundEvent]:
         """The events of one webhook; raises ``ValueError`` on a body that is not JSON."""
-        return parse_event(json.loads(request.body))
+        return parse_event(load_json(request.body))
 
     async def download_media(
         self,

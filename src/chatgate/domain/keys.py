@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -71,3 +72,8 @@ def grants(held: frozenset[str], wanted: Scope) -> bool:
     if wanted is Scope.ADMIN:
         return wanted.value in held
     return Scope.ALL.value in held or wanted.value in held
+
+
+def ungranted(held: frozenset[str], scopes: Iterable[str]) -> list[str]:
+    """The scopes among ``scopes`` that a key holding ``held`` does not have, sorted."""
+    return sorted(scope for scope in scopes if scope not in held and not grants(held, Scope(scope)))

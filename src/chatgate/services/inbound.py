@@ -23,6 +23,9 @@ from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.channels import StoredConnection
 
+# The inbound log's kind for a webhook refused for its signature.
+SIGNATURE_REFUSED = "signature_refused"
+
 
 async def record_inbound(
     conn: AsyncConnection,
@@ -163,7 +166,7 @@ async def log_refusal(
         conn,
         entry_id=new_id("inb"),
         connection_id=connection.id,
-        kind="signature_refused",
+        kind=SIGNATURE_REFUSED,
         detail={"reason": reason},
         at=now,
     )

@@ -1,4 +1,4 @@
-"""Creating, listing and revoking API keys, within what the creating key may grant.
+"""Creating, listing and revoking API keys: a key acts only on keys within what it holds.
 
 Every creation and revocation is audited in its own transaction; the audit entry names the
 key and what it may do, never its secret.
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.ids import new_id
-from chatgate.domain.keys import KeyMode, Scope, display_prefix, generate_secret, hash_secret
+from chatgate.domain.keys import KeyMode, display_prefix, generate_secret, hash_secret, ungranted
 from chatgate.domain.records import ApiKey
 from chatgate.errors import Forbidden, NotFound
 from chatgate.services.audit import Actor, record
@@ -24,7 +24,7 @@ from chatgate.storage.types import utcnow
 
 @dataclass(frozen=True, slots=True)
 class KeySpec:
-    """What a new key should be."""
+    """What a key is, or a new one should be."""
 
     name: str
     mode: KeyMode
@@ -33,21 +33,41 @@ class KeySpec:
     allowed_channels: frozenset[str] | None = None
     rate_limit: int | None = None
 
+    @classmethod
+    def of(cls, key: ApiKey) -> KeySpec:
+        """What an existing key is."""
+        return cls(
+            key.name,
+            key.mode,
+            key.scopes,
+            key.ip_allowlist,
+            key.allowed_channels,
+            key.rate_limit,
+        )
 
-def check_grantable(creator: ApiKey, spec: KeySpec) -> None:
-    """Refuse a key that would hold more than the key creating it (no escalation)."""
-    if creator.mode is KeyMode.TEST and spec.mode is KeyMode.LIVE:
-        raise Forbidden("a test key cannot create live keys", field="mode")
-    extra = sorted(s for s in spec.scopes - creator.scopes if not creator.grants(Scope(s)))
+
+def check_within(manager: ApiKey, spec: KeySpec, action: str) -> None:
+    """Refuse to ``action`` (create, revoke) a key holding more than ``manager`` does.
+
+    A key could otherwise reach past its own scopes through another key: grant itself more,
+    or take away the keys of those who hold more (a ``*`` key revoking the ``admin`` keys
+    it could never create).
+    """
+    if manager.mode is KeyMode.TEST and spec.mode is KeyMode.LIVE:
+        raise Forbidden(f"a test key cannot {action} live keys", field="mode")
+    extra = ungranted(manager.scopes, spec.scopes)
     if extra:
-        raise Forbidden(f"cannot grant scopes this key does not hold: {extra}", field="scopes")
-    if creator.allowed_channels is not None:
+        raise Forbidden(
+            f"cannot {action} a key with scopes this key does not hold: {extra}", field="scopes"
+        )
+    if manager.allowed_channels is not None:
         wider = (
-            spec.allowed_channels is None or not spec.allowed_channels <= creator.allowed_channels
+            spec.allowed_channels is None or not spec.allowed_channels <= manager.allowed_channels
         )
         if wider:
             raise Forbidden(
-                "cannot allow channels this key is not allowed", field="allowed_channels"
+                f"cannot {action} a key allowed channels this key is not allowed",
+                field="allowed_channels",
             )
 
 
@@ -103,18 +123,22 @@ async def _revoke(conn: AsyncConnection, actor: Actor, key_id: str) -> ApiKey | 
     return key
 
 
-async def revoke_key(database: Database, actor: Actor, key_id: str) -> ApiKey:
-    """Revoke a key of the actor's account; every process refuses it within a second."""
+async def revoke_key(database: Database, actor: Actor, revoker: ApiKey, key_id: str) -> ApiKey:
+    """Revoke a key of the actor's account that holds no more than ``revoker``; every process
+    refuses it within a second."""
     async with database.write() as conn:
+        target = await key_store.get_key(conn, actor.account_id, key_id)
+        if target is None:
+            raise NotFound(f"no key {key_id}", field="id")
+        check_within(revoker, KeySpec.of(target), "revoke")
         key = await _revoke(conn, actor, key_id)
-    if key is None:
-        raise NotFound(f"no key {key_id}", field="id")
+    assert key is not None
     return key
 
 
 async def revoke_key_by_id(database: Database, key_id: str) -> ApiKey:
-    """Revoke a key by id alone (operator use from the CLI: audited as its account, with no
-    key and no address)."""
+    """Revoke a key by id alone, whatever it holds (the operator's, from the CLI: audited as
+    its account, with no key and no address)."""
     async with database.write() as conn:
         found = await key_store.get_key_by_id(conn, key_id)
         if found is None:

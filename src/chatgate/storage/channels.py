@@ -165,6 +165,14 @@ async def log_inbound(
     )
 
 
+async def prune_inbound_log(conn: AsyncConnection, kind: str, before: datetime) -> int:
+    """Delete the entries of ``kind`` made before ``before``; how many went."""
+    result = await conn.execute(
+        delete(inbound_log).where(inbound_log.c.kind == kind, inbound_log.c.created_at < before)
+    )
+    return int(result.rowcount or 0)
+
+
 async def list_inbound_log(
     conn: AsyncConnection, connection_id: str, limit: int = 100
 ) -> list[dict[str, Any]]:

@@ -210,6 +210,8 @@ inbound_log = Table(
     Column("kind", String(40), nullable=False),
     Column("detail", JSON, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Retention prunes one kind of entry by its age.
+    Index("ix_inbound_log_kind_age", "kind", "created_at"),
 )
 
 messages = Table(

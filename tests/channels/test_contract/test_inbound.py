@@ -15,6 +15,7 @@ from chatgate.channels.base import (
     StatusUpdate,
     UnknownEvent,
 )
+from chatgate.domain.json_body import MAX_DEPTH, UnreadableJson
 from chatgate.domain.status import Status
 from tests.channels.contract import Platform, load_json, summarize
 from tests.channels.test_contract.suite import (
@@ -186,3 +187,23 @@ def test_a_body_of_no_known_shape_is_unknown(platform: Platform) -> None:
     adapter = adapter_for(platform)
     adapter.verify(request)
     assert adapter.parse(request) == [UnknownEvent(kind="unknown", raw=body)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Deeper than the gateway keeps (the JSON encoder's limit is not far beyond).
+        b'{"deep": ' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}",
+        # Deeper than Python's parser can recurse.
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["past-the-limit", "past-the-interpreter"],
+)
+@pytest.mark.parametrize("platform", by_platform())
+def test_a_body_nested_too_deeply_is_unreadable(platform: Platform, body: bytes) -> None:
+    """Signed, ``parse`` refuses it as unreadable (a ``ValueError``: the route's 400)."""
+    request = webhook(platform, body, platform.spec.sign(body))
+    adapter = adapter_for(platform)
+    adapter.verify(request)
+    with pytest.raises(UnreadableJson, match="deep"):
+        adapter.parse(request)

@@ -1,12 +1,16 @@
 """``/inbound/{channel_id}``: where platforms deliver their webhooks.
 
 No API key here: each platform proves itself with its own signature or token, checked over
-the raw bytes before anything is parsed. A refused webhook is answered 401 and kept in the
-connection's inbound log; an accepted one is stored (deduplicated on the platform's ids) in
-one transaction and acknowledged at once.
+the raw bytes before anything is parsed. A refused webhook is answered 401 and noted in the
+connection's inbound log, at most ``inbound_refusals_logged_per_minute`` a minute for each
+connection: anyone who knows a connection's id can post here, and must not be able to grow
+the log without bound (retention prunes the notes after some days). An accepted one is
+stored (deduplicated on the platform's ids) in one transaction and acknowledged at once.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Path, Request, Response
@@ -43,6 +47,21 @@ async def _connection(gateway: Gateway, channel_id: str) -> StoredConnection:
     return found
 
 
+async def _note_refusal(
+    gateway: Gateway, connection: StoredConnection, reason: str, now: datetime
+) -> None:
+    """Keep a refusal in the connection's inbound log, within its limit a minute."""
+    limit = await gateway.limiter.hit(
+        f"inbound-refusals:{connection.id}", gateway.settings.inbound_refusals_logged_per_minute
+    )
+    if limit.allowed:
+        async with gateway.database.write() as conn:
+            await log_refusal(conn, connection, reason, now)
+    log.warning(
+        "inbound.signature_refused", channel_id=connection.id, reason=reason, kept=limit.allowed
+    )
+
+
 @router.get("/{channel_id}", include_in_schema=False)
 async def handshake(request: Request, channel_id: str = CHANNEL_ID) -> Response:
     """Answer a platform's subscription check (Meta's ``hub.challenge``)."""
@@ -69,9 +88,7 @@ async def receive(request: Request, channel_id: str = CHANNEL_ID) -> Response:
     try:
         adapter.verify(raw)
     except SignatureError as refusal:
-        async with gateway.database.write() as conn:
-            await log_refusal(conn, connection, str(refusal), now)
-        log.warning("inbound.signature_refused", channel_id=channel_id, reason=str(refusal))
+        await _note_refusal(gateway, connection, str(refusal), now)
         raise Unauthenticated(str(refusal), code="invalid_signature") from None
     try:
         events = adapter.parse(raw)

@@ -50,7 +50,7 @@ async def create_key(
 ) -> Response:
     """Create a key. Its secret is in this response only; store it now."""
     spec = _spec(body, creator)
-    key_service.check_grantable(creator, spec)
+    key_service.check_within(creator, spec, "create")
     actor = actor_of(request, creator)
 
     async def produce(conn: AsyncConnection) -> CreatedKey:
@@ -74,8 +74,8 @@ async def revoke_key(
     key_id: str = KEY_ID,
     key: ApiKey = Depends(require(Scope.KEYS_MANAGE)),
 ) -> KeyOut:
-    """Revoke a key. Every process refuses it within a second."""
+    """Revoke a key holding no more than this one. Every process refuses it within a second."""
     revoked = await key_service.revoke_key(
-        gateway_of(request).database, actor_of(request, key), key_id
+        gateway_of(request).database, actor_of(request, key), key, key_id
     )
     return KeyOut.of(revoked)

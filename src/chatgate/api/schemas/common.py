@@ -10,9 +10,8 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-# Deeper JSON than this is refused before it reaches the JSON encoder (whose limit is 254)
-# or Python's recursion limit; no message field nests more than a few levels.
-MAX_DEPTH = 64
+from chatgate.domain.json_body import MAX_DEPTH
+
 # The JSON encoder writes integers of at most 64 bits (signed, or unsigned when positive).
 _INT_RANGE = range(-(2**63), 2**64)
 
