@@ -274,7 +274,8 @@ class ContractSpec:
     fault_codes: Mapping[str, str] = field(default_factory=dict)
     # The error code of the ``failed`` status webhook for each fault kind the platform
     # accepts at send and reports failed later (Meta's delivery-time failures). Together
-    # with ``fault_codes`` this names every fault kind the emulators know.
+    # with ``fault_codes`` this names every fault kind the emulators know but
+    # ``answer_lost``, which the emulator core plays alike for every platform.
     async_fault_codes: Mapping[str, str] = field(default_factory=dict)
     # Whether a throttled send carries the platform's retry hint in ``retry_after``.
     rate_limit_hint: bool = True

@@ -2,8 +2,8 @@
 
 The shared end-to-end suite covers Kakao like every platform (brand-message content kinds,
 statuses, faults); here: AlimTalk templates with Korean text arriving byte-exact, the
-templates-only rule, a failure Kakao reports later, and results polled from NHN where no
-webhook is configured.
+templates-only rule, a failure Kakao reports later, results polled from NHN where no
+webhook is configured, and a send whose answer was lost, which NHN drops when tried again.
 """
 
 from __future__ import annotations
@@ -73,17 +73,38 @@ async def test_free_text_needs_the_brand_type_and_then_goes_as_a_brand_message(
     assert call["body"]["content"] == text["text"]
 
 
+async def _template_with_fault(
+    stack: Stack, session: Session, kind: str, status: str
+) -> tuple[str, dict[str, Any]]:
+    """A template to a new user whose first send plays ``kind``; the user, and the message
+    once it reached ``status``."""
+    user = stack.new_user(KAKAO)
+    await session.fault(KAKAO, kind=kind, recipient=user)
+    message = await session.accepted(KAKAO, user, TEMPLATE)
+    return user, await session.reaches(message["id"], status)
+
+
 async def test_a_user_kakao_cannot_reach_ends_failed_with_kakaos_code(
     stack: Stack, session: Session
 ) -> None:
-    user = stack.new_user(KAKAO)
-    await session.fault(KAKAO, kind="invalid_recipient", recipient=user)
-    message = await session.accepted(KAKAO, user, TEMPLATE)
-    failed = await session.reaches(message["id"], "failed")
+    user, failed = await _template_with_fault(stack, session, "invalid_recipient", "failed")
     assert failed["error"]["code"] == "3019"
     statuses = [event["status"] for event in failed["events"] if event["status"]]
     assert statuses[:2] == ["queued", "sent"]
     assert [call["status"] for call in await session.received(KAKAO, user)] == [200]
+
+
+async def test_a_send_whose_answer_was_lost_reaches_the_user_once(
+    stack: Stack, session: Session
+) -> None:
+    user, delivered = await _template_with_fault(stack, session, "answer_lost", "delivered")
+    kept, repeated = await session.calls_for(KAKAO, user, 2)
+    # NHN kept the first try, its answer lost on the way, and refused the second as a repeat.
+    assert kept["message_id"] is not None
+    assert repeated["message_id"] is None
+    assert repeated["body"] == kept["body"]
+    assert delivered["provider_message_id"] == kept["message_id"]
+    assert len(await session.received(KAKAO, user)) == 2
 
 
 async def test_without_a_webhook_the_result_is_polled_from_nhn(

@@ -5,6 +5,18 @@
   messages), with ``X-Secret-Key``; which one, and how content maps to it, is described in
   :mod:`chatgate.channels.kakao_build`. The answer's ``message.requestId`` and the
   recipient's ``recipientSeq`` name the message: ``"{requestId}:{recipientSeq}"``.
+- Repeated tries: every try of a message carries ``X-NC-API-IDEMPOTENCY-KEY``, derived from
+  our message id (:func:`chatgate.channels.base.retry_key`). NHN refuses a key it saw in
+  the last ten minutes with ``-1005``: an earlier try was accepted and its answer lost (a
+  timeout, a crash before our commit). That try is the send's outcome, found by List
+  Messages of the same product (``GET .../messages`` with ``startRequestDate``,
+  ``endRequestDate`` and ``recipientGroupingKey``, our message id), so that the message
+  keeps the platform id NHN's results name. A repeat whose earlier try is not listed (yet)
+  is retryable, after :data:`UNLISTED_RETRY_SECONDS` at least: a repeat within the ten
+  minutes finds it once listed, and one after them is sent afresh, which is right should
+  the key be held by a try NHN did not keep (NHN does not say whether a refused try holds
+  its key). NHN's brand-message guide shows the header on one of its reads rather than on
+  its sends; it goes on both products' sends all the same.
 - Errors live in ``header.isSuccessful`` / ``resultCode`` / ``resultMessage``, often with
   HTTP 200 (see :mod:`chatgate.channels.kakao_parse`); NHN documents no throttling answer
   and no retry hint, so a 429 is retried on our own schedule.
@@ -23,6 +35,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -39,12 +53,16 @@ from chatgate.channels.base import (
     SignatureError,
     StatusUpdate,
     error_from_transport,
+    retry_key,
 )
 from chatgate.channels.kakao_build import ALIMTALK, build_call
 from chatgate.channels.kakao_parse import (
+    REPEATED_KEY,
     RESULT_STATUSES,
     header_error,
     is_success,
+    kst_minute,
+    listed_ref,
     parse_webhook,
     queried_update,
     sent_ref,
@@ -56,10 +74,20 @@ from chatgate.domain.status import Status
 
 SIGNATURE_HEADER = "x-toast-webhook-signature"
 SECRET_KEY_HEADER = "X-Secret-Key"  # noqa: S105 - a header name
+IDEMPOTENCY_HEADER = "X-NC-API-IDEMPOTENCY-KEY"
+JSON_TYPE = "application/json;charset=UTF-8"
 # The path of each product's API, after the host.
 PRODUCT_PATHS = {ALIMTALK: "alimtalk/v2.3", "brand": "brand-message/v1.0"}
 # How long after a send to ask for a result no webhook has brought, by default.
 DEFAULT_POLL_SECONDS = 300.0
+# NHN refuses a key seen in the last ten minutes: the accepted try is looked for over a
+# wider span around now, for clocks that do not agree to the minute.
+LOOKUP_BEFORE_SECONDS = 15 * 60.0
+LOOKUP_AFTER_SECONDS = 5 * 60.0
+# A refused repeat whose earlier try NHN does not list yet waits this long at least: time for
+# the list to catch up, and (over a few tries) for a key held by a try NHN did not keep to
+# lapse.
+UNLISTED_RETRY_SECONDS = 120.0
 
 
 class KakaoCredentials(BaseModel):
@@ -91,6 +119,8 @@ class KakaoAdapter(ChannelAdapter[KakaoCredentials]):
     )
     # Kakao's delivery result codes; there is no read receipt.
     status_map: ClassVar[dict[str, Status]] = dict(RESULT_STATUSES)
+    # The span an accepted try is looked for in is judged against this clock.
+    clock: ClassVar[Callable[[], float]] = staticmethod(time.time)
 
     def _url(self, product: str, path: str) -> str:
         return f"{self.api_base}/{PRODUCT_PATHS[product]}/appkeys/{self.credentials.app_key}/{path}"
@@ -102,25 +132,55 @@ class KakaoAdapter(ChannelAdapter[KakaoCredentials]):
             method="POST",
             url=self._url(call.product, call.path),
             # The secret key is added at send time so that a built request never holds it.
-            headers={"Content-Type": "application/json;charset=UTF-8"},
+            headers={"Content-Type": JSON_TYPE, IDEMPOTENCY_HEADER: retry_key(message.id)},
             json=call.body,
+            context={"product": call.product, "message_id": message.id},
         )
 
     def _auth(self) -> dict[str, str]:
         return {SECRET_KEY_HEADER: self.credentials.secret_key.get_secret_value()}
 
     async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
-        """Make the call; the message's ``"{requestId}:{recipientSeq}"``."""
+        """Make the call; the message's ``"{requestId}:{recipientSeq}"``.
+
+        A repeat NHN refuses as one (``-1005``) has the earlier, accepted try as its outcome.
+        """
         # UTF-8 as given, no \\u escapes: the bytes NHN gets are the bytes we were given.
         body = json.dumps(request.json, ensure_ascii=False, separators=(",", ":"))
-        answer = await self._call(
-            http, "POST", request.url, {**request.headers, **self._auth()}, body.encode("utf-8")
-        )
+        headers = {**request.headers, **self._auth()}
+        try:
+            answer = await self._call(http, "POST", request.url, headers, body.encode("utf-8"))
+            reference = sent_ref(answer)
+        except ProviderError as error:
+            if error.code != REPEATED_KEY:
+                raise
+            reference = await self._accepted_try(request.context, http)
         poll = self.settings.result_poll_seconds
         return SendResult(
-            provider_message_id=sent_ref(answer),
+            provider_message_id=reference,
             poll_after=DEFAULT_POLL_SECONDS if poll is None else poll,
         )
+
+    async def _accepted_try(self, context: Mapping[str, Any], http: httpx.AsyncClient) -> str:
+        """The platform id of the accepted try NHN lists for our message id."""
+        now = type(self).clock()
+        query = {
+            "startRequestDate": kst_minute(now - LOOKUP_BEFORE_SECONDS),
+            "endRequestDate": kst_minute(now + LOOKUP_AFTER_SECONDS),
+            "recipientGroupingKey": context["message_id"],
+        }
+        headers = {"Content-Type": JSON_TYPE, **self._auth()}
+        url = self._url(context["product"], "messages")
+        answer = await self._call(http, "GET", url, headers, None, params=query)
+        reference = listed_ref(answer)
+        if reference is None:
+            raise ProviderError(
+                REPEATED_KEY,
+                "NHN refused a repeated try of this message and does not list the earlier one yet",
+                retryable=True,
+                retry_after=UNLISTED_RETRY_SECONDS,
+            )
+        return reference
 
     async def poll_status(
         self, provider_message_id: str, http: httpx.AsyncClient
@@ -134,7 +194,7 @@ class KakaoAdapter(ChannelAdapter[KakaoCredentials]):
             request_id, seq = split_ref(provider_message_id)
         except ValueError:
             return None
-        headers = {"Content-Type": "application/json;charset=UTF-8", **self._auth()}
+        headers = {"Content-Type": JSON_TYPE, **self._auth()}
         for product in PRODUCT_PATHS:
             url = self._url(product, f"messages/{request_id}/{seq}")
             try:
@@ -154,9 +214,11 @@ class KakaoAdapter(ChannelAdapter[KakaoCredentials]):
         url: str,
         headers: dict[str, str],
         body: bytes | None,
+        *,
+        params: Mapping[str, str] | None = None,
     ) -> Any:
         try:
-            response = await http.request(method, url, headers=headers, content=body)
+            response = await http.request(method, url, headers=headers, content=body, params=params)
         except httpx.TransportError as exc:
             raise error_from_transport(exc) from exc
         try:

@@ -53,6 +53,8 @@ RESULT_STATUSES: Mapping[str, Status] = {
 # Kakao behind it (-7000, "Vendor request API is failed"). Every other non-zero code names
 # a fault in the request, the credentials or the sender profile.
 RETRYABLE_CODES = frozenset({-9999, -7000})
+# "The same 'X-NC-API-IDEMPOTENCY-KEY' was used within the last 10 minute.": a repeat.
+REPEATED_KEY = "-1005"
 # NHN writes its dates in Korean time without an offset.
 KST = timezone(timedelta(hours=9))
 
@@ -115,6 +117,28 @@ def sent_ref(answer: Mapping[str, Any]) -> str:
     if not message.get("requestId") or result.get("recipientSeq") is None:
         raise ProviderError("bad_response", "the answer names no request id", retryable=False)
     return message_ref(message["requestId"], result["recipientSeq"])
+
+
+def listed_ref(answer: Any) -> str | None:
+    """The platform id of the first message a List Messages answer names; ``None`` if none.
+
+    The answer is ``{header, messageSearchResultResponse: {messages: [{requestId,
+    recipientSeq, ...}], totalCount}}``, the same for AlimTalk and brand messages.
+    """
+    found = answer.get("messageSearchResultResponse") if isinstance(answer, Mapping) else None
+    messages = found.get("messages") if isinstance(found, Mapping) else None
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, Mapping):
+            continue
+        request_id, seq = message.get("requestId"), message.get("recipientSeq")
+        if request_id and seq is not None:
+            return message_ref(request_id, seq)
+    return None
+
+
+def kst_minute(at: float) -> str:
+    """A unix time as NHN's list queries take their dates: ``yyyy-MM-dd HH:mm``, Korean time."""
+    return datetime.fromtimestamp(at, KST).strftime("%Y-%m-%d %H:%M")
 
 
 def parse_webhook(body: Any) -> list[InboundEvent]:

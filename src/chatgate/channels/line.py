@@ -7,6 +7,11 @@ statuses with ``{"message", "details"?: [{"message", "property"}]}``: 429 (with 
 hint) and 5xx are worth another try, the rest are not. LINE reports no deliveries or reads
 of pushed messages, so a send promises no receipts: ``sent`` is a message's last status.
 
+A push carries ``X-Line-Retry-Key``, derived from our message id
+(:func:`chatgate.channels.base.retry_key`): LINE accepts it once and answers a repeat with
+409 naming the accepted request, which is the send's outcome. A reply takes no retry key
+(LINE refuses one there; a reply token is single-use anyway).
+
 Webhooks carry ``X-Line-Signature``: the base64 HMAC-SHA256 of the raw body, keyed with the
 channel secret. Inbound files are downloaded from the content host
 (``https://api-data.line.me/v2/bot/message/{id}/content``, the same bearer token); with an
@@ -22,7 +27,6 @@ import base64
 import hashlib
 import hmac
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -45,6 +49,7 @@ from chatgate.channels.base import (
     error_from_transport,
     media_limit,
     media_too_large,
+    retry_key,
     stream_capped,
 )
 from chatgate.channels.line_build import PUSH_PATH, build_call
@@ -57,8 +62,6 @@ INVALID_REPLY_TOKEN = "Invalid reply token"  # noqa: S105 - LINE's error text
 DATA_API_BASE = "https://api-data.line.me"
 # LINE takes videos and audio up to 200 MB and files up to 300 MB from users.
 MAX_DOWNLOAD = 300 * 1024 * 1024
-# Retry keys are derived from our message id, so that every try of one message has the same.
-_RETRY_KEYS = uuid.UUID("6f1d3c52-8a0e-4b7f-9c1e-2d5a7b8e9f01")
 
 
 class LineCredentials(BaseModel):
@@ -139,7 +142,7 @@ class LineAdapter(ChannelAdapter[LineCredentials]):
         headers = {**self._headers(), "Content-Type": "application/json"}
         # LINE accepts a push once per retry key: a try after a lost answer is not sent twice
         # (the reply API takes no retry key: a reply token is single-use anyway).
-        push_headers = {**headers, "X-Line-Retry-Key": str(uuid.uuid5(_RETRY_KEYS, message.id))}
+        push_headers = {**headers, "X-Line-Retry-Key": retry_key(message.id)}
         if path == PUSH_PATH:
             return ProviderRequest("POST", self.api_base + path, push_headers, json=body)
         # Should LINE refuse the token (used, or older than it looked), the same messages go

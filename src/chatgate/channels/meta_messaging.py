@@ -3,6 +3,9 @@
 The two platforms are one Send API and one webhook envelope on Meta's Graph hosts
 (``meta_messaging_build``, ``meta_messaging_parse``); a subclass names its credentials and
 its :class:`Dialect`. Signatures and the subscription check are Meta's (``meta``).
+
+The Send API takes no idempotency key: a try repeated after a lost answer (a timeout, a
+crash before our commit) can reach the user twice.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ itself a few times, then raised as retryable; an invalid destination (0x0B) and 
 refusals of the message itself are permanent; system errors and a lost or unbound session
 are retryable; a bind refused for its credentials fails the send for good (code
 ``bind_failed``) until the connection's credentials change.
+
+SMPP 3.4 has no deduplication (``user_message_reference`` is a reference the SMSC hands
+back, not a key it drops repeats by): a submit whose ``submit_sm_resp`` was lost with the
+connection is submitted again, and can reach the user twice.
 """
 
 from __future__ import annotations

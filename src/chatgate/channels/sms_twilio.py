@@ -6,6 +6,9 @@
   inbound URL, so that statuses come back to the gateway). Twilio answers ``201`` with the
   message resource; its ``sid`` (``SM…``, ``MM…`` for MMS) names the message.
 - Text goes as it is: Twilio picks GSM-7 or UCS-2 and splits it into segments itself.
+- A message resource takes no idempotency key (``I-Twilio-Idempotency-Token`` is a header
+  Twilio sets on its own webhooks; ``IdempotencyKey`` belongs to other resources, such as a
+  call's payments): a try repeated after a lost answer can reach the user twice.
 - Errors are ``{code, message, more_info, status}`` with a real HTTP status: 429 (Twilio's
   20429) and 5xx are worth another try; the rest (21211 invalid ``To``, 21610 unsubscribed
   recipient, 21614 not a mobile number, 21408 region not enabled, 21608 unverified number on

@@ -8,6 +8,9 @@ no delivery or read receipts for bots, so a send promises none.
 Webhooks are authenticated by the secret token given to ``setWebhook``: Telegram sends it
 back in ``X-Telegram-Bot-Api-Secret-Token`` (there is no signature over the body).
 
+The Bot API takes no idempotency key (MTProto's ``random_id`` is not offered to bots), so a
+try repeated after a lost answer can reach the chat twice.
+
 How our content maps to Telegram's methods is described in
 :mod:`chatgate.channels.telegram_build`; how updates are read, in
 :mod:`chatgate.channels.telegram_parse`.

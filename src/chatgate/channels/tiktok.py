@@ -13,6 +13,9 @@ envelope, HTTP 200 even for most refusals (:mod:`chatgate.channels.tiktok_wire`)
 - TikTok lets a business answer only users who wrote, for 48 hours after their last
   message and for at most :data:`MESSAGES_PER_USER_MESSAGE` messages until they write
   again; past that it refuses with ``40064`` (permanent: only the user can reopen it).
+- ``business/message/send/`` takes no request id or other idempotency key (unlike some
+  calls of TikTok's Business API, whose ``request_id`` makes a repeat a no-op): a try
+  repeated after a lost answer can reach the user twice.
 - Webhooks are signed with ``TikTok-Signature`` (the app's client secret) and parsed by
   :mod:`chatgate.channels.tiktok_parse`; they are set in TikTok's developer portal, not by
   API. Inbound media are downloaded through ``business/message/media/download/``, which

@@ -13,6 +13,8 @@
 - ``set_webhook`` is an API call, so :meth:`ViberAdapter.register_webhook` points the bot's
   one webhook at the connection (Viber checks it first with a signed ``webhook`` callback).
 - Inbound media come as a ``media`` URL on Viber's hosts, downloaded without a token.
+- ``send_message`` takes no deduplication key (``tracking_data`` is only echoed back in the
+  user's answers): a try repeated after a lost answer can reach the user twice.
 
 Viber lets a bot write only to users who subscribed (a user's first message subscribes
 them): the gateway refuses a first message with 409 (``CHANNEL_RULES``), and Viber's own

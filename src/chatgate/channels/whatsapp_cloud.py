@@ -12,6 +12,8 @@
   ``whatsapp_cloud_parse``; the content mapping in ``whatsapp_cloud_content``.
 - Media: ``GET /{version}/{media_id}`` gives a short-lived URL, which is downloaded with the
   same Bearer token.
+- Repeated tries: the send takes no idempotency key, so a try repeated after a lost answer
+  (a timeout, a crash before our commit) can reach the user twice.
 """
 
 from __future__ import annotations

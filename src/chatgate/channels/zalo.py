@@ -15,6 +15,9 @@ stored credentials follow (see :meth:`ChannelAdapter.replace_credentials`). One 
 at a time per adapter: sends that failed on the same old token wait for it and then retry
 with the new one, since a second refresh with the spent refresh token would fail.
 
+The message API takes no idempotency key: a try repeated after a lost answer can reach the
+user twice.
+
 ``api_base`` replaces both of Zalo's hosts (``openapi.zalo.me`` for the API and
 ``oauth.zaloapp.com`` for tokens): the emulator serves both under its ``/zalo`` prefix.
 

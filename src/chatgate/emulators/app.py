@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException
 
-from chatgate.emulators.core import EmulatorState, Fault, PlatformEmulator, Timing
+from chatgate.emulators.core import EmulatorState, Fault, LostAnswers, PlatformEmulator, Timing
 from chatgate.emulators.graph import GraphProduct, graph_router
 
 PlatformFactory = type[PlatformEmulator]
@@ -132,6 +132,7 @@ def create_emulator_app(
 
     app = FastAPI(title="Chatgate platform emulator", lifespan=lifespan)
     app.state.emulator = state
+    app.add_middleware(LostAnswers)
     app.include_router(control_router(state, platforms))
     graph_products = [p for p in platforms.values() if isinstance(p, GraphProduct)]
     app.include_router(graph_router(state, graph_products))

@@ -7,11 +7,17 @@ updates after settable delays, user messages on demand) to the URL an account na
 
 Faults are queued per platform through the control API and consumed by the next matching
 sends, so a test can script "two 503s, then success" or "throttled with a retry hint".
+One fault is played here for every HTTP platform alike: ``answer_lost``, a send the platform
+accepts and keeps whose answer never reaches the sender (its edge answers ``502 Bad
+Gateway`` instead), so that a test can watch what a try after a lost answer does. The
+emulator's app runs each call through :class:`LostAnswers` for it; an emulator not served
+over HTTP (the SMSC) is handed the fault itself and plays it its own way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import time
 from abc import ABC, abstractmethod
@@ -23,6 +29,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +40,7 @@ FaultKind = Literal[
     "permanent",  # a request the platform refuses for good (bad parameter)
     "invalid_recipient",  # the user does not exist or cannot be reached
     "async_failure",  # accepted, then reported failed by a status webhook
+    "answer_lost",  # accepted and kept, but the answer fails on its way (a 502 from the edge)
 ]
 
 
@@ -182,13 +190,20 @@ class EmulatorState:
         self.faults.setdefault(platform, []).append(fault)
 
     def take_fault(self, platform: str, recipient: str | None) -> Fault | None:
-        """The fault the next send to ``recipient`` should play, consuming one use of it."""
+        """The fault the next send to ``recipient`` should play, consuming one use of it.
+
+        An ``answer_lost`` fault taken during an HTTP call is played by :class:`LostAnswers`:
+        the platform is told of no fault (it accepts the send as usual) and ``None`` comes back.
+        """
         queue = self.faults.get(platform, [])
         for fault in queue:
             if fault.recipient is None or fault.recipient == recipient:
                 fault.count -= 1
                 if fault.count == 0:
                     queue.remove(fault)
+                if fault.kind == "answer_lost" and (call := _CALL.get()) is not None:
+                    call.answer_lost = True
+                    return None
                 return fault
         return None
 
@@ -235,6 +250,54 @@ class EmulatorState:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.http.aclose()
+
+
+@dataclass
+class _Call:
+    """What a fault decided of the HTTP call being answered."""
+
+    answer_lost: bool = False
+
+
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("emulator_call", default=None)
+LOST_ANSWER = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+class LostAnswers:
+    """ASGI middleware: the answer of a call that took an ``answer_lost`` fault is dropped.
+
+    The platform's route runs to its end (the send is accepted and kept); what reaches the
+    sender is a ``502 Bad Gateway`` page from the platform's edge, as when a proxy in front of
+    the platform loses the connection to it after it committed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the call; pass its answer on, or the edge's 502 if its answer was lost."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        call = _Call()
+        token = _CALL.set(call)
+
+        async def answer(message: Message) -> None:
+            # The platform takes its faults before it answers: by the first byte it is known.
+            if not call.answer_lost:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            _CALL.reset(token)
+        if call.answer_lost:
+            headers = [
+                (b"content-type", b"text/html"),
+                (b"content-length", b"%d" % len(LOST_ANSWER)),
+            ]
+            await send({"type": "http.response.start", "status": 502, "headers": headers})
+            await send({"type": "http.response.body", "body": LOST_ANSWER})
 
 
 class PlatformEmulator(ABC):

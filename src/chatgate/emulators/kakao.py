@@ -15,15 +15,26 @@ Under ``/kakao`` (the adapter's ``api_base`` is ``{emulator}/kakao``):
   ``X-Toast-Webhook-Signature`` (the configured string), and is what
   ``GET .../messages/{requestId}/{recipientSeq}`` answers from then on. An account without
   a webhook URL plays NHN without webhooks configured: only the query tells.
+- A send names itself with ``X-NC-API-IDEMPOTENCY-KEY``: a key the app accepted a send with
+  less than ten minutes earlier (on the emulator's clock, ``time.time``) is refused with
+  ``-1005``, "The same 'X-NC-API-IDEMPOTENCY-KEY' was used within the last 10 minute.",
+  on both products' sends. Only an accepted send holds its key: NHN does not say whether a
+  refused one does.
+- ``GET .../messages`` (List Messages, both products) answers ``{header,
+  messageSearchResultResponse: {messages, totalCount}}`` for a ``requestId`` or a span of
+  request dates (see :mod:`chatgate.emulators.kakao_checks` for its refusals), filtered by
+  ``recipientGroupingKey``, ``recipientNo``, ``senderKey``, ``templateCode``,
+  ``senderGroupingKey``, ``messageStatus`` and ``resultCode``, a page at a time.
 - Faults answered at once: ``server_error`` HTTP 500 with NHN's internal error (-9999),
   ``rate_limit`` HTTP 429 (NHN documents no throttling answer; a ``Retry-After`` when the
-  fault names one), ``permanent`` HTTP 400 with a parameter error (4), ``timeout`` a hang.
+  fault names one), ``permanent`` HTTP 400 with a parameter error (4), ``timeout`` a hang;
+  ``answer_lost`` is accepted, its answer replaced by the edge's 502.
 - No inbound: users cannot write to a business through this API, so the control API's
   ``inbound`` is refused.
 
 Received calls are logged with the recipient as an E.164 number and the message id as the
-adapter names it, ``"{requestId}:{recipientSeq}"``; result queries are logged without a
-recipient.
+adapter names it, ``"{requestId}:{recipientSeq}"``; result queries and lists are logged
+without a recipient.
 """
 
 from __future__ import annotations
@@ -32,40 +43,33 @@ import asyncio
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from chatgate.emulators.core import Account, EmulatorState, Fault, PlatformEmulator, Received
+from chatgate.channels.kakao_parse import KST
+from chatgate.emulators.core import Account, Fault, PlatformEmulator, Received
 from chatgate.emulators.kakao_checks import (
+    DEFAULT_PAGE_SIZE,
     Problem,
     answer,
     check_freestyle,
+    check_list_query,
     check_template_send,
+    list_span,
+    page_of,
 )
+from chatgate.emulators.kakao_results import ALIMTALK, BRAND, DELIVERED, AppState, Result, search
 
 PREFIX = "/kakao"
-ALIMTALK = "/alimtalk/v2.3/appkeys/{app_key}"
-BRAND = "/brand-message/v1.0/appkeys/{app_key}"
 SIGNATURE_HEADER = "X-Toast-Webhook-Signature"
-DELIVERED = "1000"
+IDEMPOTENCY_HEADER = "x-nc-api-idempotency-key"
 # Kakao's result codes of the faults reported after the send.
 LATE_FAILURES = {
     "invalid_recipient": ("3019", "NoSendAvailableException"),
     "async_failure": ("3018", "NoSendAvailableException"),
 }
-KST = timezone(timedelta(hours=9))
-MESSAGE_TYPES = {
-    "alimtalk": "ALIMTALK_NORMAL",
-    "brand": "BRAND_MESSAGE_NORMAL",
-}
-
-
-def _kst(at: float | None = None) -> str:
-    moment = datetime.fromtimestamp(time.time() if at is None else at, UTC).astimezone(KST)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def e164(number: str) -> str:
@@ -73,83 +77,10 @@ def e164(number: str) -> str:
     return "+82" + number[1:] if number.startswith("0") else "+" + number
 
 
-@dataclass
-class Result:
-    """One recipient of one accepted request, and what Kakao said of it (once it has)."""
-
-    product: str
-    account: str
-    request_id: str
-    seq: int
-    body: dict[str, Any]
-    recipient: dict[str, Any]
-    requested: float = field(default_factory=time.time)
-    result_code: str | None = None
-    result_name: str | None = None
-    received: float | None = None
-
-    def query(self, sender_key: str) -> dict[str, Any]:
-        """The ``message`` of a result query's answer."""
-        done = self.result_code is not None
-        return {
-            "requestId": self.request_id,
-            "recipientSeq": self.seq,
-            "senderKey": sender_key,
-            "templateCode": self.body.get("templateCode"),
-            "recipientNo": self.recipient["recipientNo"],
-            "content": self.body.get("content"),
-            "requestDate": _kst(self.requested),
-            "createDate": _kst(self.requested),
-            "receiveDate": _kst(self.received) if self.received else None,
-            "resendStatus": "RSC01",
-            "resendStatusName": "No target of resending",
-            # NHN's documented states are COMPLETED, FAILED and CANCEL; before Kakao answers
-            # the emulator says SENDING (an in-between state NHN's list does not name).
-            "messageStatus": (
-                "SENDING"
-                if not done
-                else "COMPLETED"
-                if self.result_code == DELIVERED
-                else "FAILED"
-            ),
-            "resultCode": self.result_code,
-            "resultCodeName": self.result_name,
-            "senderGroupingKey": self.body.get("senderGroupingKey"),
-            "recipientGroupingKey": self.recipient.get("recipientGroupingKey"),
-        }
-
-    def hook(self) -> dict[str, Any]:
-        """One ``hooks`` item of a ``MESSAGE_RESULT_UPDATE`` webhook."""
-        return {
-            "kakaoMessageType": MESSAGE_TYPES[self.product],
-            "requestId": self.request_id,
-            "recipientSeq": self.seq,
-            "requestDate": _kst(self.requested),
-            "createDate": _kst(self.requested),
-            "receiveDate": _kst(self.received),
-            "recipientNo": self.recipient["recipientNo"],
-            "resultCode": self.result_code,
-            "senderGroupingKey": self.body.get("senderGroupingKey"),
-            "recipientGroupingKey": self.recipient.get("recipientGroupingKey"),
-            "_links": {"self": {"href": self.href}},
-            "hookId": secrets.token_hex(12),
-        }
-
-    @property
-    def href(self) -> str:
-        """The result query's path, as the webhook links it."""
-        base = (ALIMTALK if self.product == "alimtalk" else BRAND).format(app_key=self.account)
-        return f"{base}/messages/{self.request_id}/{self.seq}"
-
-
 class KakaoEmulator(PlatformEmulator):
     """NHN Cloud KakaoTalk Bizmessage apps (one per app key)."""
 
     name = "kakao"
-
-    def __init__(self, state: EmulatorState) -> None:
-        super().__init__(state)
-        self._results: dict[tuple[str, str, int], Result] = {}
 
     # -- control API ----------------------------------------------------------------------
 
@@ -167,7 +98,7 @@ class KakaoEmulator(PlatformEmulator):
             id=str(payload["app_key"]),
             secrets={key: str(payload[key]) for key in needed[1:]},
             webhook_url=payload.get("webhook_url"),
-            extra={"templates": templates},
+            extra={"templates": templates, "app": AppState()},
         )
         self.state.add_account(self.name, account)
         return account
@@ -198,6 +129,14 @@ class KakaoEmulator(PlatformEmulator):
             return await self._send(
                 "brand", app_key, request, check=lambda _, body, __: check_freestyle(body)
             )
+
+        @router.get(ALIMTALK + "/messages")
+        async def alimtalk_list(app_key: str, request: Request) -> Response:
+            return self._list("alimtalk", app_key, request)
+
+        @router.get(BRAND + "/messages")
+        async def brand_list(app_key: str, request: Request) -> Response:
+            return self._list("brand", app_key, request)
 
         @router.get(ALIMTALK + "/messages/{request_id}/{seq}")
         async def alimtalk_result(
@@ -251,6 +190,13 @@ class KakaoEmulator(PlatformEmulator):
             return answer(*problem)
         # Faults and the log name the first recipient, as the gateway addresses users.
         recipient = e164(body["recipientList"][0]["recipientNo"])
+        app: AppState = account.extra["app"]
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key and app.holds(key):
+            self._log(account.id, path, body, recipient=recipient, status=200)
+            return answer(
+                -1005, "The same 'X-NC-API-IDEMPOTENCY-KEY' was used within the last 10 minute."
+            )
         fault = self.state.take_fault(self.name, recipient)
         played = await self._fault_answer(fault)
         if played is not None:
@@ -262,7 +208,7 @@ class KakaoEmulator(PlatformEmulator):
         results = []
         for seq, item in enumerate(body["recipientList"], start=1):
             result = Result(product, account.id, request_id, seq, body, item)
-            self._results[(account.id, request_id, seq)] = result
+            app.results[(request_id, seq)] = result
             self._follow_up(account, result, fault)
             results.append(
                 {
@@ -273,6 +219,8 @@ class KakaoEmulator(PlatformEmulator):
                     "recipientGroupingKey": item.get("recipientGroupingKey"),
                 }
             )
+        if key:
+            app.keys[key] = time.time()
         self._log(account.id, path, body, recipient=recipient, message_id=f"{request_id}:1")
         sent = {
             "requestId": request_id,
@@ -341,11 +289,31 @@ class KakaoEmulator(PlatformEmulator):
         self._log(app_key, request.url.path, None, status=200)
         if account is None or refusal is not None:
             return refusal or answer(-1000, "Invalid appKey.")
-        result = self._results.get((account.id, request_id, seq))
+        result = account.extra["app"].results.get((request_id, seq))
         if result is None or result.product != product:
             # NHN names no error for a request id it does not know: no message.
             return answer()
         return answer(body=result.query(account.secrets["sender_key"]))
+
+    def _list(self, product: str, app_key: str, request: Request) -> Response:
+        """List Messages: a page of the product's messages the query selects."""
+        account, refusal = self._authorized(app_key, request)
+        self._log(app_key, request.url.path, None, status=200)
+        if account is None or refusal is not None:
+            return refusal or answer(-1000, "Invalid appKey.")
+        query = dict(request.query_params)
+        alimtalk = product == "alimtalk"
+        problem = check_list_query(query, create_dates=alimtalk)
+        if problem is not None:
+            return answer(*problem)
+        app: AppState = account.extra["app"]
+        results = [result for result in app.results.values() if result.product == product]
+        span = list_span(query, create_dates=alimtalk)
+        found = search(results, query, span, account.secrets["sender_key"])
+        number, size = page_of(query) or (1, DEFAULT_PAGE_SIZE)
+        shown = found[(number - 1) * size : number * size]
+        listed = {"messages": shown, "totalCount": len(found)}
+        return answer(body=listed, name="messageSearchResultResponse")
 
     def _log(
         self,

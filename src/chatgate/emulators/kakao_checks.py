@@ -4,15 +4,24 @@ NHN answers every call with ``{"header": {"resultCode", "resultMessage", "isSucc
 and, for a refused request, ``isSuccessful: false`` with HTTP 200: the checks here return
 ``(resultCode, resultMessage)`` with NHN's codes and message shapes (``-2000`` a field too
 long, ``-2001`` blank, ``-1001`` a wrong secret key...), or ``None`` when the body is good.
+
+List Messages (``GET .../messages``) needs a ``requestId`` or a span of request dates
+(``yyyy-MM-dd HH:mm``, Korean time; AlimTalk also takes creation dates): without one NHN
+answers ``-4103`` ("RequestId or startRequestDate/endRequestDate is invalid."), with one
+over 31 days ``-4003`` ("Search is possible within 31 days.", the error table's words; the
+list's own page says 30 days).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.responses import JSONResponse
+
+from chatgate.channels.kakao_parse import KST
 
 Problem = tuple[int, str]
 
@@ -34,19 +43,28 @@ MAX_RECIPIENTS = 1000
 MAX_CONTENT = 1300
 MAX_BUTTONS = 5
 MAX_BUTTON_NAME = 14
+MAX_LIST_DAYS = 31
+DEFAULT_PAGE_SIZE = 15
+MAX_PAGE_SIZE = 1000
 _NUMBER = re.compile(r"\d{1,15}")
 _PARAMETER = re.compile(r"#\{([^}]+)\}")
 
 
 def answer(
-    code: int = 0, message: str = "SUCCESS", *, status: int = 200, body: Any = None
+    code: int = 0,
+    message: str = "SUCCESS",
+    *,
+    status: int = 200,
+    body: Any = None,
+    name: str = "message",
 ) -> JSONResponse:
-    """NHN's answer: the header, and the body's ``message`` when there is one."""
+    """NHN's answer: the header, and the body under ``name`` when there is one (``message``;
+    List Messages names it ``messageSearchResultResponse``)."""
     content: dict[str, Any] = {
         "header": {"resultCode": code, "resultMessage": message, "isSuccessful": code == 0}
     }
     if body is not None:
-        content["message"] = body
+        content[name] = body
     return JSONResponse(content, status_code=status)
 
 
@@ -152,4 +170,48 @@ def _check_buttons(buttons: Any) -> Problem | None:
             return -2018, "Button parameter is invalid."
         if button["type"] == "WL" and not button.get("linkMo"):
             return -2018, "Button parameter is invalid."
+    return None
+
+
+def list_span(query: Mapping[str, str], *, create_dates: bool) -> tuple[datetime, datetime] | None:
+    """The first and last minute a List Messages query asks for; ``None`` if it names none
+    (or names them malformed, or backwards)."""
+    kinds = ("RequestDate", "CreateDate") if create_dates else ("RequestDate",)
+    for kind in kinds:
+        first, last = query.get(f"start{kind}"), query.get(f"end{kind}")
+        if first is None and last is None:
+            continue
+        try:
+            start, end = (
+                datetime.strptime(value or "", "%Y-%m-%d %H:%M").replace(tzinfo=KST)
+                for value in (first, last)
+            )
+        except ValueError:
+            return None
+        return (start, end) if start <= end else None
+    return None
+
+
+def page_of(query: Mapping[str, str]) -> tuple[int, int] | None:
+    """``(pageNum, pageSize)`` of a List Messages query (1 and 15 by default); ``None`` when
+    either is not a positive number."""
+    number, size = query.get("pageNum", "1"), query.get("pageSize", str(DEFAULT_PAGE_SIZE))
+    if not (number.isdigit() and size.isdigit()) or int(number) < 1 or int(size) < 1:
+        return None
+    return int(number), int(size)
+
+
+def check_list_query(query: Mapping[str, str], *, create_dates: bool) -> Problem | None:
+    """A List Messages query: a request id or a span of at most 31 days, and a page."""
+    if not query.get("requestId"):
+        span = list_span(query, create_dates=create_dates)
+        if span is None:
+            return -4103, "RequestId or startRequestDate/endRequestDate is invalid."
+        if span[1] - span[0] > timedelta(days=MAX_LIST_DAYS):
+            return -4003, f"Search is possible within {MAX_LIST_DAYS} days."
+    page = page_of(query)
+    if page is None:
+        return 4, "Parameter validation failed: pageNum, pageSize"
+    if page[1] > MAX_PAGE_SIZE:
+        return -2005, f"The 'pageSize' must be less than or equal to {MAX_PAGE_SIZE}."
     return None

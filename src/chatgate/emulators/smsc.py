@@ -13,8 +13,9 @@ session is bound (or not answered with ``deliver_sm_resp`` status 0) go out on t
 bind, as a real SMSC retries them. Faults: the emulator's usual kinds on the next submits
 (``rate_limit`` is ``ESME_RTHROTTLED``, ``server_error`` ``ESME_RSYSERR``, ``permanent``
 ``ESME_RSUBMITFAIL``, ``invalid_recipient`` ``ESME_RINVDSTADR``, ``timeout`` no answer,
-``async_failure`` an ``UNDELIV`` receipt), and two of its own: refuse the next binds, and
-drop every connection of an account.
+``async_failure`` an ``UNDELIV`` receipt, ``answer_lost`` the message accepted and the
+connection cut before its ``submit_sm_resp``), and two of its own: refuse the next binds,
+and drop every connection of an account.
 """
 
 from __future__ import annotations
@@ -258,7 +259,10 @@ class Smsc:
             return
         message_id = format(next(self._ids), "x")
         self._log(link.system_id, message_id, 0, fields, text)
-        link.send(response("submit_sm_resp", submit.sequence, message_id=message_id))
+        if fault is not None and fault.kind == "answer_lost":
+            link.writer.close()  # the message is kept, but its resp never leaves
+        else:
+            link.send(response("submit_sm_resp", submit.sequence, message_id=message_id))
         failed = fault is not None and fault.kind == "async_failure"
         if (submit.registered_delivery or 0) & 0x03 and self.receipt_delay is not None:
             stat = "UNDELIV" if failed else self.receipt_stat

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chatgate.channels.base import ProviderError, StatusUpdate
+from chatgate.channels.kakao_parse import KST
 from chatgate.domain.status import Status
 from tests.channels.kakao import contract
-from tests.channels.kakao.world import ALIMTALK, BRAND, outbound, world
+from tests.channels.kakao.world import ALIMTALK, BRAND, World, outbound, world
 from tests.support import until
 
 TEMPLATES = {"order_shipped": "#{name}님, 주문하신 #{item} 상품이 발송되었습니다."}
@@ -172,3 +174,84 @@ async def test_users_cannot_write_to_a_business() -> None:
         )
         assert answer.status_code == 422
         assert "one-way" in answer.text
+
+
+# -- List Messages ----------------------------------------------------------------------------
+
+
+def _minute(days_from_now: float = 0.0) -> str:
+    moment = datetime.now(KST) + timedelta(days=days_from_now)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _days_around_now() -> dict[str, str]:
+    return {"startRequestDate": _minute(-1), "endRequestDate": _minute(1)}
+
+
+async def _list(w: World, product: str, **query: str) -> dict[str, Any]:
+    base = ALIMTALK if product == "alimtalk" else BRAND
+    answer = await w.client.get(
+        f"{base}/messages", params=query, headers={"X-Secret-Key": contract.SECRET_KEY}
+    )
+    assert answer.status_code == 200
+    listed: dict[str, Any] = answer.json()
+    return listed
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({}, -4103),
+        ({"startRequestDate": _minute()}, -4103),
+        ({"startRequestDate": "2026-12-02", "endRequestDate": "2026-12-03"}, -4103),
+        ({"startRequestDate": _minute(1), "endRequestDate": _minute()}, -4103),
+        ({"startRequestDate": _minute(-32), "endRequestDate": _minute()}, -4003),
+        ({"startRequestDate": _minute(-1), "endRequestDate": _minute(), "pageSize": "1001"}, -2005),
+    ],
+)
+async def test_a_list_needs_a_request_id_or_a_span_of_a_month_at_most(
+    query: dict[str, str], code: int
+) -> None:
+    async with world() as w:
+        answer = await _list(w, "alimtalk", **query)
+        assert _header(answer) == (code, False)
+        assert "messageSearchResultResponse" not in answer
+
+
+async def test_a_list_finds_a_message_by_our_id_within_its_product() -> None:
+    async with world() as w:
+        sent = await w.send(outbound(TEMPLATE))
+        await w.send(outbound(TEMPLATE, message_id="msg_01OTHER"))
+        options = {"kakao": {"type": "brand"}}
+        brand = await w.send(outbound(BRAND_TEXT, options=options, message_id="msg_01BRAND"))
+        ours = await _list(w, "alimtalk", **_days_around_now(), recipientGroupingKey="msg_01TEST")
+        assert _header(ours) == (0, True)
+        [message] = ours["messageSearchResultResponse"]["messages"]
+        assert f"{message['requestId']}:{message['recipientSeq']}" == sent.provider_message_id
+        assert (message["recipientNo"], message["senderKey"], message["templateCode"]) == (
+            contract.WIRE_RECIPIENT,
+            contract.SENDER_KEY,
+            "order_shipped",
+        )
+        [listed] = (await _list(w, "brand", **_days_around_now()))["messageSearchResultResponse"][
+            "messages"
+        ]
+        assert f"{listed['requestId']}:{listed['recipientSeq']}" == brand.provider_message_id
+        assert (listed["chatBubbleType"], listed["targeting"]) == ("TEXT", "I")
+        by_request = await _list(w, "alimtalk", requestId=message["requestId"])
+        assert by_request["messageSearchResultResponse"]["totalCount"] == 1
+
+
+async def test_a_list_keeps_to_its_span_and_pages() -> None:
+    async with world() as w:
+        for number in range(3):
+            await w.send(outbound(TEMPLATE, message_id=f"msg_0{number}"))
+        before = {"startRequestDate": _minute(-2), "endRequestDate": _minute(-1)}
+        empty = await _list(w, "alimtalk", **before)
+        assert empty["messageSearchResultResponse"] == {"messages": [], "totalCount": 0}
+        # The last minute asked for is in the span, up to its end.
+        span = {"startRequestDate": _minute(-1 / 24), "endRequestDate": _minute()}
+        second = await _list(w, "alimtalk", **span, pageNum="2", pageSize="2")
+        page = second["messageSearchResultResponse"]
+        assert page["totalCount"] == 3
+        assert [m["recipientGroupingKey"] for m in page["messages"]] == ["msg_02"]

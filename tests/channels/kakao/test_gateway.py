@@ -150,3 +150,24 @@ async def test_degrade_renders_a_location_down_to_a_brand_text(
     [sent] = [call for call in calls if call["recipient"] == contract.RECIPIENT]
     assert sent["path"].endswith("/freestyle-messages")
     assert sent["body"]["content"].startswith("서울시청\n")
+
+
+async def test_a_send_whose_answer_was_lost_is_sent_once_and_keeps_nhns_id(
+    client: httpx.AsyncClient, tenant: Tenant, emulator: str
+) -> None:
+    await _connect(client, tenant, emulator)
+    async with httpx.AsyncClient(base_url=emulator) as http:
+        fault = {"kind": "answer_lost", "recipient": contract.RECIPIENT}
+        assert (await http.post("/_emulator/kakao/faults", json=fault)).status_code == 201
+    accepted = await _send(client, tenant.live, content=TEMPLATE)
+    assert accepted.status_code == 202, accepted.text
+    message = await wait_for_status(client, tenant.live, accepted.json()["id"], "delivered")
+    async with httpx.AsyncClient(base_url=emulator) as http:
+        calls = (await http.get("/_emulator/kakao/received")).json()
+    sends = [call for call in calls if call["recipient"] == contract.RECIPIENT]
+    # NHN kept the first try (its answer lost on the way) and refused the second as a repeat.
+    assert [call["message_id"] is not None for call in sends] == [True, False]
+    assert message["provider_message_id"] == sends[0]["message_id"]
+    # Delivered by polling NHN's result of that very id.
+    [event] = [e for e in message["events"] if e["status"] == "delivered"]
+    assert event["detail"]["polled"] is True

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from chatgate.channels.base import OutboundMessage, RawRequest, SendResult
 from chatgate.channels.kakao import KakaoAdapter
 from chatgate.emulators.app import control_router
-from chatgate.emulators.core import EmulatorState, Timing
+from chatgate.emulators.core import EmulatorState, LostAnswers, Timing
 from chatgate.emulators.kakao import KakaoEmulator
 from tests.channels.catcher import Catcher
 from tests.channels.kakao import contract
@@ -89,6 +89,7 @@ async def world(*, webhook: bool = True, **account: Any) -> AsyncIterator[World]
     state.timing = Timing(sent_after=None, delivered_after=0.0, read_after=None)
     emulator = KakaoEmulator(state)
     app = FastAPI()
+    app.add_middleware(LostAnswers)
     app.include_router(control_router(state, {"kakao": emulator}))
     app.include_router(emulator.router())
     client = httpx.AsyncClient(

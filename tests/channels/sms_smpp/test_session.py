@@ -122,6 +122,17 @@ async def test_an_invalid_destination_is_refused_at_once(
     assert len(smsc.submitted) == 1
 
 
+async def test_a_submit_whose_answer_is_lost_fails_though_the_smsc_kept_it(
+    smsc: Smsc, faults: FaultQueue, pool: SessionPool
+) -> None:
+    faults.faults.append(Fault(kind="answer_lost"))
+    with pytest.raises(SessionError):
+        await pool.submit_message("ch_1", fast_config(smsc.port), submit_fields())
+    [kept] = smsc.submitted
+    assert (kept.status, kept.text) == (0, "hello")
+    assert kept.message_id
+
+
 async def test_the_window_holds_back_submits_without_an_answer(
     smsc: Smsc, faults: FaultQueue, pool: SessionPool
 ) -> None:

@@ -4,7 +4,8 @@ Every supported sample succeeds and is logged as sent (after the upload, for a p
 takes a file only uploaded first); every fault kind fails with the
 platform's code and the right retry class (the timeout against a real server, since an
 in-process transport ignores client timeouts), or is accepted and then reported failed by a
-signed status webhook.
+signed status webhook; a send whose answer is lost (played by the emulator core alike for
+every platform) is kept by the platform and retryable for the adapter.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from tests.channels.test_contract.suite import (
 
 # Faults a platform may answer at once and that are worth another try.
 RETRYABLE_FAULTS = frozenset({"server_error", "timeout", "rate_limit"})
+# Faults the emulator core plays for every platform alike.
+CORE_FAULTS = frozenset({"answer_lost"})
 # A throttle hint in whole minutes, so that Meta's minutes and Telegram's seconds agree.
 RETRY_AFTER = 120.0
 # The timeout fault hangs well past the client's patience; the hung request ends soon after
@@ -115,8 +118,9 @@ async def test_send_succeeds(
 @pytest.mark.parametrize("platform", by_platform())
 def test_every_fault_kind_is_accounted_for(platform: Platform) -> None:
     at_send, later = set(platform.spec.fault_codes), set(platform.spec.async_fault_codes)
-    assert at_send | later == set(get_args(FaultKind))
+    assert at_send | later | CORE_FAULTS == set(get_args(FaultKind))
     assert not at_send & later
+    assert not (at_send | later) & CORE_FAULTS
 
 
 def _text(platform: Platform) -> OutboundMessage:
@@ -167,6 +171,21 @@ async def test_fault_is_accepted_then_reported_failed(
         result.provider_message_id,
         platform.spec.async_fault_codes[kind],
     )
+
+
+@pytest.mark.parametrize("platform", by_platform())
+async def test_a_send_whose_answer_is_lost_is_kept_by_the_platform_and_retryable(
+    platform: Platform, emu: Emulator
+) -> None:
+    await emu.user_writes()
+    before = len(await emu.received())
+    await emu.control("faults", {"kind": "answer_lost", "recipient": platform.spec.recipient})
+    with pytest.raises(ProviderError) as lost:
+        await emu.adapter.send(emu.adapter.build_request(_text(platform)), emu.client)
+    assert lost.value.retryable
+    [kept] = [call for call in (await emu.received())[before:] if call["recipient"]]
+    assert (kept["status"] < 300, kept["recipient"]) == (True, platform.spec.recipient)
+    assert kept["message_id"]
 
 
 @pytest.mark.parametrize(
