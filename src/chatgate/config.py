@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="webhooks refused for their signature that a connection's inbound log "
         "keeps a minute; the rest are refused alike but not kept",
     )
+    auth_refusals_logged_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="refused authentications the audit log keeps a minute from one address; "
+        "the rest are refused alike but not kept",
+    )
     inbound_refused_retention_days: float = Field(
         default=7.0, gt=0, description="how long the inbound log keeps refused webhooks"
     )

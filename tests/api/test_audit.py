@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 from ipaddress import ip_network
 from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from chatgate.api.app import create_app
 from chatgate.config import Settings
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
@@ -459,3 +462,20 @@ async def test_an_account_never_sees_another_accounts_entries(
     assert await audit(client, other.live, key_id=a_actor) == []
     # B's log holds B's own two keys, made with B's account, and nothing else.
     assert [e["action"] for e in b_log] == ["key.created", "key.created"]
+
+
+async def test_refusals_kept_from_one_address_are_bounded(database_url: str) -> None:
+    """Anyone can be refused: what one address makes the log keep is capped a minute; its
+    requests are refused alike, and another address's refusals are still kept."""
+    application = create_app(settings_for(database_url, auth_refusals_logged_per_minute=3))
+    path = f"/v1/contacts/{new_id('ct')}"
+    async with LifespanManager(application):
+        for address, tries in (("127.0.0.2", 6), ("127.0.0.3", 2)):
+            transport = httpx.ASGITransport(app=application, client=(address, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                for _ in range(tries):
+                    refused = await http.get(path)
+                    assert_envelope(refused, 401, "unauthenticated", "Authorization")
+        kept = await _stored_refusals(application, path)
+    by_address = Counter(row.source_ip for row in kept)
+    assert by_address == {"127.0.0.2": 3, "127.0.0.3": 2}

@@ -72,11 +72,20 @@ def _presents_bearer(dependant: Dependant) -> bool:
 
 
 async def _refused(request: Request, reason: str, key: ApiKey | None = None, **detail: str) -> None:
-    """Record a refusal in the audit log (the caller raises it)."""
+    """Record a refusal in the audit log (the caller raises it), at most
+    ``auth_refusals_logged_per_minute`` a minute from one address: anyone can be refused,
+    and what anyone can do must not grow a table without bound."""
+    gateway = gateway_of(request)
+    source_ip = client_ip(request)
+    kept = await gateway.limiter.hit(
+        f"auth-refusals:{source_ip}", gateway.settings.auth_refusals_logged_per_minute
+    )
+    if not kept.allowed:
+        return
     await record_refusal(
-        gateway_of(request).database,
+        gateway.database,
         reason=reason,
-        source_ip=client_ip(request),
+        source_ip=source_ip,
         key=key,
         detail={"method": request.method, "path": request.url.path, **detail},
     )
