@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     inbound_refused_retention_days: float = Field(
         default=7.0, gt=0, description="how long the inbound log keeps refused webhooks"
     )
+    unowned_refusal_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long the audit log keeps refused authentications that name no key "
+        "of any account",
+    )
     retention_every_seconds: float = Field(
         default=3600.0, gt=0, description="how often a worker prunes what is past its retention"
     )

@@ -12,13 +12,16 @@ from sqlalchemy import func, select
 
 from chatgate.api.app import create_app
 from chatgate.config import Settings
-from chatgate.domain.ids import new_id
+from chatgate.domain.ids import id_floor, new_id
 from chatgate.engine.clock import FakeClock
+from chatgate.services.audit import AUTH_REFUSED
 from chatgate.services.inbound import SIGNATURE_REFUSED
 from chatgate.services.retention import Retention
+from chatgate.storage import audit as audit_store
 from chatgate.storage import channels as channel_store
+from chatgate.storage.audit import AuditEntry
 from chatgate.storage.database import Database
-from chatgate.storage.tables import inbound_log
+from chatgate.storage.tables import audit_log, inbound_log
 from chatgate.storage.types import utcnow
 from tests.api.test_channels import create_whatsapp, wa_webhook
 from tests.api.test_validation import assert_envelope
@@ -99,7 +102,9 @@ async def test_retention_prunes_refusals_past_their_age_only(
     # What the platform sent and Chatgate did not understand is not the retention's.
     await _note(database, channel_id, "unknown", timedelta(days=30))
     clock = FakeClock()
-    retention = Retention(database, clock, refused_webhook_days=7, every_seconds=3600)
+    retention = Retention(
+        database, clock, refused_webhook_days=7, unowned_refusal_days=30, every_seconds=3600
+    )
     assert await retention.run_once() == 1
     assert await _kept(database, channel_id) == 2
     clock.advance(timedelta(days=2).total_seconds())
@@ -125,3 +130,42 @@ async def test_the_worker_prunes_on_its_schedule(settings: Settings, tenant: Ten
             return await _kept(database, channel_id) == 1
 
         await until(pruned)
+
+
+def _refusal_at(account_id: str | None, age: timedelta, number: int) -> AuditEntry:
+    """A refused authentication of ``age`` ago (its id made then: ids sort by time)."""
+    at = utcnow() - age
+    return AuditEntry(
+        id=f"{id_floor('aud', int(at.timestamp() * 1000))[:-4]}{number:04d}",
+        account_id=account_id,
+        api_key_id=None,
+        source_ip="127.0.0.2",
+        action=AUTH_REFUSED,
+        target=None,
+        outcome="refused",
+        detail={"reason": "unknown_key"},
+        created_at=at,
+    )
+
+
+async def test_retention_prunes_old_refusals_of_no_account_only(
+    tenant: Tenant, app: FastAPI
+) -> None:
+    database = gateway(app).database
+    entries = [
+        _refusal_at(None, timedelta(days=40), 1),
+        _refusal_at(None, timedelta(days=20), 2),
+        _refusal_at(tenant.account_id, timedelta(days=40), 3),  # the account's own log
+    ]
+    async with database.write() as conn:
+        await audit_store.insert_entries(conn, entries)
+    retention = Retention(
+        database, FakeClock(), refused_webhook_days=7, unowned_refusal_days=30, every_seconds=60
+    )
+    await retention.run_once()
+    async with database.read() as conn:
+        ids = {e.id for e in entries}
+        kept = set(
+            (await conn.execute(select(audit_log.c.id).where(audit_log.c.id.in_(ids)))).scalars()
+        )
+    assert kept == {entries[1].id, entries[2].id}

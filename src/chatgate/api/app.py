@@ -256,6 +256,7 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
             gateway.database,
             system_clock,
             refused_webhook_days=settings.inbound_refused_retention_days,
+            unowned_refusal_days=settings.unowned_refusal_retention_days,
             every_seconds=settings.retention_every_seconds,
         )
         tasks += [

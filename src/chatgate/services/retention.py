@@ -1,9 +1,12 @@
-"""Pruning what the store keeps only for a while: webhooks refused for their signature.
+"""Pruning what the store keeps only for a while: refusals anyone can cause.
 
 A refused webhook is noted in its connection's inbound log (at most so many a minute, see
 the inbound route), for an operator looking into a misconfigured secret; after
-``refused_webhook_days`` the note has served. Every worker prunes now and then; several
-workers pruning at once delete the same rows, which is harmless.
+``refused_webhook_days`` the note has served. A refused authentication that names no key of
+any account is in the audit log of no account (at most so many a minute from one address,
+see ``api/auth``), for the operator; after ``unowned_refusal_days`` it goes too. Refusals of
+an account's own keys stay with the rest of its audit log. Every worker prunes now and
+then; several workers pruning at once delete the same rows, which is harmless.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from datetime import timedelta
 import structlog
 
 from chatgate.engine.clock import Clock
+from chatgate.services.audit import AUTH_REFUSED
 from chatgate.services.inbound import SIGNATURE_REFUSED
+from chatgate.storage import audit as audit_store
 from chatgate.storage import channels as channel_store
 from chatgate.storage.database import Database
 
@@ -22,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 
 class Retention:
-    """Deletes the inbound log's refused webhooks once they are older than their retention."""
+    """Deletes refusals anyone can cause once they are older than their retention."""
 
     def __init__(
         self,
@@ -30,11 +35,13 @@ class Retention:
         clock: Clock,
         *,
         refused_webhook_days: float,
+        unowned_refusal_days: float,
         every_seconds: float,
     ) -> None:
         self.database = database
         self.clock = clock
         self.refused_webhook_age = timedelta(days=refused_webhook_days)
+        self.unowned_refusal_age = timedelta(days=unowned_refusal_days)
         self.every_seconds = every_seconds
 
     async def run(self) -> None:
@@ -48,9 +55,14 @@ class Retention:
 
     async def run_once(self) -> int:
         """Delete what is past its retention now; how many entries went."""
-        before = self.clock() - self.refused_webhook_age
+        now = self.clock()
         async with self.database.write() as conn:
-            pruned = await channel_store.prune_inbound_log(conn, SIGNATURE_REFUSED, before)
-        if pruned:
-            log.info("retention.pruned", refused_webhooks=pruned)
-        return pruned
+            webhooks = await channel_store.prune_inbound_log(
+                conn, SIGNATURE_REFUSED, now - self.refused_webhook_age
+            )
+            refusals = await audit_store.prune_unowned(
+                conn, AUTH_REFUSED, now - self.unowned_refusal_age
+            )
+        if webhooks or refusals:
+            log.info("retention.pruned", refused_webhooks=webhooks, unowned_refusals=refusals)
+        return webhooks + refusals

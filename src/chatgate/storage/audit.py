@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.domain.ids import id_floor
 from chatgate.storage.tables import audit_log
 
 
@@ -77,3 +78,18 @@ async def list_entries(
         query = query.where(audit_log.c.id < before)
     rows = await conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit))
     return [AuditEntry(**{name: row._mapping[name] for name in _FIELDS}) for row in rows]
+
+
+async def prune_unowned(conn: AsyncConnection, action: str, before: datetime) -> int:
+    """Delete the entries of ``action`` that belong to no account (refusals of keys nobody
+    holds) made before ``before``; how many went. Ids sort by time: the account index
+    finds them."""
+    floor = id_floor("aud", int(before.timestamp() * 1000))
+    result = await conn.execute(
+        delete(audit_log).where(
+            audit_log.c.account_id.is_(None),
+            audit_log.c.id < floor,
+            audit_log.c.action == action,
+        )
+    )
+    return int(result.rowcount or 0)
