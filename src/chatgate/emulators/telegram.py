@@ -4,17 +4,23 @@ Routes, as on ``api.telegram.org``: ``/telegram/bot{token}/{method}`` (GET or PO
 form or multipart parameters; method names in any case) and
 ``/telegram/file/bot{token}/{file_path}`` for downloads.
 
-- A malformed token or an unknown method is ``404 Not Found``; a well-formed token of no
-  registered bot is ``401 Unauthorized``.
+- A malformed token or an unknown method is ``404 Not Found`` (as ``api.telegram.org``
+  answers both); a well-formed token of no registered bot is ``401 Unauthorized``.
+- Methods: ``getMe``, ``setWebhook``, ``deleteWebhook``, ``getWebhookInfo``, ``getFile``,
+  the ``send*`` methods of :mod:`~chatgate.emulators.telegram_send` and ``sendMediaGroup``,
+  ``setMessageReaction``, ``answerCallbackQuery``, and those of
+  :mod:`~chatgate.emulators.telegram_edits` (``sendChatAction``, ``editMessageText``,
+  ``editMessageReplyMarkup``, ``deleteMessage``).
 - A bot may only write to users who wrote to it first (``403 Forbidden: bot can't initiate
   conversation with a user``); a chat that is not a user's (a group id, ``@username``) and
   was never seen is ``400 Bad Request: chat not found``. Telegram has no time window.
 - Telegram has no delivery or read receipts and no asynchronous failures: the only webhooks
   are user updates, posted to the ``setWebhook`` URL with ``X-Telegram-Bot-Api-Secret-Token``
   and only for the update kinds ``allowed_updates`` lets through.
-- Faults (sends only): ``server_error`` 502 Bad Gateway; ``rate_limit`` 429 "Too Many
-  Requests: retry after N" with ``parameters.retry_after``; ``permanent`` and
-  ``async_failure`` a 400; ``invalid_recipient`` 400 "chat not found"; ``timeout`` hangs.
+- Faults (``send*`` and ``setMessageReaction`` only): ``server_error`` 502 Bad Gateway;
+  ``rate_limit`` 429 "Too Many Requests: retry after N" with ``parameters.retry_after``;
+  ``permanent`` and ``async_failure`` a 400; ``invalid_recipient`` 400 "chat not found";
+  ``timeout`` hangs.
 
 Control API: ``register`` takes ``{bot_token, username?, first_name?, webhook_url?,
 secret_token?, allowed_updates?}`` (a webhook URL given here stands for a ``setWebhook``
@@ -27,8 +33,6 @@ message_id?}`` or ``reaction`` ``{message_id, emoji}``.
 
 from __future__ import annotations
 
-import asyncio
-import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -36,7 +40,14 @@ from typing import Any, ClassVar
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from chatgate.emulators.core import Account, EmulatorState, Fault, PlatformEmulator, Received
+from chatgate.emulators.core import Account, EmulatorState, PlatformEmulator, Received
+from chatgate.emulators.telegram_album import album_contents
+from chatgate.emulators.telegram_edits import (
+    check_chat_action,
+    delete_message,
+    edit_reply_markup,
+    edit_text,
+)
 from chatgate.emulators.telegram_inbound import (
     callback_update,
     message_update,
@@ -45,7 +56,9 @@ from chatgate.emulators.telegram_inbound import (
 )
 from chatgate.emulators.telegram_send import (
     SEND_METHODS,
+    Sending,
     inline_keyboard,
+    new_message,
     reaction_types,
     reply_target,
 )
@@ -53,12 +66,14 @@ from chatgate.emulators.telegram_wire import (
     OPT_IN_UPDATES,
     ApiError,
     BotState,
+    Upload,
     as_int,
     bad_request,
     bot_state,
     not_found,
     now,
     ok,
+    play_fault,
     read_params,
     webhook_body,
 )
@@ -88,6 +103,11 @@ class TelegramEmulator(PlatformEmulator):
             "getfile": self._get_file,
             "answercallbackquery": self._answer_callback_query,
             "setmessagereaction": self._set_message_reaction,
+            "sendmediagroup": self._send_media_group,
+            "sendchataction": self._send_chat_action,
+            "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "deletemessage": self._delete_message,
             **{method: self._sender(method) for method in SEND_METHODS},
         }
 
@@ -205,6 +225,8 @@ class TelegramEmulator(PlatformEmulator):
     def _record(self, token: str, method: str, params: Params, status: int, result: Any) -> None:
         chat = str(params["chat_id"]) if params.get("chat_id") is not None else None
         message_id = None
+        if isinstance(result, list) and result:
+            result = result[0]  # an album is named after its first message
         if isinstance(result, dict) and "message_id" in result:
             message_id = f"{result['chat']['id']}:{result['message_id']}"
         elif method.lower() == "setmessagereaction" and status == 200:
@@ -215,7 +237,7 @@ class TelegramEmulator(PlatformEmulator):
                 account=token.split(":", 1)[0],
                 # The path without the token's secret half: the log is shown to anyone.
                 path=f"{PREFIX}/bot{token.split(':', 1)[0]}/{method}",
-                body=params,
+                body={k: v.logged() if isinstance(v, Upload) else v for k, v in params.items()},
                 at=now(),
                 message_id=message_id,
                 recipient=chat,
@@ -281,7 +303,7 @@ class TelegramEmulator(PlatformEmulator):
         stored = bot.files.get(str(params.get("file_id") or ""))
         if stored is None:
             raise bad_request("invalid file_id")
-        if stored.file_size > MAX_DOWNLOAD:
+        if (stored.file_size or 0) > MAX_DOWNLOAD:
             raise bad_request("file is too big")
         return ok(stored.as_file())
 
@@ -306,22 +328,42 @@ class TelegramEmulator(PlatformEmulator):
         self, method: str, account: Account, bot: BotState, params: Params
     ) -> dict[str, Any]:
         chat = await self._chat_for_send(account, method, params)
-        content = SEND_METHODS[method](params, bot)
+        content = await SEND_METHODS[method](Sending(self.state, bot, params))
         markup = inline_keyboard(params)
         replied = reply_target(params, bot, chat)
-        message: dict[str, Any] = {
-            "message_id": bot.next_message_id(chat),
-            "from": bot.user(),
-            "chat": bot.chat(chat),
-            "date": now(),
-        }
-        if replied is not None:
-            message["reply_to_message"] = replied
-        message.update(content)
-        if markup is not None:
-            message["reply_markup"] = markup
-        bot.store(chat, message)
-        return ok(message)
+        return ok(new_message(bot, chat, content, replied, markup))
+
+    async def _send_media_group(
+        self, account: Account, bot: BotState, params: Params
+    ) -> dict[str, Any]:
+        chat = await self._chat_for_send(account, "sendmediagroup", params)
+        contents = await album_contents(Sending(self.state, bot, params))
+        replied = reply_target(params, bot, chat)
+        group = {"media_group_id": str(10**17 + self.state.next_number())}
+        grouped = group if len(contents) > 1 else {}
+        return ok([new_message(bot, chat, {**c, **grouped}, replied) for c in contents])
+
+    async def _send_chat_action(
+        self, account: Account, bot: BotState, params: Params
+    ) -> dict[str, Any]:
+        check_chat_action(params)
+        self._known_chat(account, params)
+        return ok(True)
+
+    async def _edit_message_text(
+        self, account: Account, bot: BotState, params: Params
+    ) -> dict[str, Any]:
+        return ok(await edit_text(self.state, bot, self._known_chat(account, params), params))
+
+    async def _edit_message_reply_markup(
+        self, account: Account, bot: BotState, params: Params
+    ) -> dict[str, Any]:
+        return ok(edit_reply_markup(bot, self._known_chat(account, params), params))
+
+    async def _delete_message(
+        self, account: Account, bot: BotState, params: Params
+    ) -> dict[str, Any]:
+        return ok(delete_message(bot, self._known_chat(account, params), params))
 
     async def _set_message_reaction(
         self, account: Account, bot: BotState, params: Params
@@ -338,33 +380,22 @@ class TelegramEmulator(PlatformEmulator):
         raw = params.get("chat_id")
         if raw is None or raw == "":
             raise bad_request("chat_id is empty")
-        chat = str(raw)
-        fault = self.state.take_fault(self.name, chat)
+        fault = self.state.take_fault(self.name, str(raw))
         if fault is not None:
-            await _play(fault, method)
+            await play_fault(fault, method)
+        return self._known_chat(account, params)
+
+    def _known_chat(self, account: Account, params: Params) -> str:
+        """The chat named by ``chat_id``, if the bot may write to it."""
+        raw = params.get("chat_id")
+        if raw is None or raw == "":
+            raise bad_request("chat_id is empty")
+        chat = str(raw)
         if self.state.seconds_since_user_wrote(self.name, account.id, chat) is None:
             if _USER_CHAT.fullmatch(chat):
                 raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             raise bad_request("chat not found")
         return chat
-
-
-async def _play(fault: Fault, method: str) -> None:
-    """Fail the call as ``fault`` says (a timeout only delays it)."""
-    if fault.kind == "timeout":
-        await asyncio.sleep(fault.seconds)
-    elif fault.kind == "server_error":
-        raise ApiError(502, "Bad Gateway")
-    elif fault.kind == "rate_limit":
-        seconds = 3 if fault.retry_after is None else math.ceil(fault.retry_after)
-        raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
-    elif fault.kind == "invalid_recipient":
-        raise bad_request("chat not found")
-    elif method in ("sendmessage", "setmessagereaction"):
-        # Telegram refuses at once or not at all: an asynchronous failure is a refusal too.
-        raise bad_request("not enough rights to send text messages to the chat")
-    else:
-        raise bad_request("wrong file identifier/HTTP URL specified")
 
 
 def _is_names(value: Any) -> bool:

@@ -7,11 +7,18 @@ numbering); files a user sends are kept so ``getFile`` and the file route can se
 from __future__ import annotations
 
 import base64
-import mimetypes
 from typing import Any
 
 from chatgate.emulators.core import EmulatorState
-from chatgate.emulators.telegram_wire import BotState, StoredFile, as_int, new_file_id, now
+from chatgate.emulators.telegram_files import (
+    FileSource,
+    described,
+    document_like,
+    photo_sizes,
+    store_file,
+)
+from chatgate.emulators.telegram_text import with_entities
+from chatgate.emulators.telegram_wire import BotState, as_int, now
 
 # Inbound media kinds: the Message field, the file_id prefix and the download folder.
 _MEDIA: dict[str, tuple[str, str, str]] = {
@@ -59,7 +66,7 @@ def message_update(
         "date": now(),
     }
     if isinstance(payload.get("text"), str):
-        message["text"] = payload["text"]
+        message.update(with_entities("text", payload["text"]))
     elif isinstance(payload.get("media"), dict):
         message.update(_media(state, bot, payload["media"]))
     elif isinstance(payload.get("location"), dict):
@@ -138,51 +145,22 @@ def _media(state: EmulatorState, bot: BotState, media: dict[str, Any]) -> dict[s
     field, prefix, folder = _MEDIA[kind]
     content = base64.b64decode(media.get("content_base64") or "", validate=True)
     mime_type = str(media.get("mime_type") or "application/octet-stream")
-    stored = _store(state, bot, content, mime_type, prefix, folder)
-    described: dict[str, Any] = {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": stored.file_size,
-    }
+    named = kind in ("document", "video", "audio") and media.get("filename")
+    source = FileSource(str(media["filename"]) if named else None, mime_type, content=content)
+    value: Any
     if kind == "image":
-        # Telegram offers every size it made of a photo, smallest first.
-        thumb = _store(state, bot, content, mime_type, prefix, folder)
-        value: Any = [
-            {
-                "file_id": thumb.file_id,
-                "file_unique_id": thumb.file_unique_id,
-                "file_size": thumb.file_size,
-                "width": 90,
-                "height": 90,
-            },
-            {**described, "width": 1280, "height": 1280},
-        ]
+        value = photo_sizes(state, bot, source, prefix)
     elif kind == "sticker":
-        value = {**described, "width": 512, "height": 512, "type": "regular"}
-        value.update(is_animated=False, is_video=mime_type == "video/webm")
+        value = {**described(store_file(state, bot, source, prefix, folder)), "type": "regular"}
+        value.update(width=512, height=512, is_animated=False, is_video=mime_type == "video/webm")
     else:
-        value = {**described, "mime_type": mime_type}
-        if media.get("filename") and kind in ("document", "video", "audio"):
-            value["file_name"] = media["filename"]
+        value = document_like(state, bot, source, prefix, folder)
         if kind != "document":
             value["duration"] = 3
     fields: dict[str, Any] = {field: value}
     if media.get("caption"):
-        fields["caption"] = media["caption"]
+        fields.update(with_entities("caption", str(media["caption"])))
     return fields
-
-
-def _store(
-    state: EmulatorState, bot: BotState, content: bytes, mime_type: str, prefix: str, folder: str
-) -> StoredFile:
-    file_id, unique_id = new_file_id(prefix)
-    extension = ".oga" if mime_type == "audio/ogg" else mimetypes.guess_extension(mime_type) or ""
-    path = f"{folder}/file_{state.next_number()}{extension}"
-    stored = StoredFile(file_id, unique_id, path, len(content))
-    bot.files[file_id] = stored
-    bot.paths[path] = file_id
-    state.media[file_id] = (content, mime_type)
-    return stored
 
 
 def _location(location: dict[str, Any]) -> dict[str, Any]:

@@ -2,131 +2,137 @@
 
 Each ``send*`` method is validated as Telegram validates it (the same error texts) and
 answered with the ``Message`` it created: ``message_id`` (numbered per chat), ``from`` (the
-bot), ``chat``, ``date`` and the content fields. Files given by URL are not fetched; a
-document by URL must be a GIF, PDF or ZIP file as on Telegram, judged by the URL's
-extension since the emulator has no network.
+bot), ``chat``, ``date`` and the content fields. Files are read as
+:mod:`chatgate.emulators.telegram_files` describes (uploads, ``attach://``, URLs, file
+ids) and reported with their real size when the emulator has their bytes. A document by
+URL must be a GIF, PDF or ZIP file as on Telegram, judged by its content type when the
+emulator downloaded it, else by the URL's extension. Texts and captions carry the
+entities :mod:`chatgate.emulators.telegram_text` finds.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import posixpath
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from chatgate.channels.telegram_build import ALLOWED_REACTIONS, MAX_CALLBACK_DATA
-from chatgate.emulators.telegram_wire import (
-    BotState,
-    as_float,
-    as_int,
-    bad_request,
-    is_true,
-    new_file_id,
-)
+from chatgate.emulators.core import EmulatorState
+from chatgate.emulators.telegram_files import FileSource, document_like, photo_sizes, read_file
+from chatgate.emulators.telegram_text import with_entities
+from chatgate.emulators.telegram_wire import BotState, as_float, as_int, bad_request, is_true, now
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-# Extensions Telegram will take a document from a URL for.
+# What Telegram will take a document from a URL as: by content type, or by extension.
+_URL_DOCUMENT_TYPES = frozenset({"application/pdf", "application/zip", "image/gif"})
 _URL_DOCUMENTS = frozenset({".gif", ".pdf", ".zip"})
 
 Content = dict[str, Any]
 
 
-def text_content(params: dict[str, Any], bot: BotState) -> Content:
+@dataclass(frozen=True)
+class Sending:
+    """One send call being answered: its parameters, the bot, and where files are kept."""
+
+    state: EmulatorState
+    bot: BotState
+    params: dict[str, Any]
+
+    async def file(self, name: str) -> FileSource:
+        """The file parameter ``name``, read (a URL on loopback is downloaded)."""
+        return await read_file(self.params, name, self.bot, self.state.http)
+
+    def int_param(self, name: str, default: int) -> int:
+        """A whole-number parameter the sender may set (a duration, a width...)."""
+        value = as_int(self.params.get(name))
+        return default if value is None or value < 0 else value
+
+
+async def text_content(call: Sending) -> Content:
     """``sendMessage``: 1-4096 characters of text, once surrounding blanks are trimmed."""
-    text = params.get("text")
+    text = call.params.get("text")
     if not isinstance(text, str) or not text.strip():
         raise bad_request("message text is empty")
     if len(text) > MAX_TEXT:
         raise bad_request("message is too long")
-    content: Content = {"text": text}
-    preview = params.get("link_preview_options")
+    content = with_entities("text", text, call.params.get("entities"))
+    preview = call.params.get("link_preview_options")
     if isinstance(preview, dict) and is_true(preview.get("is_disabled")):
         content["link_preview_options"] = {"is_disabled": True}
     return content
 
 
-def _file(params: dict[str, Any], bot: BotState, name: str) -> tuple[str | None, Any]:
-    """The file parameter ``name``: a URL, a known ``file_id`` or an upload."""
-    value = params.get(name)
-    if value is None or value == "":
-        raise bad_request(f"there is no {name} in the request")
-    if isinstance(value, dict) and "upload" in value:
-        return str(value["upload"]), value
-    if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
-        return posixpath.basename(urlsplit(value).path) or None, value
-    if isinstance(value, str) and value in bot.files:
-        return posixpath.basename(bot.files[value].file_path), value
-    raise bad_request("wrong file identifier/HTTP URL specified")
-
-
-def _caption(params: dict[str, Any]) -> Content:
+def caption_of(params: dict[str, Any]) -> Content:
+    """The ``caption`` of a media message, with its entities (checked before the file)."""
     caption = params.get("caption")
     if caption is None or caption == "":
         return {}
     if len(str(caption)) > MAX_CAPTION:
         raise bad_request("message caption is too long")
-    return {"caption": str(caption)}
+    return with_entities("caption", str(caption), params.get("caption_entities"))
 
 
-def _described(prefix: str, filename: str | None, **extra: Any) -> Content:
-    file_id, unique_id = new_file_id(prefix)
-    described: Content = {**extra}
-    if filename:
-        described["file_name"] = filename
-        mime_type = mimetypes.guess_type(filename)[0]
-        if mime_type:
-            described["mime_type"] = mime_type
-    return {**described, "file_id": file_id, "file_unique_id": unique_id, "file_size": 48_213}
-
-
-def photo_content(params: dict[str, Any], bot: BotState) -> Content:
+async def photo_content(call: Sending) -> Content:
     """``sendPhoto``: Telegram answers with the sizes it made of the picture."""
-    _file(params, bot, "photo")
-    sizes = []
-    for width, height in ((90, 67), (320, 240), (800, 600)):
-        file_id, unique_id = new_file_id("AgACAgIAAxkDAAI")
-        sizes.append(
-            {
-                "file_id": file_id,
-                "file_unique_id": unique_id,
-                "file_size": width * height // 10,
-                "width": width,
-                "height": height,
-            }
-        )
-    return {"photo": sizes, **_caption(params)}
+    caption = caption_of(call.params)
+    source = await call.file("photo")
+    return {"photo": photo_sizes(call.state, call.bot, source, "AgACAgIAAxkDAAI"), **caption}
 
 
-def document_content(params: dict[str, Any], bot: BotState) -> Content:
+async def document_content(call: Sending) -> Content:
     """``sendDocument``: by URL only a GIF, PDF or ZIP file."""
-    filename, value = _file(params, bot, "document")
-    if isinstance(value, str) and value not in bot.files:
-        extension = posixpath.splitext(filename or "")[1].lower()
-        if extension and extension not in _URL_DOCUMENTS:
-            raise bad_request("wrong type of the web page content")
-    return {"document": _described("BQACAgIAAxkDAAI", filename), **_caption(params)}
+    caption = caption_of(call.params)
+    source = await call.file("document")
+    if source.url is not None and not _document_by_url(source):
+        raise bad_request("wrong type of the web page content")
+    document = document_like(call.state, call.bot, source, "BQACAgIAAxkDAAI", "documents")
+    return {"document": document, **caption}
 
 
-def video_content(params: dict[str, Any], bot: BotState) -> Content:
-    """``sendVideo``."""
-    filename, _ = _file(params, bot, "video")
-    described = _described("BAACAgIAAxkDAAI", filename, duration=12, width=1280, height=720)
-    return {"video": described, **_caption(params)}
+def _document_by_url(source: FileSource) -> bool:
+    if source.content is not None:
+        return source.mime_type in _URL_DOCUMENT_TYPES
+    extension = posixpath.splitext(source.filename or "")[1].lower()
+    return not extension or extension in _URL_DOCUMENTS
 
 
-def audio_content(params: dict[str, Any], bot: BotState) -> Content:
-    """``sendAudio``."""
-    filename, _ = _file(params, bot, "audio")
-    return {"audio": _described("CQACAgIAAxkDAAI", filename, duration=185), **_caption(params)}
+async def video_content(call: Sending) -> Content:
+    """``sendVideo``: the sender's duration and size, else those of a short HD clip."""
+    caption = caption_of(call.params)
+    source = await call.file("video")
+    video = document_like(call.state, call.bot, source, "BAACAgIAAxkDAAI", "videos")
+    video.update(
+        duration=call.int_param("duration", 12),
+        width=call.int_param("width", 1280),
+        height=call.int_param("height", 720),
+    )
+    return {"video": video, **caption}
 
 
-def voice_content(params: dict[str, Any], bot: BotState) -> Content:
-    """``sendVoice``: a voice note has no file name, and is OGG/Opus."""
-    _file(params, bot, "voice")
-    voice = {**_described("AwACAgIAAxkDAAI", None, duration=4), "mime_type": "audio/ogg"}
-    return {"voice": voice, **_caption(params)}
+async def audio_content(call: Sending) -> Content:
+    """``sendAudio``: with the sender's duration, performer and title."""
+    caption = caption_of(call.params)
+    source = await call.file("audio")
+    audio = document_like(call.state, call.bot, source, "CQACAgIAAxkDAAI", "music")
+    audio["duration"] = call.int_param("duration", 185)
+    for name in ("performer", "title"):
+        if call.params.get(name):
+            audio[name] = str(call.params[name])
+    return {"audio": audio, **caption}
+
+
+async def voice_content(call: Sending) -> Content:
+    """``sendVoice``: a voice note has no file name, and is OGG/Opus unless told otherwise."""
+    caption = caption_of(call.params)
+    source = await call.file("voice")
+    voice = document_like(call.state, call.bot, source, "AwACAgIAAxkDAAI", "voice")
+    voice.pop("file_name", None)
+    voice["mime_type"] = source.mime_type or "audio/ogg"
+    voice["duration"] = call.int_param("duration", 4)
+    return {"voice": voice, **caption}
 
 
 def _point(params: dict[str, Any]) -> Content:
@@ -139,24 +145,25 @@ def _point(params: dict[str, Any]) -> Content:
     return point
 
 
-def location_content(params: dict[str, Any], bot: BotState) -> Content:
+async def location_content(call: Sending) -> Content:
     """``sendLocation``."""
-    return {"location": _point(params)}
+    return {"location": _point(call.params)}
 
 
-def venue_content(params: dict[str, Any], bot: BotState) -> Content:
+async def venue_content(call: Sending) -> Content:
     """``sendVenue``: the message has both ``venue`` and ``location``."""
-    point = _point(params)
+    point = _point(call.params)
     venue = {
         "location": point,
-        "title": str(params.get("title") or ""),
-        "address": str(params.get("address") or ""),
+        "title": str(call.params.get("title") or ""),
+        "address": str(call.params.get("address") or ""),
     }
     return {"venue": venue, "location": point}
 
 
-def contact_content(params: dict[str, Any], bot: BotState) -> Content:
+async def contact_content(call: Sending) -> Content:
     """``sendContact``: a phone number and a first name are required."""
+    params = call.params
     contact: Content = {}
     for name in ("phone_number", "first_name"):
         if not params.get(name):
@@ -168,7 +175,8 @@ def contact_content(params: dict[str, Any], bot: BotState) -> Content:
     return {"contact": contact}
 
 
-SEND_METHODS: dict[str, Callable[[dict[str, Any], BotState], Content]] = {
+ContentBuilder = Callable[[Sending], Awaitable[Content]]
+SEND_METHODS: dict[str, ContentBuilder] = {
     "sendmessage": text_content,
     "sendphoto": photo_content,
     "senddocument": document_content,
@@ -179,6 +187,29 @@ SEND_METHODS: dict[str, Callable[[dict[str, Any], BotState], Content]] = {
     "sendvenue": venue_content,
     "sendcontact": contact_content,
 }
+
+
+def new_message(
+    bot: BotState,
+    chat: str,
+    content: Content,
+    replied: dict[str, Any] | None,
+    markup: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A message the bot sends to ``chat``, kept for replies, edits and reactions."""
+    message: dict[str, Any] = {
+        "message_id": bot.next_message_id(chat),
+        "from": bot.user(),
+        "chat": bot.chat(chat),
+        "date": now(),
+    }
+    if replied is not None:
+        message["reply_to_message"] = replied
+    message.update(content)
+    if markup is not None:
+        message["reply_markup"] = markup
+    bot.store(chat, message)
+    return message
 
 
 def inline_keyboard(params: dict[str, Any]) -> dict[str, Any] | None:

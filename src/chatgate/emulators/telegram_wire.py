@@ -9,8 +9,10 @@ equal to ``error_code``.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from chatgate.emulators.core import Account
+from chatgate.emulators.core import Account, Fault
 
 # Parameters that are objects; in a form or a query string they arrive as JSON text.
 _OBJECT_PARAMS = {
@@ -31,6 +33,9 @@ _OBJECT_PARAMS = {
     "link_preview_options": "link preview options",
     "reaction": "reaction types",
     "allowed_updates": "allowed updates",
+    "media": "media",
+    "entities": "entities",
+    "caption_entities": "caption entities",
 }
 # Update kinds Telegram leaves out unless ``allowed_updates`` names them.
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -67,23 +72,43 @@ def bad_request(reason: str) -> ApiError:
     return ApiError(400, f"Bad Request: {reason}")
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a ``multipart/form-data`` call, as the bot uploaded it."""
+
+    filename: str
+    content: bytes
+    content_type: str | None
+
+    def logged(self) -> dict[str, Any]:
+        """How the call log shows it: its name and size, not its bytes."""
+        return {"upload": self.filename, "size": len(self.content)}
+
+
 @dataclass
 class StoredFile:
-    """A file a user sent, downloadable through ``getFile``."""
+    """A file of a chat (a user's or the bot's), which ``file_id`` names from then on.
+
+    ``file_path`` and ``file_size`` are ``None`` for a file the emulator never had the
+    bytes of (sent by a URL it did not fetch): ``getFile`` then gives no path to download.
+    """
 
     file_id: str
     file_unique_id: str
-    file_path: str
-    file_size: int
+    file_path: str | None
+    file_size: int | None
+    # Not part of a File object, but of the message a file_id sends again.
+    file_name: str | None = None
+    mime_type: str | None = None
 
     def as_file(self) -> dict[str, Any]:
         """The Bot API ``File`` object."""
-        return {
-            "file_id": self.file_id,
-            "file_unique_id": self.file_unique_id,
-            "file_size": self.file_size,
-            "file_path": self.file_path,
-        }
+        file: dict[str, Any] = {"file_id": self.file_id, "file_unique_id": self.file_unique_id}
+        if self.file_size is not None:
+            file["file_size"] = self.file_size
+        if self.file_path is not None:
+            file["file_path"] = self.file_path
+        return file
 
 
 @dataclass
@@ -193,7 +218,7 @@ async def read_params(request: Request) -> dict[str, Any]:
 
 
 def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
-    """Fields of a multipart body; an uploaded file is noted by its name and size."""
+    """Fields of a multipart body: text, or an :class:`Upload` for a file part."""
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
     parsed = BytesParser(policy=HTTP).parsebytes(head + body)
     fields: dict[str, Any] = {}
@@ -207,8 +232,27 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
         if filename is None:
             fields[name] = data.decode("utf-8", "replace")
         else:
-            fields[name] = {"upload": filename, "size": len(data)}
+            given = part.get("content-type")
+            fields[name] = Upload(filename, data, part.get_content_type() if given else None)
     return fields
+
+
+async def play_fault(fault: Fault, method: str) -> None:
+    """Fail the call as ``fault`` says (a timeout only delays it)."""
+    if fault.kind == "timeout":
+        await asyncio.sleep(fault.seconds)
+    elif fault.kind == "server_error":
+        raise ApiError(502, "Bad Gateway")
+    elif fault.kind == "rate_limit":
+        seconds = 3 if fault.retry_after is None else math.ceil(fault.retry_after)
+        raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+    elif fault.kind == "invalid_recipient":
+        raise bad_request("chat not found")
+    elif method in ("sendmessage", "setmessagereaction"):
+        # Telegram refuses at once or not at all: an asynchronous failure is a refusal too.
+        raise bad_request("not enough rights to send text messages to the chat")
+    else:
+        raise bad_request("wrong file identifier/HTTP URL specified")
 
 
 def as_int(value: Any) -> int | None:
