@@ -16,12 +16,16 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Response
 
+from chatgate.channels.base import InboundMessage, RawRequest
+from chatgate.channels.telegram import SECRET_HEADER
 from chatgate.emulators.app import create_emulator_app
 from chatgate.emulators.core import EmulatorState
 from tests.channels.telegram import contract
 from tests.support import served_in_this_loop, until
 
 USER = int(contract.USER_ID)
+# A text as Chatgate sends it (no parse mode), with entities Telegram finds by itself.
+TEXT = "Olá 👋 read https://chatgate.example/docs or type /help, @chatgate_support"
 # What the test's file server holds: name -> (bytes, content type).
 FILES: dict[str, tuple[bytes, str]] = {
     "report.pdf": (b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n", "application/pdf"),
@@ -111,3 +115,14 @@ async def served(**account: Any) -> AsyncIterator[Served]:
         emulator = Served(url, control, files_url)
         await emulator.register(**account)
         yield emulator
+
+
+def adapter_reads(delivery: dict[str, Any]) -> InboundMessage:
+    """What Chatgate's adapter reads from a webhook the emulator delivered (verified first)."""
+    adapter = contract.make_adapter("http://127.0.0.1:9/telegram")
+    headers = {SECRET_HEADER: contract.SECRET_TOKEN}
+    raw = RawRequest("POST", delivery["url"], headers, {}, delivery["body"].encode("utf-8"))
+    adapter.verify(raw)
+    [event] = adapter.parse(raw)
+    assert isinstance(event, InboundMessage)
+    return event

@@ -40,26 +40,14 @@ from aiogram.types import (
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from chatgate.channels.base import InboundMessage, RawRequest
-from chatgate.channels.telegram import SECRET_HEADER
 from tests.channels.telegram import contract
-from tests.channels.telegram.served import FILES, USER, Served, served
-
-TEXT = "Olá 👋 read https://chatgate.example/docs or type /help, @chatgate_support"
+from tests.channels.telegram.served import FILES, TEXT, USER, Served, adapter_reads
 
 
 def aiogram_bot(emulator: Served, token: str = contract.BOT_TOKEN) -> Bot:
     """An aiogram bot whose API server is the emulator."""
     api = TelegramAPIServer.from_base(emulator.api_base)
     return Bot(token, session=AiohttpSession(api=api))
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[Served]:
-    """The emulator with the test bot, and a user who started it."""
-    async with served() as running:
-        await running.user_writes(text="/start")
-        yield running
 
 
 @pytest.fixture
@@ -301,22 +289,6 @@ async def aiogram_webhook(bot: Bot, dispatcher: Dispatcher, secret: str) -> Asyn
         await runner.cleanup()
 
 
-def _adapter_reads(delivery: dict[str, Any]) -> InboundMessage:
-    """What Chatgate's adapter reads from the same webhook, verified with the same secret."""
-    adapter = contract.make_adapter("http://127.0.0.1:9/telegram")
-    raw = RawRequest(
-        "POST",
-        delivery["url"],
-        {SECRET_HEADER: contract.SECRET_TOKEN},
-        {},
-        delivery["body"].encode("utf-8"),
-    )
-    adapter.verify(raw)
-    [event] = adapter.parse(raw)
-    assert isinstance(event, InboundMessage)
-    return event
-
-
 async def test_updates_are_verified_and_dispatched_by_aiogram(emulator: Served, bot: Bot) -> None:
     dispatcher = Dispatcher()
     started: list[Message] = []
@@ -364,7 +336,7 @@ async def test_updates_are_verified_and_dispatched_by_aiogram(emulator: Served, 
     assert documents == [content]
     assert [(q.data, q.message.message_id if q.message else None) for q in pressed] == [("yes", 3)]
     # Chatgate's adapter reads the same updates as aiogram does.
-    read = [_adapter_reads(delivery) for delivery in deliveries]
+    read = [adapter_reads(delivery) for delivery in deliveries]
     assert read[0].content == {"type": "text", "text": "/start"}
     assert read[0].provider_message_id == f"{USER}:{started[0].message_id}"
     assert read[2].content == {"type": "reply", "reply": {"id": "yes", "title": "Yes"}}
