@@ -58,7 +58,10 @@ async def read_file(
     if isinstance(value, Upload):
         if not value.content:
             raise bad_request("file must be non-empty")
-        mime_type = value.content_type or mimetypes.guess_type(value.filename)[0]
+        # Telegram types a file by its name; a part's own type says little (aiogram and
+        # python-telegram-bot send application/octet-stream for every file).
+        given = value.content_type if value.content_type != "application/octet-stream" else None
+        mime_type = mimetypes.guess_type(value.filename)[0] or given
         return FileSource(value.filename, mime_type, content=value.content)
     if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
         return await _from_url(value, http)
@@ -77,11 +80,12 @@ async def _from_url(url: str, http: httpx.AsyncClient) -> FileSource:
         async with http.stream("GET", url, timeout=_URL_TIMEOUT) as response:
             if response.status_code >= 400:
                 raise bad_request("failed to get HTTP URL content")
-            content = b""
+            received = bytearray()
             async for chunk in response.aiter_bytes():
-                content += chunk
-                if len(content) > MAX_URL_FILE:
+                received += chunk
+                if len(received) > MAX_URL_FILE:
                     raise bad_request("failed to get HTTP URL content")
+            content = bytes(received)
             content_type = response.headers.get("content-type", "")
     except httpx.HTTPError as exc:
         raise bad_request("failed to get HTTP URL content") from exc

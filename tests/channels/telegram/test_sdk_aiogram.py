@@ -153,7 +153,11 @@ async def test_uploads_by_attach_round_trip_through_get_file(bot: Bot) -> None:
     content = b"quarterly numbers\n" * 40
     sent = await bot.send_document(USER, BufferedInputFile(content, "numbers.txt"))
     assert sent.document is not None
-    assert (sent.document.file_name, sent.document.file_size) == ("numbers.txt", len(content))
+    assert (sent.document.file_name, sent.document.mime_type, sent.document.file_size) == (
+        "numbers.txt",
+        "text/plain",
+        len(content),
+    )
     file = await bot.get_file(sent.document.file_id)
     assert file.file_path is not None
     assert file.file_size == len(content)
