@@ -6,9 +6,13 @@
   a ``To`` that is not E.164, 21606 a ``From`` that is not the account's, 21617 a body over
   1600 characters, 21620 a media URL that is not HTTP(S), 21610 a user who texted STOP) and
   answers ``201`` with the message resource (``SM…``, or ``MM…`` with media; ``num_segments``
-  counted GSM-7 or UCS-2). Then, when the send named a ``StatusCallback``, it posts the
-  ``sent`` and ``delivered`` callbacks at the state's timing (``read_after`` is not used:
-  SMS has no read receipts), signed with ``X-Twilio-Signature`` over that URL.
+  counted GSM-7 or UCS-2). The message then moves to ``sent`` and ``delivered`` at the
+  state's timing (``read_after`` is not used: SMS has no read receipts) and, when the send
+  named a ``StatusCallback``, each move is posted there, signed with ``X-Twilio-Signature``
+  over that URL.
+- ``GET .../Messages/{MessageSid}.json`` and ``GET .../Messages.json`` fetch and list the
+  account's messages, sent and received (see ``twilio_messages``). Any other resource or
+  method is answered as Twilio answers a resource it does not have: ``404`` / 20404.
 - A user's message is posted to the number's webhook URL, form-encoded and signed the same
   way; MMS media are served at their ``MediaUrl`` path (HTTP Basic, then a redirect to the
   emulated CDN), as on ``api.twilio.com``.
@@ -24,7 +28,6 @@ where ``media`` is one or a list of ``{content_base64, mime_type}``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import time
@@ -35,13 +38,22 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from chatgate.emulators.core import Account, Fault, PlatformEmulator, Received
+from chatgate.emulators.twilio_messages import (
+    fetch,
+    keep,
+    message_resource,
+    move,
+    not_found,
+    page,
+    status_callback,
+)
 from chatgate.emulators.twilio_wire import (
     API_VERSION,
     MAX_BODY,
     TWILIO_HOST,
     basic_credentials,
     error,
-    message_resource,
+    fault_answer,
     new_sid,
     segments,
     sign,
@@ -51,6 +63,8 @@ PREFIX = "/twilio"
 CDN_PATH = f"{PREFIX}/_cdn"
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+# An account's resources: ``{version}/Accounts/{AccountSid}/...`` (Basic auth first).
+_ACCOUNT_PATH = re.compile(r"[^/]+/Accounts/(?P<sid>[^/]+)/.+")
 # Twilio's default opt-out and opt-in keywords (a message of that one word).
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN = frozenset({"START", "YES", "UNSTOP"})
@@ -100,6 +114,16 @@ class TwilioEmulator(PlatformEmulator):
         media = [media] if isinstance(media, dict) else media
         sid = new_sid("MM" if media else "SM")
         params = self._incoming(account, user, sid, text, media)
+        resource = message_resource(
+            account.secrets["account_sid"],
+            sid,
+            sender=user,
+            recipient=account.id,
+            body=text,
+            media_count=len(media),
+            inbound=True,
+        )
+        keep(account, self.state.next_number(), resource)
         self._opt(account, user, text)
         self.state.user_wrote(self.name, account.id, user)
         if account.webhook_url is not None:
@@ -171,6 +195,26 @@ class TwilioEmulator(PlatformEmulator):
         async def create(version: str, account_sid: str, request: Request) -> Response:
             return await self._create(version, account_sid, request)
 
+        @router.get("/{version}/Accounts/{account_sid}/Messages.json")
+        async def listing(version: str, account_sid: str, request: Request) -> Response:
+            numbers = self._authenticated(account_sid, request)
+            if numbers is None:
+                return error(401, 20003, "Authenticate")
+            if version != API_VERSION:
+                return not_found(_twilio_path(request))
+            return page(numbers, account_sid, request.query_params)
+
+        @router.get("/{version}/Accounts/{account_sid}/Messages/{message_sid}.json")
+        async def message(
+            version: str, account_sid: str, message_sid: str, request: Request
+        ) -> Response:
+            numbers = self._authenticated(account_sid, request)
+            if numbers is None:
+                return error(401, 20003, "Authenticate")
+            if version != API_VERSION:
+                return not_found(_twilio_path(request))
+            return fetch(numbers, message_sid, _twilio_path(request))
+
         @router.get("/{version}/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}")
         async def media(
             version: str, account_sid: str, message_sid: str, media_sid: str, request: Request
@@ -178,13 +222,21 @@ class TwilioEmulator(PlatformEmulator):
             if self._authenticated(account_sid, request) is None:
                 return error(401, 20003, "Authenticate")
             if media_sid not in self._media_ids:
-                return error(404, 20404, f"The requested resource {request.url.path} was not found")
+                return not_found(_twilio_path(request))
             return RedirectResponse(f"{CDN_PATH}/{media_sid}", status_code=307)
 
         @router.get("/_cdn/{media_sid}")
         async def cdn(media_sid: str) -> Response:
             answer = self.state.media_answer(media_sid) if media_sid in self._media_ids else None
             return Response(status_code=404) if answer is None else answer
+
+        # Last: whatever the routes above do not name, Twilio does not have.
+        @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        async def unknown(path: str, request: Request) -> Response:
+            account = _ACCOUNT_PATH.fullmatch(path)
+            if account is not None and self._authenticated(account["sid"], request) is None:
+                return error(401, 20003, "Authenticate")
+            return not_found(_twilio_path(request))
 
         return router
 
@@ -215,7 +267,7 @@ class TwilioEmulator(PlatformEmulator):
         to = str(form["To"]) if "To" in form else None
         if version != API_VERSION:
             self._record(account_sid, form, to, 404)
-            return error(404, 20404, f"The requested resource {request.url.path} was not found")
+            return not_found(_twilio_path(request))
         numbers = self._authenticated(account_sid, request)
         if numbers is None:
             self._record(account_sid, form, to, 401)
@@ -223,7 +275,7 @@ class TwilioEmulator(PlatformEmulator):
         refusal = self._check(numbers, form, media)
         if refusal is None:
             fault = self.state.take_fault(self.name, to)
-            refusal = await _refusal(fault)
+            refusal = await fault_answer(fault)
         else:
             fault = None
         if refusal is not None:
@@ -232,10 +284,18 @@ class TwilioEmulator(PlatformEmulator):
         sid = new_sid("MM" if media else "SM")
         self._record(account_sid, form, to, 201, sid)
         number = next(n for n in numbers if n.id == form["From"])
+        resource = message_resource(
+            account_sid,
+            sid,
+            sender=str(form["From"]),
+            recipient=str(form["To"]),
+            body=str(form.get("Body") or ""),
+            media_count=len(media),
+        )
+        keep(number, self.state.next_number(), resource)
         callback = form.get("StatusCallback")
-        if isinstance(callback, str) and callback:
-            self._follow_up(number, callback, sid, form, fault)
-        return JSONResponse(message_resource(account_sid, sid, form, media), status_code=201)
+        self._follow_up(number, callback if isinstance(callback, str) else "", resource, fault)
+        return JSONResponse(resource, status_code=201)
 
     def _check(
         self, numbers: list[Account], form: dict[str, Any], media: list[str]
@@ -290,72 +350,31 @@ class TwilioEmulator(PlatformEmulator):
         )
 
     def _follow_up(
-        self, number: Account, url: str, sid: str, form: dict[str, Any], fault: Fault | None
+        self, number: Account, url: str, resource: dict[str, Any], fault: Fault | None
     ) -> None:
-        """Schedule the status callbacks of an accepted message."""
+        """Move an accepted message on at the state's timing, posting each move to ``url``
+        (the send's ``StatusCallback``; none when empty)."""
         timing = self.state.timing
+        steps: list[tuple[float, str, tuple[int, str] | None]] = []
         if fault is not None and fault.kind == "async_failure":
             delay = next(
                 (d for d in (timing.sent_after, timing.delivered_after) if d is not None), 0.0
             )
-            self._schedule(
-                number, url, delay, _callback(number, sid, form, "undelivered", UNREACHABLE)
-            )
-            return
-        for name, after in (("sent", timing.sent_after), ("delivered", timing.delivered_after)):
-            if after is not None:
-                self._schedule(number, url, after, _callback(number, sid, form, name))
+            steps.append((delay, "undelivered", UNREACHABLE))
+        else:
+            for name, after in (("sent", timing.sent_after), ("delivered", timing.delivered_after)):
+                if after is not None:
+                    steps.append((after, name, None))
+        for delay, status, failure in steps:
 
-    def _schedule(
-        self, number: Account, url: str, delay: float, params: list[tuple[str, str]]
-    ) -> None:
-        async def deliver() -> None:
-            await self._post(number, url, params)
+            async def step(status: str = status, failure: tuple[int, str] | None = failure) -> None:
+                move(resource, status, failure)
+                if url:
+                    await self._post(number, url, status_callback(resource))
 
-        self.state.later(delay, deliver)
+            self.state.later(delay, step)
 
 
-def _callback(
-    number: Account,
-    sid: str,
-    form: dict[str, Any],
-    status: str,
-    failure: tuple[int, str] | None = None,
-) -> list[tuple[str, str]]:
-    """The parameters of a status callback."""
-    params = [
-        ("SmsSid", sid),
-        ("SmsStatus", status),
-        ("MessageStatus", status),
-        ("To", str(form["To"])),
-        ("MessageSid", sid),
-        ("AccountSid", number.secrets["account_sid"]),
-        ("From", str(form["From"])),
-        ("ApiVersion", API_VERSION),
-    ]
-    if failure is not None:
-        params += [("ErrorCode", str(failure[0])), ("ErrorMessage", failure[1])]
-    return params
-
-
-async def _refusal(fault: Fault | None) -> Response | None:
-    """The answer a synchronous fault plays, if any (a timeout hangs first)."""
-    if fault is None:
-        return None
-    if fault.kind == "server_error":
-        return error(500, 20500, "An internal server error has occurred")
-    if fault.kind == "timeout":
-        await asyncio.sleep(fault.seconds)
-        return error(503, 20503, "Service unavailable")
-    if fault.kind == "rate_limit":
-        return error(429, 20429, "Too Many Requests")
-    if fault.kind == "permanent":
-        return error(
-            400,
-            21408,
-            "Permission to send an SMS has not been enabled for the region indicated by "
-            "the 'To' number",
-        )
-    if fault.kind == "invalid_recipient":
-        return error(400, 21614, "'To' number is not a valid mobile number")
-    return None
+def _twilio_path(request: Request) -> str:
+    """The request's path as Twilio names it: without the emulator's prefix."""
+    return request.url.path.removeprefix(PREFIX)

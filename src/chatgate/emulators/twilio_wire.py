@@ -1,4 +1,4 @@
-"""What the Twilio emulator writes: ids, segments, error bodies, message resources, signatures.
+"""What the Twilio emulator writes: ids, segments, error bodies, signatures.
 
 Written from Twilio's documentation, independently of the adapter, so that the two check
 each other: a signature the emulator makes is one the adapter must accept.
@@ -6,15 +6,17 @@ each other: a signature the emulator makes is one the adapter must accept.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from email.utils import formatdate
-from typing import Any
 
+from fastapi import Response
 from fastapi.responses import JSONResponse
+
+from chatgate.emulators.core import Fault
 
 API_VERSION = "2010-04-01"
 TWILIO_HOST = "https://api.twilio.com"
@@ -52,37 +54,6 @@ def error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def message_resource(
-    account_sid: str, sid: str, form: dict[str, Any], media: Sequence[str]
-) -> dict[str, Any]:
-    """The message resource ``Messages.json`` answers with (201), status ``queued``."""
-    body = str(form.get("Body") or "")
-    now = formatdate(usegmt=True)
-    uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}"
-    return {
-        "account_sid": account_sid,
-        "api_version": API_VERSION,
-        "body": body,
-        "date_created": now,
-        "date_sent": None,
-        "date_updated": now,
-        "direction": "outbound-api",
-        "error_code": None,
-        "error_message": None,
-        "from": str(form["From"]),
-        "messaging_service_sid": None,
-        "num_media": str(len(media)),
-        "num_segments": str(segments(body)),
-        "price": None,
-        "price_unit": "USD",
-        "sid": sid,
-        "status": "queued",
-        "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
-        "to": str(form["To"]),
-        "uri": f"{uri}.json",
-    }
-
-
 def sign(auth_token: str, url: str, params: Sequence[tuple[str, str]]) -> str:
     """``X-Twilio-Signature``: base64 HMAC-SHA1 of the URL and the sorted ``name + value``."""
     data = url + "".join(name + value for name, value in sorted(params))
@@ -100,3 +71,26 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     user, colon, password = decoded.partition(":")
     return (user, password) if colon else None
+
+
+async def fault_answer(fault: Fault | None) -> Response | None:
+    """The answer a synchronous fault plays, if any (a timeout hangs first)."""
+    if fault is None:
+        return None
+    if fault.kind == "server_error":
+        return error(500, 20500, "An internal server error has occurred")
+    if fault.kind == "timeout":
+        await asyncio.sleep(fault.seconds)
+        return error(503, 20503, "Service unavailable")
+    if fault.kind == "rate_limit":
+        return error(429, 20429, "Too Many Requests")
+    if fault.kind == "permanent":
+        return error(
+            400,
+            21408,
+            "Permission to send an SMS has not been enabled for the region indicated by "
+            "the 'To' number",
+        )
+    if fault.kind == "invalid_recipient":
+        return error(400, 21614, "'To' number is not a valid mobile number")
+    return None

@@ -114,11 +114,16 @@ def check_send(payload: Any) -> str:
         not isinstance(tracking, str) or len(tracking) > MAX_TRACKING_DATA
     ):
         raise bad_data("badData: tracking_data")
-    if payload.get("keyboard") is not None:
-        check_keyboard(payload["keyboard"])
+    keyboard = payload.get("keyboard")
+    if keyboard is not None:
+        check_keyboard(keyboard)
     kind = payload.get("type")
     if kind is None:
-        raise missing_data("type")
+        # A keyboard may be sent on its own, without a message (Viber shows it in place of
+        # the user's keyboard; the SDKs' KeyboardMessage has no type).
+        if keyboard is None:
+            raise missing_data("type")
+        return receiver
     if kind not in MESSAGE_TYPES:
         raise bad_data(f"badData: unknown message type {kind!r}")
     _check_fields(kind, payload)
@@ -134,7 +139,8 @@ def _check_sender(sender: Any) -> None:
         raise missing_data("sender.name")
     if len(sender["name"]) > MAX_SENDER_NAME:
         raise bad_data("badData: sender.name is longer than 28 characters")
-    if "avatar" in sender and not _is_url(sender["avatar"]):
+    # A null avatar is no avatar (the SDKs write one for a bot configured without it).
+    if sender.get("avatar") is not None and not _is_url(sender["avatar"]):
         raise bad_data("badData: sender.avatar")
 
 
