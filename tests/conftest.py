@@ -91,14 +91,24 @@ def fresh_postgres_url() -> Iterator[str]:
     yield from _temporary_database("chatgate_procs")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    """A migrated store of each kind, in turn."""
+def _store_url(request: pytest.FixtureRequest, folder: Path, postgres_fixture: str) -> str:
     if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    path = tmp_path / "chatgate.db"
-    shutil.copyfile(sqlite_template, path)
+        return str(request.getfixturevalue(postgres_fixture))
+    path = folder / "chatgate.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated store of each kind, in turn."""
+    return _store_url(request, tmp_path, "postgres_url")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated store of each kind, in turn, of the test's own (for other processes)."""
+    return _store_url(request, tmp_path, "fresh_postgres_url")
 
 
 @pytest.fixture

@@ -265,9 +265,10 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
             asyncio.create_task(retention.run(), name="retention"),
         ]
     worker = build_worker(gateway) if with_worker else None
+    keeper: SmppSessionKeeper | None = None
     if worker is not None:
-        # SMPP sessions (one per SMPP connection, kept bound) record what the SMSC
-        # delivers through this process's store.
+        # SMPP sessions (one per SMPP connection, kept bound by the worker that holds it)
+        # record what the SMSC delivers through this process's store.
         session_pool().set_sink(
             SmppEvents(
                 gateway.database,
@@ -276,7 +277,14 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
                 public_url=settings.public_url,
             )
         )
-        keeper = SmppSessionKeeper(gateway.database, gateway.channels, session_pool())
+        keeper = SmppSessionKeeper(
+            gateway.database,
+            gateway.channels,
+            session_pool(),
+            gateway.event_feed,
+            holder=worker.name,
+            hold_seconds=settings.worker_lease_seconds,
+        )
         tasks.append(asyncio.create_task(keeper.run(), name="smpp-sessions"))
         worker.start()
     try:
@@ -290,6 +298,8 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         if worker is not None:
             await session_pool().close()  # unbind every SMPP session
             session_pool().set_sink(None)
+        if keeper is not None:
+            await keeper.let_go()
         await gateway.event_feed.close()
         await gateway.http.aclose()
         gateway.sandbox.close()

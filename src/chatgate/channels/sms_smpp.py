@@ -19,7 +19,8 @@ Errors: ``ESME_RTHROTTLED`` (0x58) and ``ESME_RMSGQFUL`` (0x14) are retried by t
 itself a few times, then raised as retryable; an invalid destination (0x0B) and the other
 refusals of the message itself are permanent; system errors and a lost or unbound session
 are retryable; a bind refused for its credentials fails the send for good (code
-``bind_failed``) until the connection's credentials change.
+``bind_failed``) until the connection's credentials change, and so does a send that
+reaches the session after its connection was removed (``channel_not_configured``).
 
 SMPP 3.4 has no deduplication (``user_message_reference`` is a reference the SMSC hands
 back, not a key it drops repeats by): a submit whose ``submit_sm_resp`` was lost with the
@@ -46,7 +47,7 @@ from chatgate.channels.base import (
     UnsupportedContent,
 )
 from chatgate.channels.sms_smpp_inbound import STATUS_MAP
-from chatgate.channels.sms_smpp_pool import SessionPool, session_pool
+from chatgate.channels.sms_smpp_pool import ConnectionRemoved, SessionPool, session_pool
 from chatgate.channels.sms_smpp_session import (
     BindRefused,
     HostRefused,
@@ -250,6 +251,10 @@ class SmppAdapter(ChannelAdapter[SmppCredentials]):
             ) from None
         except HostRefused as refused:
             raise ProviderError("address_refused", str(refused), retryable=False) from None
+        except ConnectionRemoved:
+            raise ProviderError(
+                "channel_not_configured", "the sms channel was removed", retryable=False
+            ) from None
         except (SessionError, OSError) as exc:
             raise ProviderError(
                 "network_error", str(exc) or type(exc).__name__, retryable=True

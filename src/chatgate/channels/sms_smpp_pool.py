@@ -12,6 +12,10 @@ and only then does the session answer the SMSC (``deliver_sm_resp``). A process 
 sink (an API-only process) answers ``deliver_sm`` with a temporary error, so that the SMSC
 hands it to a process that can record it. Session states (``bound``, ``bind_failed``,
 ``disconnected``) go to the sink too, which makes them the connection's status.
+
+Which connections are kept bound, and by which worker, is decided by a service
+(:mod:`chatgate.services.smpp_sessions`); a connection it finds removed is closed here for
+good, so that a send that read the connection just before it went binds nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ class NoSink(Exception):
     """This process records no SMPP events (the SMSC will deliver them again elsewhere)."""
 
 
+class ConnectionRemoved(Exception):
+    """The connection was removed: its session was closed and is never opened again."""
+
+
 @dataclass
 class _Entry:
     config: SessionConfig
@@ -58,13 +66,21 @@ class SessionPool:
         self.sink: EventSink | None = None
         self._entries: dict[str, _Entry] = {}
         self._inbound: dict[str, ConnectionInbound] = {}
+        # Connection ids are never reused: a removed one must not be bound again by a send
+        # that read the connection just before it went.
+        self._removed: set[str] = set()
 
     def set_sink(self, sink: EventSink | None) -> None:
         """Record events through ``sink`` from now on (``None``: record none)."""
         self.sink = sink
 
     def session(self, connection_id: str, config: SessionConfig) -> SmppSession:
-        """The connection's session, started if new; a changed config starts a new one."""
+        """The connection's session, started if new; a changed config starts a new one.
+
+        Raises :class:`ConnectionRemoved` for a connection removed meanwhile.
+        """
+        if connection_id in self._removed:
+            raise ConnectionRemoved(connection_id)
         entry = self._entries.get(connection_id)
         if entry is not None and entry.config == config:
             return entry.session
@@ -133,12 +149,22 @@ class SessionPool:
         """The connections that have a session in this process."""
         return set(self._entries)
 
+    def config(self, connection_id: str) -> SessionConfig | None:
+        """What the connection's session was started with (``None``: it has none)."""
+        entry = self._entries.get(connection_id)
+        return None if entry is None else entry.config
+
     async def close_connection(self, connection_id: str) -> None:
-        """Unbind and close one connection's session (it was removed)."""
+        """Unbind and close one connection's session (another process keeps it now)."""
         entry = self._entries.pop(connection_id, None)
-        self._inbound.pop(connection_id, None)
         if entry is not None:
             await entry.session.close()
+
+    async def remove_connection(self, connection_id: str) -> None:
+        """Unbind and close a removed connection's session, for good."""
+        self._removed.add(connection_id)
+        self._inbound.pop(connection_id, None)
+        await self.close_connection(connection_id)
 
 
 _POOL = SessionPool()

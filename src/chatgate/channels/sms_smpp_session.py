@@ -190,8 +190,9 @@ class SmppSession:
                 await asyncio.wait_for(self._request("unbind"), timeout=1.0)
         if self._runner is not None:
             self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._runner
+            # Waited for by ``wait``, which never takes a cancellation of the caller (a
+            # worker stopping while it closes a session) for the runner's own.
+            await asyncio.wait({self._runner})
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -11,7 +11,7 @@ control call that needs it. Beside the control API every emulator has (``account
   "id_format": "hex" | "decimal"}``;
 - ``POST /_emulator/smpp/drop``: close every connection (of ``system_id``, if given);
 - ``POST /_emulator/smpp/refuse-binds``: ``{"count": n}`` refuse the next binds;
-- ``GET /_emulator/smpp/sessions``: binds seen and sessions bound per account.
+- ``GET /_emulator/smpp/sessions``: binds and unbinds seen, sessions bound per account.
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ class SmppEmulator(PlatformEmulator):
             return {
                 "bound": {s: self.smsc.bound(s) for s in self.accounts()},
                 "binds": [{"system_id": s, "status": status} for s, status in self.smsc.binds],
+                "unbinds": list(self.smsc.unbinds),
                 "enquire_links": self.smsc.enquire_links,
             }
 

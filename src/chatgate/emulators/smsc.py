@@ -112,6 +112,8 @@ class Smsc:
         self.receipt_id_format = "hex"
         self.refuse_binds = 0
         self.binds: list[tuple[str, int]] = []
+        # The system_id of each session that unbound itself, in order.
+        self.unbinds: list[str] = []
         self.enquire_links = 0
         # deliver_sm the ESME acknowledged, in order; a refused one is offered again later.
         self.delivered: list[dict[str, Any]] = []
@@ -157,6 +159,7 @@ class Smsc:
         self.submitted.clear()
         self._outbox.clear()
         self.binds.clear()
+        self.unbinds.clear()
         self.delivered.clear()
         self.receipt_delay = 0.05
         self.receipt_stat = "DELIVRD"
@@ -211,6 +214,7 @@ class Smsc:
             self.enquire_links += 1
             link.send(response("enquire_link_resp", incoming.sequence))
         elif name == "unbind":
+            self.unbinds.append(link.system_id)
             link.send(response("unbind_resp", incoming.sequence))
             link.system_id = None
             link.writer.close()

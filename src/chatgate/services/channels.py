@@ -31,6 +31,10 @@ from chatgate.storage.channels import StoredConnection
 from chatgate.storage.types import utcnow
 
 CHANNEL_STATUS_EVENT = "channel.status"
+# The statuses :func:`announce` logs when a connection itself is made, given new credentials
+# or removed (the others are the states of its sessions): a worker keeping sessions open
+# looks again at each.
+CONNECTION_CHANGES = frozenset({"connected", "credentials_changed", "removed"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,14 @@ async def list_connections(conn: AsyncConnection, account_id: str) -> list[Store
     return [_connection(row) for row in rows]
 
 
+async def of_type(conn: AsyncConnection, channel_type: str) -> list[StoredConnection]:
+    """Every connection of ``channel_type``, of every account."""
+    rows = await conn.execute(
+        select(channel_connections).where(channel_connections.c.type == channel_type)
+    )
+    return [_connection(row) for row in rows]
+
+
 async def count_of_type(conn: AsyncConnection, account_id: str, channel_type: str) -> int:
     """How many connections of ``channel_type`` the account has."""
     found = await conn.scalar(

@@ -200,6 +200,16 @@ channel_connections = Table(
     UniqueConstraint("account_id", "name", name="uq_channel_connections_account_name"),
 )
 
+# Connections a worker keeps a session open for (an SMPP bind): each held by one worker, for
+# as long as it renews its hold; a dead worker's holds run out and another takes them over.
+session_holds = Table(
+    "session_holds",
+    metadata,
+    Column("connection_id", ID, primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("held_until", UtcDateTime, nullable=False),
+)
+
 # Webhooks from platforms that did not become a message or a status: refused signatures,
 # events we do not understand, statuses of messages we do not know. Kept for inspection.
 inbound_log = Table(

@@ -1,4 +1,5 @@
-"""Fixtures: an SMSC on a free loopback port, a session pool of the test's own."""
+"""Fixtures: an SMSC on a free loopback port, a session pool of the test's own, and
+adapters whose sessions notice trouble quickly."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from chatgate.channels.sms_smpp import SmppAdapter
 from chatgate.channels.sms_smpp_pool import SessionPool
 from chatgate.emulators.smsc import Smsc
-from tests.channels.sms_smpp.support import FaultQueue, RecordingSink, new_smsc
+from tests.channels.sms_smpp.support import FaultQueue, RecordingSink, fast_config, new_smsc
 
 
 @pytest.fixture
@@ -35,3 +37,9 @@ async def pool(sink: RecordingSink) -> AsyncIterator[SessionPool]:
     sessions.set_sink(sink)
     yield sessions
     await sessions.close()
+
+
+@pytest.fixture
+def tuned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adapters' sessions notice trouble quickly."""
+    monkeypatch.setattr(SmppAdapter, "session_defaults", fast_config(0))

@@ -1,16 +1,21 @@
-"""An in-process SMSC on loopback, and sessions tuned for tests (short timers)."""
+"""An in-process SMSC on loopback, sessions tuned for tests (short timers), and SMPP
+connections made through the API."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+
+import httpx
 
 from chatgate.channels.base import InboundEvent
 from chatgate.channels.sms_smpp_session import SessionConfig
 from chatgate.emulators.core import Fault
 from chatgate.emulators.smsc import Smsc
 from chatgate.net_guard import NetworkPolicy
+from tests.support import Tenant, auth
 
 SYSTEM_ID = "chatgate"
 PASSWORD = "s3cret"
@@ -90,3 +95,43 @@ def new_smsc(faults: FaultQueue | None = None) -> Smsc:
     smsc = Smsc(faults=(faults or FaultQueue()).take)
     smsc.passwords[SYSTEM_ID] = PASSWORD
     return smsc
+
+
+async def connect(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    smsc: Smsc,
+    password: str = PASSWORD,
+    *,
+    system_id: str = SYSTEM_ID,
+    name: str = "smsc",
+) -> str:
+    """An SMPP connection of ``tenant`` to ``smsc``, made through the API; its id."""
+    credentials = {
+        "provider": "smpp",
+        "host": "127.0.0.1",
+        "port": smsc.port,
+        "system_id": system_id,
+        "password": password,
+        "source_addr": SOURCE,
+    }
+    response = await client.post(
+        "/v1/channels",
+        json={"type": "sms", "name": name, "credentials": credentials},
+        headers=auth(tenant.live),
+    )
+    assert response.status_code == 201, response.text
+    channel_id: str = response.json()["id"]
+    return channel_id
+
+
+def new_account(smsc: Smsc, password: str = PASSWORD) -> str:
+    """A new SMSC account of this test's own (a connection of another test never binds it)."""
+    system_id = f"esme-{uuid.uuid4().hex[:10]}"
+    smsc.passwords[system_id] = password
+    return system_id
+
+
+def binds_of(smsc: Smsc, system_id: str, *, ok: bool = True) -> int:
+    """How many binds ``system_id`` made (the successful ones, or every try)."""
+    return sum(1 for s, status in smsc.binds if s == system_id and (status == 0 or not ok))

@@ -59,12 +59,6 @@ def text(body: str, message_id: str = "msg_1") -> OutboundMessage:
     )
 
 
-@pytest.fixture
-def tuned(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sessions that notice trouble quickly."""
-    monkeypatch.setattr(SmppAdapter, "session_defaults", fast_config(0))
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_each_content_case_matches_its_golden_request(case: str) -> None:
     golden = json.loads((GOLDEN / f"{case}.json").read_text(encoding="utf-8"))
@@ -205,6 +199,21 @@ async def test_a_refused_bind_fails_the_send_for_good(smsc: Smsc, pool: SessionP
         await _send(built, "hello")
     assert (refused.value.code, refused.value.retryable) == ("bind_failed", False)
     assert "wrong" not in refused.value.message
+
+
+@pytest.mark.usefixtures("tuned")
+async def test_a_send_after_its_connection_was_removed_binds_nothing(
+    smsc: Smsc, pool: SessionPool
+) -> None:
+    built = adapter(smsc.port, pool)
+    await _send(built, "before")
+    await pool.remove_connection("ch_test")
+    assert smsc.unbinds == [SYSTEM_ID]
+    with pytest.raises(ProviderError) as refused:
+        await _send(built, "after")  # it had read the connection before it went
+    assert (refused.value.code, refused.value.retryable) == ("channel_not_configured", False)
+    assert [status for _, status in smsc.binds] == [0]
+    assert [entry.text for entry in smsc.submitted] == ["before"]
 
 
 async def test_an_unreachable_smsc_is_worth_another_try(

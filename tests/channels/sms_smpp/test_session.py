@@ -65,6 +65,18 @@ async def test_binds_as_a_transceiver_and_unbinds_on_close(smsc: Smsc) -> None:
     assert not session.bound
 
 
+async def test_closing_a_session_leaves_its_closer_cancelable() -> None:
+    session = SmppSession(fast_config(1))  # nothing listens: it keeps trying
+    session.start()
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(session.close())
+    await asyncio.sleep(0)  # now waiting for the session's own task to end
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await session.close()
+
+
 async def test_enquire_link_keeps_the_session_alive_both_ways(smsc: Smsc) -> None:
     session = SmppSession(fast_config(smsc.port, enquire_link_seconds=0.02))
     try:
