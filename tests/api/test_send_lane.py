@@ -88,7 +88,14 @@ def _answer(response: httpx.Response) -> tuple[int, dict[str, str], Any]:
     }
     if "x-ratelimit-remaining" in headers:  # each gateway counts its own requests
         headers["x-ratelimit-remaining"] = "<counted>"
-    return response.status_code, headers, _normal(response.json())
+    body = _normal(response.json())
+    if "retry-after" in headers:  # the wait left shrinks between the two gateways' requests
+        seconds = headers["retry-after"]
+        assert 1 <= int(seconds) <= 60
+        headers["retry-after"] = "<wait>"
+        error = body["error"]
+        error["message"] = error["message"].replace(f"retry in {seconds} s", "retry in <wait> s")
+    return response.status_code, headers, body
 
 
 async def _both(pair: Pair, content: bytes, headers: dict[str, str]) -> list[Any]:

@@ -16,12 +16,14 @@ A removed connection's session is unbound at once and never bound again in this 
 (:meth:`~chatgate.channels.sms_smpp_pool.SessionPool.remove_connection`); a changed one is
 bound again with its new credentials; one another worker holds now is closed here. A
 session that loses its connection binds again by itself. A keeper that could not renew its
-holds for two thirds of their time (the store is away) closes its sessions before the
-holds run out and another worker may bind them.
+holds for two thirds of their time (the store is away, or so slow that a look outlasts
+that) closes its sessions then, on a timer of its own, before the holds run out and
+another worker may bind them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from datetime import datetime, timedelta
@@ -93,13 +95,28 @@ class SmppSessionKeeper:
             while True:
                 ticket = self.feed.ticket()
                 try:
-                    if time.monotonic() >= self._next_look or await self._changed():
-                        await self.look()
+                    # A store that hangs rather than refuses must not keep the sessions
+                    # open past the point where they are to be closed.
+                    async with asyncio.timeout(self._until_drop()):
+                        if time.monotonic() >= self._next_look or await self._changed():
+                            await self.look()
                 except Exception:  # the store may be briefly away: look again soon
                     log.exception("smpp.keeper_failed")
-                    await self._drop_expired()
-                wait = max(0.0, self._next_look - time.monotonic())
-                await self.feed.wait(ticket, wait)
+                await self._drop_expired()
+                # Wake for the next look, or to close the sessions if the holds were not
+                # renewed by then, whichever comes first.
+                until_drop = self._until_drop()
+                wait = self._next_look - time.monotonic()
+                if until_drop is not None:
+                    wait = min(wait, until_drop)
+                await self.feed.wait(ticket, max(0.0, wait))
+
+    def _until_drop(self) -> float | None:
+        """Seconds until the held sessions are closed unless the holds are renewed (none
+        when nothing is held)."""
+        if not self.held:
+            return None
+        return max(0.0, self._renewed + 2 * self._every - time.monotonic())
 
     async def _changed(self) -> bool:
         """Whether an SMS connection was made, changed or removed since the last read."""
@@ -167,7 +184,7 @@ class SmppSessionKeeper:
     async def _drop_expired(self) -> None:
         """Close the sessions whose holds are running out unrenewed: another worker may
         bind them once they have."""
-        if self.held and time.monotonic() - self._renewed >= 2 * self._every:
+        if self._until_drop() == 0.0:
             log.warning("smpp.holds_expired", connections=len(self.held))
             for connection_id in self.held:
                 await self.pool.close_connection(connection_id)
