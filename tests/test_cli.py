@@ -106,6 +106,24 @@ def test_keys_create_prints_the_secret_once_as_json(cli: Invoke) -> None:
     assert key["scopes"] == ["messages:read", "messages:send"]
 
 
+def test_keys_create_makes_a_dialect_key_with_its_vendors_prefix(cli: Invoke) -> None:
+    """``--dialect`` makes a key of that vendor API's kind, limited to ``--channels``."""
+    ok_json(cli("accounts", "create", "acme", "--json"))
+    made = cli(
+        "keys", "create", "--account", "acme", "--dialect", "messagehub", "--mode", "test",
+        "--channels", "whatsapp,sms", "--json",
+    )  # fmt: skip
+    key = ok_json(made)
+    assert key["key"].startswith("cpk_test_")
+    assert key["dialect"] == "messagehub"
+    (row,) = ok_json(cli("keys", "list", "--account", "acme", "--json"))
+    assert row["dialect"] == "messagehub"
+    assert row["prefix"].startswith("cpk_test_")
+    unknown = cli("keys", "create", "--account", "acme", "--channels", "pigeon")
+    assert unknown.exit_code != 0
+    assert "unknown channels ['pigeon']" in flat(unknown.output)
+
+
 def test_keys_list_never_shows_a_secret(cli: Invoke) -> None:
     """Listing shows each key's id, scopes and limit, but no secret, as JSON or a table."""
     ok_json(cli("accounts", "create", "acme", "--json"))
@@ -228,6 +246,7 @@ def test_keys_create_and_revoke_are_audited_as_the_account(cli: Invoke, tmp_path
         "allowed_channels": None,
         "ip_allowlist": [],
         "rate_limit": 10,
+        "dialect": None,
     }
     assert key["key"] not in repr(created)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import httpx
@@ -40,6 +40,8 @@ from chatgate.api.send_lane import SendLane
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.channels.sms_smpp_pool import session_pool
+from chatgate.compat.dialect_app import COMPAT_PREFIX, DialectApi, build_dialect_app
+from chatgate.compat.registry import dialect_apis
 from chatgate.config import Settings
 from chatgate.crypto import credential_box
 from chatgate.engine.clock import system_clock
@@ -307,12 +309,17 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
 
 
 def create_app(
-    settings: Settings, *, database: Database | None = None, direct_send: bool = True
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    direct_send: bool = True,
+    dialects: Sequence[DialectApi] | None = None,
 ) -> FastAPI:
     """The gateway's ASGI application; runs the worker too unless ``worker_enabled`` is off.
 
     ``direct_send`` answers ``POST /v1/messages`` through the send lane (``send_lane``)
     rather than the router: the same answers, faster; off only to compare the two.
+    ``dialects`` are the vendor APIs mounted under ``/compat/`` (by default every one).
     """
     gateway = build_gateway(settings, database)
 
@@ -338,10 +345,14 @@ def create_app(
         app.include_router(module.router)
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.
     routes = [*app.router.routes, *(route for m in modules for route in m.router.routes)]
+    for dialect in dialect_apis() if dialects is None else dialects:
+        app.mount(dialect.mount_path, build_dialect_app(dialect, gateway))
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,
         methods=PathMethods(routes, takes_key),
         lanes={(send_lane.METHOD, send_lane.PATH): SendLane(app)} if direct_send else None,
+        # Each dialect's app guards and authenticates its requests its own way.
+        passthrough=(COMPAT_PREFIX,),
     )
     return app

@@ -8,6 +8,8 @@ known and checks its scope.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from fastapi import Request, Security
 from fastapi.dependencies.models import Dependant
@@ -17,7 +19,8 @@ from starlette.routing import BaseRoute
 
 from chatgate.api.actor import client_ip
 from chatgate.api.state import gateway_of
-from chatgate.domain.keys import Scope, mode_of
+from chatgate.domain.dialects import Dialect, kind_of
+from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
 from chatgate.errors import ChatgateError, Forbidden, RateLimited, Unauthenticated
 from chatgate.services.audit import record_refusal
@@ -30,10 +33,39 @@ bearer = HTTPBearer(
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
+@dataclass(frozen=True, slots=True)
+class KeyKind:
+    """Which keys a set of routes accepts, and how its refusals name them."""
+
+    dialect: Dialect | None
+    # How a client presents the key, for the message of a request without one.
+    presented_as: str
+    field: str = "Authorization"
+    challenge: dict[str, str] = dataclass_field(default_factory=lambda: dict(_CHALLENGE))
+    # Requests per minute for a key with no limit of its own and a plan without one.
+    default_rate_limit: int | None = None
+
+    @classmethod
+    def native(cls) -> KeyKind:
+        """The native API's keys, ``cg_live_…`` and ``cg_test_…``."""
+        return _NATIVE
+
+
 async def authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> ApiKey:
-    """The key behind the request, once its IP and rate limit are checked.
+    """The native key behind the request, once its IP and rate limit are checked."""
+    secret = (
+        credentials.credentials
+        if credentials is not None and credentials.scheme.lower() == "bearer"
+        else None
+    )
+    return await authenticate_secret(request, secret, KeyKind.native())
+
+
+async def authenticate_secret(request: Request, secret: str | None, kind: KeyKind) -> ApiKey:
+    """The key of ``kind`` whose ``secret`` the request presents, once its IP and rate limit
+    are checked.
 
     Runs once per request even when several dependencies ask, so that one request counts
     once against the limit.
@@ -42,9 +74,14 @@ async def authenticate(
     known: ApiKey | None = getattr(state, "api_key", None)
     if known is not None:
         return known
-    key = await _identify(request, credentials)
+    key = await _identify(request, secret, kind)
     settings = gateway_of(request).settings
-    per_minute = key.rate_limit or settings.plan(key.plan).rate_limit or settings.default_rate_limit
+    per_minute = (
+        key.rate_limit
+        or settings.plan(key.plan).rate_limit
+        or kind.default_rate_limit
+        or settings.default_rate_limit
+    )
     limit = await gateway_of(request).limiter.hit(key.id, per_minute)
     state.rate_limit = limit
     if not limit.allowed:
@@ -71,6 +108,9 @@ def _presents_bearer(dependant: Dependant) -> bool:
     return any(sub.call is bearer or _presents_bearer(sub) for sub in dependant.dependencies)
 
 
+_NATIVE = KeyKind(None, "'Authorization: Bearer cg_…'")
+
+
 async def _refused(request: Request, reason: str, key: ApiKey | None = None, **detail: str) -> None:
     """Record a refusal in the audit log (the caller raises it), at most
     ``auth_refusals_logged_per_minute`` a minute from one address: anyone can be refused,
@@ -91,30 +131,37 @@ async def _refused(request: Request, reason: str, key: ApiKey | None = None, **d
     )
 
 
-async def _identify(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiKey:
+async def _identify(request: Request, secret: str | None, kind: KeyKind) -> ApiKey:
     """The key the request presents, if it is valid here; every refusal is audited."""
     error: ChatgateError
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    if not secret:
         error = Unauthenticated(
-            "send your API key as 'Authorization: Bearer cg_…'",
-            field="Authorization",
-            headers=_CHALLENGE,
+            f"send your API key as {kind.presented_as}", field=kind.field, headers=kind.challenge
         )
         await _refused(request, "missing_key")
         raise error
-    secret = credentials.credentials
-    key = await gateway_of(request).key_cache.lookup(secret) if mode_of(secret) else None
+    claimed = kind_of(secret)
+    key = await gateway_of(request).key_cache.lookup(secret) if claimed else None
     if key is None:
         error = Unauthenticated(
-            "the API key is not valid", field="Authorization", headers=_CHALLENGE
+            "the API key is not valid", field=kind.field, headers=kind.challenge
         )
         await _refused(request, "unknown_key")
         raise error
+    if key.dialect is not kind.dialect:
+        # A key works on its own API's routes only: a vendor's client never holds a native
+        # key, and a leaked dialect key opens nothing but that dialect.
+        error = Unauthenticated(
+            f"this is {_api_name(key.dialect)} key; "
+            f"these routes take {_api_name(kind.dialect)} key",
+            field=kind.field,
+            headers=kind.challenge,
+        )
+        await _refused(request, "wrong_kind_of_key", key)
+        raise error
     if key.revoked_at is not None:
         error = Unauthenticated(
-            "the API key has been revoked",
-            field="Authorization",
-            headers=_CHALLENGE,
+            "the API key has been revoked", field=kind.field, headers=kind.challenge
         )
         await _refused(request, "revoked_key", key)
         raise error
@@ -124,6 +171,10 @@ async def _identify(request: Request, credentials: HTTPAuthorizationCredentials 
         await _refused(request, "ip_not_allowed", key)
         raise error
     return key
+
+
+def _api_name(dialect: Dialect | None) -> str:
+    return f"a {dialect.value} API" if dialect else "a native API (cg_…)"
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -43,6 +44,24 @@ def envelope(
     return {"error": error, "request_id": request_id}
 
 
+# Renders one error: (request id, status, code, message, field, details) -> (status, body).
+ErrorRenderer = Callable[
+    [str, int, str, str, str | None, dict[str, Any] | None], tuple[int, dict[str, Any]]
+]
+
+
+def native_error(
+    request_id: str,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None,
+    details: dict[str, Any] | None,
+) -> tuple[int, dict[str, Any]]:
+    """The native API's error: its status as it is, in the envelope."""
+    return status, envelope(request_id, code, message, field, details)
+
+
 def request_id_of(request: Request) -> str:
     """The id the middleware gave this request."""
     return str(request.scope.get("state", {}).get("request_id", "req_unknown"))
@@ -56,17 +75,18 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
     details: dict[str, Any] | None = None,
+    render: ErrorRenderer = native_error,
 ) -> JSONResponse:
-    """An error answer in the envelope."""
-    return JSONResponse(
-        envelope(request_id_of(request), code, message, field, details),
-        status_code=status,
-        headers=headers,
-    )
+    """An error answer, in the envelope unless ``render`` shapes it otherwise."""
+    status, body = render(request_id_of(request), status, code, message, field, details)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
-def chatgate_error_response(request: Request, exc: ChatgateError) -> JSONResponse:
-    """One of our errors as its answer, in the envelope and with its headers."""
+def chatgate_error_response(
+    request: Request, exc: ChatgateError, render: ErrorRenderer = native_error
+) -> JSONResponse:
+    """One of our errors as its answer, with its headers (in the envelope unless ``render``
+    shapes it otherwise)."""
     return error_response(
         request,
         exc.status_code,
@@ -75,6 +95,7 @@ def chatgate_error_response(request: Request, exc: ChatgateError) -> JSONRespons
         exc.field,
         exc.headers or None,
         exc.details or None,
+        render,
     )
 
 
@@ -119,12 +140,13 @@ def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, s
     return "invalid_request", field, message
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Make every error, ours or the framework's, leave in the envelope."""
+def install_error_handlers(app: FastAPI, render: ErrorRenderer = native_error) -> None:
+    """Make every error, ours or the framework's, leave in the envelope (or as ``render``
+    shapes it: a dialect's errors)."""
 
     @app.exception_handler(ChatgateError)
     async def _ours(request: Request, exc: ChatgateError) -> JSONResponse:
-        return chatgate_error_response(request, exc)
+        return chatgate_error_response(request, exc, render)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -135,7 +157,7 @@ def install_error_handlers(app: FastAPI) -> None:
             else ("invalid_request", None, "invalid request")
         )
         status = 400 if code == "invalid_json" else 422
-        return error_response(request, status, code, message, field)
+        return error_response(request, status, code, message, field, render=render)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -147,6 +169,7 @@ def install_error_handlers(app: FastAPI) -> None:
             str(exc.detail),
             _HTTP_FIELDS.get(exc.status_code),
             dict(exc.headers) if exc.headers else None,
+            render=render,
         )
 
     @app.exception_handler(Exception)
@@ -155,5 +178,9 @@ def install_error_handlers(app: FastAPI) -> None:
             "api.unhandled_error", path=request.url.path, request_id=request_id_of(request)
         )
         return error_response(
-            request, 500, "internal_error", "an unexpected error occurred; it has been logged"
+            request,
+            500,
+            "internal_error",
+            "an unexpected error occurred; it has been logged",
+            render=render,
         )

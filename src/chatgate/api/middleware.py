@@ -14,7 +14,7 @@ without a valid key cannot make the gateway read or parse a body of up to the ca
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -23,10 +23,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatgate.api.auth import authenticate_header
-from chatgate.api.errors import chatgate_error_response, envelope
+from chatgate.api.errors import ErrorRenderer, chatgate_error_response, native_error
 from chatgate.api.methods import PathMethods
 from chatgate.api.ratelimit import RateLimitState
 from chatgate.domain.ids import new_id
+from chatgate.domain.records import ApiKey
 from chatgate.errors import ChatgateError
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
@@ -60,22 +61,34 @@ class GatewayMiddleware:
         max_body_bytes: int,
         methods: PathMethods | None = None,
         lanes: Mapping[tuple[str, str], ASGIApp] | None = None,
+        *,
+        render: ErrorRenderer = native_error,
+        authenticate: Callable[[Request], Awaitable[ApiKey]] = authenticate_header,
+        passthrough: tuple[str, ...] = (),
     ) -> None:
-        """``lanes`` answer their (method, path) in place of the app's router."""
+        """``lanes`` answer their (method, path) in place of the app's router; ``render``
+        shapes refusals and ``authenticate`` finds the key of a keyed route (a dialect's
+        own, for a dialect's app); requests to paths under ``passthrough`` (the dialects'
+        apps, each with a middleware of its own) get only their id and headers here."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.methods = methods
         self.lanes = lanes or {}
+        self.render = render
+        self.authenticate = authenticate
+        self.passthrough = passthrough
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        given = headers.get("x-request-id", "")
-        request_id = given if _CLIENT_REQUEST_ID.fullmatch(given) else new_id("req")
         state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        request_id = state.get("request_id")  # an outer middleware's, for a dialect's app
+        if request_id is None:
+            given = headers.get("x-request-id", "")
+            request_id = given if _CLIENT_REQUEST_ID.fullmatch(given) else new_id("req")
+            state["request_id"] = request_id
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -88,15 +101,19 @@ class GatewayMiddleware:
             await send(message)
 
         path = _route_path(scope)
+        if self.passthrough and path.startswith(self.passthrough):
+            await self.app(scope, receive, send_with_headers)
+            return
         methods = self.methods.of(path) if self.methods else None
         if methods is not None and scope["method"] not in methods.allowed:
             allow = ", ".join(sorted(methods.allowed))
-            body = envelope(
+            not_allowed = self._error(
                 request_id,
+                405,
                 "method_not_allowed",
                 f"{scope['method']} is not allowed here; allowed: {allow}",
             )
-            await self._refuse(send_with_headers, 405, body, {"allow": allow})
+            await self._refuse(send_with_headers, *not_allowed, {"allow": allow})
             return
         refusal = self._refusal(scope["method"], scope["path"], headers, request_id)
         if refusal is not None:
@@ -106,9 +123,10 @@ class GatewayMiddleware:
             request = Request(scope)
             try:
                 # Kept in the request's state: the route's own check finds the key known.
-                await authenticate_header(request)
+                await self.authenticate(request)
             except ChatgateError as exc:
-                await chatgate_error_response(request, exc)(scope, receive, send_with_headers)
+                answer = chatgate_error_response(request, exc, self.render)
+                await answer(scope, receive, send_with_headers)
                 return
         if scope["method"] in _BODY_METHODS and "content-length" not in headers:
             # A body of no declared length (chunked) is read here, up to the cap, so that
@@ -118,7 +136,7 @@ class GatewayMiddleware:
             except _ClientGone:
                 return  # nobody is left to answer, and half a request is not run
             if read is None:
-                await self._refuse(send_with_headers, 413, self._too_large(request_id))
+                await self._refuse(send_with_headers, *self._too_large(request_id))
                 return
             receive = _replay(read, receive)
         app = self.lanes.get((scope["method"], path), self.app)
@@ -131,24 +149,31 @@ class GatewayMiddleware:
             return None
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            return 413, self._too_large(request_id)
+            return self._too_large(request_id)
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type")
         # Platforms post webhooks in their own formats (some form-encoded): the adapter reads them.
         platform_webhook = path.startswith("/inbound/")
         if has_body and not platform_webhook and not _is_json(content_type or ""):
             shown = content_type or "none"
-            return 415, envelope(
+            return self._error(
                 request_id,
+                415,
                 "unsupported_media_type",
                 f"send the body as application/json (got {shown})",
                 "Content-Type",
             )
         return None
 
-    def _too_large(self, request_id: str) -> dict[str, Any]:
-        return envelope(
+    def _error(
+        self, request_id: str, status: int, code: str, message: str, field: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        return self.render(request_id, status, code, message, field, None)
+
+    def _too_large(self, request_id: str) -> tuple[int, dict[str, Any]]:
+        return self._error(
             request_id,
+            413,
             "payload_too_large",
             f"the body must be at most {self.max_body_bytes} bytes",
             "body",

@@ -9,19 +9,31 @@ from rich.table import Table
 
 from chatgate.cli.common import JsonFlag, console, emit, with_database
 from chatgate.config import Settings
+from chatgate.domain.channels import ChannelType
+from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode, Scope
 from chatgate.storage.database import Database
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 
 
+def _parse_names(raw: str, known: set[str], what: str) -> frozenset[str]:
+    """The comma-separated names in ``raw``, each one of ``known``."""
+    names = frozenset(part.strip() for part in raw.split(",") if part.strip())
+    unknown = sorted(names - known)
+    if unknown or not names:
+        raise typer.BadParameter(f"unknown {what} {unknown}; known: {', '.join(sorted(known))}")
+    return names
+
+
 def _parse_scopes(raw: str) -> frozenset[str]:
-    scopes = frozenset(part.strip() for part in raw.split(",") if part.strip())
-    known = {scope.value for scope in Scope}
-    unknown = sorted(scopes - known)
-    if unknown or not scopes:
-        raise typer.BadParameter(f"unknown scopes {unknown}; known: {', '.join(sorted(known))}")
-    return scopes
+    return _parse_names(raw, {scope.value for scope in Scope}, "scopes")
+
+
+def _parse_channels(raw: str | None) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    return _parse_names(raw, {channel.value for channel in ChannelType}, "channels")
 
 
 @keys_app.command("create")
@@ -36,6 +48,14 @@ def keys_create(
         typer.Option(envvar="CHATGATE_KEY_RATE_LIMIT", min=1, help="requests per minute"),
     ] = None,
     name: Annotated[str, typer.Option(envvar="CHATGATE_KEY_NAME")] = "cli key",
+    channels: Annotated[
+        str | None,
+        typer.Option(help="comma-separated channels the key may send on (default: all)"),
+    ] = None,
+    dialect: Annotated[
+        Dialect | None,
+        typer.Option(help="a vendor API's key (its prefix), accepted on that API's routes only"),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create an API key; its secret is printed this once."""
@@ -43,7 +63,14 @@ def keys_create(
     from chatgate.services.audit import Actor
     from chatgate.services.keys import KeySpec, create_key
 
-    spec = KeySpec(name=name, mode=mode, scopes=_parse_scopes(scopes), rate_limit=rate_limit)
+    spec = KeySpec(
+        name=name,
+        mode=mode,
+        scopes=_parse_scopes(scopes),
+        allowed_channels=_parse_channels(channels),
+        rate_limit=rate_limit,
+        dialect=dialect,
+    )
 
     async def work(database: Database) -> tuple[Any, str]:
         found = await get_account_by_name(database, account)
@@ -60,10 +87,12 @@ def keys_create(
                 "account_id": key.account_id,
                 "mode": key.mode.value,
                 "scopes": sorted(key.scopes),
+                "dialect": key.dialect.value if key.dialect else None,
             }
         )
     else:
-        console.print(f"created {key.mode.value} key {key.id} for {account}:")
+        kind = f"{key.dialect.value} {key.mode.value}" if key.dialect else key.mode.value
+        console.print(f"created {kind} key {key.id} for {account}:")
         console.print(secret, markup=False, highlight=False, soft_wrap=True)
         console.print("[dim]store it now: it is not shown again[/dim]")
 
@@ -87,6 +116,7 @@ def keys_list(
             "id": key.id,
             "name": key.name,
             "mode": key.mode.value,
+            "dialect": key.dialect.value if key.dialect else None,
             "prefix": key.display_prefix,
             "scopes": sorted(key.scopes),
             "rate_limit": key.rate_limit,

@@ -22,6 +22,8 @@ class Scope(StrEnum):
     TEMPLATES_MANAGE = "templates:manage"
     ACCOUNT_READ = "account:read"
     AUDIT_READ = "audit:read"
+    # Sending one content to many recipients (MessageHub's content/distribute).
+    CONTENT_DISTRIBUTE = "content:distribute"
     # The operator's: credit any account, set its plan and prices. Never granted by "*".
     ADMIN = "admin"
 
@@ -33,14 +35,13 @@ class KeyMode(StrEnum):
     TEST = "test"
 
 
-KEY_PREFIX = "cg_"
 # 32 random bytes: 256 bits, as token_urlsafe encodes them in 43 characters.
 _SECRET_BYTES = 32
 
 
-def generate_secret(mode: KeyMode) -> str:
-    """Return a new key secret such as ``cg_live_…`` carrying 256 bits of randomness."""
-    return f"{KEY_PREFIX}{mode.value}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+def generate_secret(prefix: str) -> str:
+    """A new key secret: ``prefix`` (``cg_live_``, or a dialect's) and 256 random bits."""
+    return f"{prefix}{secrets.token_urlsafe(_SECRET_BYTES)}"
 
 
 def hash_secret(secret: str) -> str:
@@ -48,19 +49,9 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def mode_of(secret: str) -> KeyMode | None:
-    """The mode a secret claims by its prefix, or ``None`` if it is not one of ours."""
-    for mode in KeyMode:
-        if secret.startswith(f"{KEY_PREFIX}{mode.value}_"):
-            return mode
-    return None
-
-
-def display_prefix(secret: str) -> str:
-    """The part of a secret safe to show again: its prefix and four characters."""
-    mode = mode_of(secret)
-    head = f"{KEY_PREFIX}{mode.value}_" if mode else ""
-    return f"{head}{secret[len(head) : len(head) + 4]}…"
+def display_prefix(secret: str, prefix: str) -> str:
+    """The part of a secret safe to show again: its ``prefix`` and four characters."""
+    return f"{prefix}{secret[len(prefix) : len(prefix) + 4]}…"
 
 
 def grants(held: frozenset[str], wanted: Scope) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
+from chatgate.domain.dialects import Dialect
 from chatgate.domain.fallback import FallbackStep
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode, Scope, grants
@@ -56,6 +57,8 @@ class ApiKey:
     # The account's plan, whose rate limit applies when the key has none of its own (read
     # with the key for authentication; None elsewhere, or for the default plan).
     plan: str | None = None
+    # The vendor API whose routes accept this key; None: the native API's.
+    dialect: Dialect | None = None
 
     def grants(self, scope: Scope) -> bool:
         """Whether this key may act under ``scope``."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.domain.dialects import Dialect, secret_prefix
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode, display_prefix, generate_secret, hash_secret, ungranted
 from chatgate.domain.records import ApiKey
@@ -32,6 +33,8 @@ class KeySpec:
     ip_allowlist: tuple[IPv4Network | IPv6Network, ...] = ()
     allowed_channels: frozenset[str] | None = None
     rate_limit: int | None = None
+    # The vendor API whose routes accept the key; None: the native API.
+    dialect: Dialect | None = None
 
     @classmethod
     def of(cls, key: ApiKey) -> KeySpec:
@@ -43,6 +46,7 @@ class KeySpec:
             key.ip_allowlist,
             key.allowed_channels,
             key.rate_limit,
+            key.dialect,
         )
 
 
@@ -74,19 +78,21 @@ def check_within(manager: ApiKey, spec: KeySpec, action: str) -> None:
 async def create_key(conn: AsyncConnection, actor: Actor, spec: KeySpec) -> tuple[ApiKey, str]:
     """Create a key of ``actor``'s account in the caller's transaction, audited; returns it
     with its secret (never again)."""
-    secret = generate_secret(spec.mode)
+    prefix = secret_prefix(spec.dialect, spec.mode)
+    secret = generate_secret(prefix)
     key = ApiKey(
         id=new_id("key"),
         account_id=actor.account_id,
         name=spec.name,
         mode=spec.mode,
-        display_prefix=display_prefix(secret),
+        display_prefix=display_prefix(secret, prefix),
         scopes=spec.scopes,
         ip_allowlist=spec.ip_allowlist,
         allowed_channels=spec.allowed_channels,
         rate_limit=spec.rate_limit,
         created_at=utcnow(),
         revoked_at=None,
+        dialect=spec.dialect,
     )
     await key_store.insert_key(conn, key, hash_secret(secret))
     await record(conn, actor, "key.created", key.id, _created_detail(key))
@@ -104,6 +110,7 @@ def _created_detail(key: ApiKey) -> dict[str, Any]:
         else None,
         "ip_allowlist": [str(network) for network in key.ip_allowlist],
         "rate_limit": key.rate_limit,
+        "dialect": key.dialect.value if key.dialect else None,
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
 from chatgate.storage.tables import accounts, api_keys, cache_versions
@@ -31,6 +32,7 @@ def _key(mapping: Any) -> ApiKey:
         rate_limit=mapping["rate_limit"],
         created_at=mapping["created_at"],
         revoked_at=mapping["revoked_at"],
+        dialect=Dialect(mapping["dialect"]) if mapping["dialect"] else None,
     )
 
 
@@ -52,6 +54,7 @@ async def insert_key(conn: AsyncConnection, key: ApiKey, secret_hash: str) -> No
             rate_limit=key.rate_limit,
             created_at=key.created_at,
             revoked_at=None,
+            dialect=key.dialect.value if key.dialect else None,
         )
     )
     await bump_cache_version(conn, KEYS_CACHE)

@@ -174,6 +174,8 @@ api_keys = Table(
     Column("rate_limit", Integer, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
+    # The vendor API (a dialect) whose routes accept the key; null: the native API's.
+    Column("dialect", String(20), nullable=True),
 )
 
 # One row per cached thing; its version is bumped in the same transaction as any change,
@@ -387,6 +389,8 @@ webhook_endpoints = Table(
     Column("disabled_reason", String(40), nullable=True),
     Column("secrets", LargeBinary, nullable=False),
     Column("plain_signature", Boolean, nullable=False),
+    # The payloads' shape and signature: "standard" (Standard Webhooks) or a dialect's.
+    Column("format", String(20), nullable=False, server_default="standard"),
     # Since when every delivery has failed (none succeeded since); cleared by a success.
     Column("failing_since", UtcDateTime, nullable=True),
     # Where the event log stood when the endpoint was made (``storage/events.py``: a mark):

@@ -33,6 +33,7 @@ def _spec(body: CreateKeyRequest, creator: ApiKey) -> KeySpec:
         if body.allowed_channels
         else creator.allowed_channels,
         rate_limit=body.rate_limit,
+        dialect=body.dialect,
     )
 
 

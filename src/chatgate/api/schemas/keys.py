@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from chatgate.api.schemas.common import ApiModel
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Integer
+from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode, Scope
 from chatgate.domain.records import ApiKey
 
@@ -26,6 +27,11 @@ class CreateKeyRequest(ApiModel):
     )
     allowed_channels: list[ChannelType] | None = Field(default=None, min_length=1)
     rate_limit: Integer | None = Field(default=None, ge=1, le=1_000_000, description="per minute")
+    dialect: Dialect | None = Field(
+        default=None,
+        description="a vendor API's key, with its prefix (tk_live_…, cpk_live_…), accepted on "
+        "that API's routes under /compat/{dialect}/ only; null: a native key",
+    )
 
     @field_validator("ip_allowlist")
     @classmethod
@@ -51,6 +57,7 @@ class KeyOut(BaseModel):
     ip_allowlist: list[str]
     allowed_channels: list[str] | None
     rate_limit: int | None = Field(description="requests per minute; null for the default")
+    dialect: Dialect | None = Field(description="the vendor API the key is for; null: native")
     created_at: datetime
     revoked_at: datetime | None
 
@@ -73,6 +80,7 @@ class KeyOut(BaseModel):
             if key.allowed_channels is not None
             else None,
             "rate_limit": key.rate_limit,
+            "dialect": key.dialect,
             "created_at": key.created_at,
             "revoked_at": key.revoked_at,
         }

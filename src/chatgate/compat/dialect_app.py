@@ -1,0 +1,81 @@
+"""A dialect's application: mounted under ``/compat/<dialect>``, sharing the gateway.
+
+Every dialect app has what the native API has, shaped the vendor's way: the same request
+ids, body guards (405, 413, 415) and authentication before the body is read (by the
+gateway's middleware, with the dialect's error renderer and key kind), the dialect's error
+body for every refusal, and an OpenAPI document of its own at
+``/compat/<dialect>/openapi.json``, kept out of the native one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from chatgate import __version__
+from chatgate.api.errors import ErrorRenderer, install_error_handlers
+from chatgate.api.methods import PathMethods
+from chatgate.api.middleware import GatewayMiddleware
+from chatgate.api.state import Gateway
+from chatgate.domain.dialects import Dialect
+from chatgate.domain.records import ApiKey
+
+COMPAT_PREFIX = "/compat/"
+
+
+@dataclass(frozen=True, slots=True)
+class DialectApi:
+    """What a dialect package declares: its routes, errors and how its key is presented."""
+
+    dialect: Dialect
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
+    render_error: ErrorRenderer
+    # Finds the request's key of this dialect (from its header), rate limit applied.
+    authenticate: Callable[[Request], Awaitable[ApiKey]]
+
+    @property
+    def mount_path(self) -> str:
+        """Where the dialect is served: ``/compat/<dialect>``."""
+        return f"{COMPAT_PREFIX}{self.dialect.value}"
+
+
+def _calls(dependant: Dependant, target: Callable[..., object]) -> bool:
+    return any(sub.call is target or _calls(sub, target) for sub in dependant.dependencies)
+
+
+def build_dialect_app(api: DialectApi, gateway: Gateway) -> FastAPI:
+    """The dialect's application on ``gateway``, ready to mount at ``api.mount_path``."""
+    app = FastAPI(
+        title=api.title,
+        version=__version__,
+        description=api.description,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.gateway = gateway
+    install_error_handlers(app, api.render_error)
+    for router in api.routers:
+        app.include_router(router)
+
+    def takes_key(route: BaseRoute) -> bool:
+        return isinstance(route, APIRoute) and _calls(route.dependant, api.authenticate)
+
+    # Included routers' routes are found through the routers (the app includes them lazily).
+    routes = [*app.router.routes, *(route for router in api.routers for route in router.routes)]
+    app.add_middleware(
+        GatewayMiddleware,
+        max_body_bytes=gateway.settings.max_body_bytes,
+        methods=PathMethods(routes, takes_key),
+        render=api.render_error,
+        authenticate=api.authenticate,
+    )
+    return app

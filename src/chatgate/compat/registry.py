@@ -1,0 +1,10 @@
+"""The dialects this gateway serves, each mounted at ``/compat/<dialect>``."""
+
+from __future__ import annotations
+
+from chatgate.compat.dialect_app import DialectApi
+
+
+def dialect_apis() -> tuple[DialectApi, ...]:
+    """Every dialect package's API, in mounting order."""
+    return ()
