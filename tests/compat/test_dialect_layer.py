@@ -8,67 +8,18 @@ each dialect translates.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel
+from fastapi import FastAPI
 
 from chatgate.api.app import create_app
-from chatgate.api.auth import KeyKind, authenticate_secret
-from chatgate.compat.dialect_app import DialectApi
 from chatgate.config import Settings
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode
-from chatgate.domain.records import ApiKey
+from tests.compat.toy import TOY
 from tests.support import Tenant, auth, make_key
-
-KIND = KeyKind(Dialect.THIKAA, "'Authorization: Bearer tk_live_…'", default_rate_limit=2)
-
-
-async def toy_key(request: Request) -> ApiKey:
-    header = request.headers.get("authorization", "")
-    secret = header[len("Bearer ") :] if header.startswith("Bearer ") else None
-    return await authenticate_secret(request, secret, KIND)
-
-
-def toy_error(
-    request_id: str,
-    status: int,
-    code: str,
-    message: str,
-    field: str | None,
-    details: dict[str, Any] | None,
-) -> tuple[int, dict[str, Any]]:
-    # The toy vendor knows no 422: bad input is its 400.
-    return (400 if status == 422 else status), {
-        "ok": False,
-        "error": {"code": code, "message": message},
-    }
-
-
-class Echo(BaseModel):
-    text: str
-
-
-router = APIRouter()
-
-
-@router.post("/{account}/echo")
-async def echo(account: str, body: Echo, key: ApiKey = Depends(toy_key)) -> dict[str, Any]:
-    return {"ok": True, "account": account, "key_id": key.id, "text": body.text}
-
-
-TOY = DialectApi(
-    dialect=Dialect.THIKAA,
-    title="Toy",
-    description="A toy dialect.",
-    routers=(router,),
-    render_error=toy_error,
-    authenticate=toy_key,
-)
 
 
 @pytest.fixture

@@ -40,7 +40,12 @@ from chatgate.api.send_lane import SendLane
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.channels.sms_smpp_pool import session_pool
-from chatgate.compat.dialect_app import COMPAT_PREFIX, DialectApi, build_dialect_app
+from chatgate.compat.dialect_app import (
+    COMPAT_PREFIX,
+    DialectApi,
+    build_dialect_app,
+    webhook_formats,
+)
 from chatgate.compat.registry import dialect_apis
 from chatgate.config import Settings
 from chatgate.crypto import credential_box
@@ -104,9 +109,15 @@ ROUTE_MODULES = (
 )
 
 
-def build_gateway(settings: Settings, database: Database | None = None) -> Gateway:
-    """Everything a process needs to serve requests, not yet started."""
+def build_gateway(
+    settings: Settings,
+    database: Database | None = None,
+    dialects: Sequence[DialectApi] | None = None,
+) -> Gateway:
+    """Everything a process needs to serve requests, not yet started (``dialects``: the
+    vendor APIs served, whose webhook formats it knows; by default every one)."""
     database = database or Database(settings)
+    dialects = dialect_apis() if dialects is None else dialects
     box = credential_box(settings)
     network = NetworkPolicy(allow_private=settings.allow_private_api_base)
     return Gateway(
@@ -129,7 +140,11 @@ def build_gateway(settings: Settings, database: Database | None = None) -> Gatew
             network,
         ),
         event_feed=EventFeed(database, settings.events_poll_seconds),
-        webhook_endpoints=WebhookEndpoints(box, allow_private=settings.allow_private_webhooks),
+        webhook_endpoints=WebhookEndpoints(
+            box,
+            allow_private=settings.allow_private_webhooks,
+            formats=webhook_formats(dialects, settings),
+        ),
         webhook_wakeup=LocalWakeup(),
         billing=Billing(settings),
     )
@@ -213,7 +228,9 @@ async def _step(run_once: Callable[[], Awaitable[int]], failure: str) -> int:
 async def follow_events(gateway: Gateway) -> None:
     """As events are committed: turn them into webhook deliveries, settle the prices of the
     messages they concern and move their threads on; until cancelled."""
-    fanout = WebhookFanout(gateway.database, system_clock)
+    fanout = WebhookFanout(
+        gateway.database, system_clock, formats=gateway.webhook_endpoints.formats
+    )
     followers = (Settlement(gateway.database), ThreadUpdates(gateway.database))
     feed = gateway.event_feed
     with feed.open_stream():
@@ -321,7 +338,8 @@ def create_app(
     rather than the router: the same answers, faster; off only to compare the two.
     ``dialects`` are the vendor APIs mounted under ``/compat/`` (by default every one).
     """
-    gateway = build_gateway(settings, database)
+    dialects = dialect_apis() if dialects is None else dialects
+    gateway = build_gateway(settings, database, dialects)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -345,7 +363,7 @@ def create_app(
         app.include_router(module.router)
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.
     routes = [*app.router.routes, *(route for m in modules for route in m.router.routes)]
-    for dialect in dialect_apis() if dialects is None else dialects:
+    for dialect in dialects:
         app.mount(dialect.mount_path, build_dialect_app(dialect, gateway))
     app.add_middleware(
         GatewayMiddleware,

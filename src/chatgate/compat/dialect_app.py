@@ -22,8 +22,10 @@ from chatgate.api.errors import ErrorRenderer, install_error_handlers
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
 from chatgate.api.state import Gateway
+from chatgate.config import Settings
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.records import ApiKey
+from chatgate.services.webhook_formats import WebhookFormat, WebhookFormats
 
 COMPAT_PREFIX = "/compat/"
 
@@ -39,11 +41,20 @@ class DialectApi:
     render_error: ErrorRenderer
     # Finds the request's key of this dialect (from its header), rate limit applied.
     authenticate: Callable[[Request], Awaitable[ApiKey]]
+    # The dialect's webhook format, made for a deployment's settings (None: it has none).
+    webhook_format: Callable[[Settings], WebhookFormat] | None = None
 
     @property
     def mount_path(self) -> str:
         """Where the dialect is served: ``/compat/<dialect>``."""
         return f"{COMPAT_PREFIX}{self.dialect.value}"
+
+
+def webhook_formats(apis: Sequence[DialectApi], settings: Settings) -> WebhookFormats:
+    """``standard`` and the formats of ``apis``."""
+    return WebhookFormats(
+        api.webhook_format(settings) for api in apis if api.webhook_format is not None
+    )
 
 
 def _calls(dependant: Dependant, target: Callable[..., object]) -> bool:

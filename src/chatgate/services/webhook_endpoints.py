@@ -34,6 +34,7 @@ from chatgate.errors import InvalidRequest, NotFound
 from chatgate.net_guard import Resolver, UnsafeURL, check_url, system_resolver
 from chatgate.services.audit import Actor, record
 from chatgate.services.events import event_envelope
+from chatgate.services.webhook_formats import STANDARD, WebhookFormats
 from chatgate.storage import events as event_store
 from chatgate.storage import keys as key_store
 from chatgate.storage import webhook_deliveries as delivery_store
@@ -58,10 +59,19 @@ class EndpointChanges:
     unbind_key: bool = False
     enabled: bool | None = None
     plain_signature: bool | None = None
+    format: str | None = None
 
 
 # The fields of an endpoint that audit entries show (the URL only as its origin).
-_AUDITED = ("url", "description", "event_types", "api_key_id", "enabled", "plain_signature")
+_AUDITED = (
+    "url",
+    "description",
+    "event_types",
+    "api_key_id",
+    "enabled",
+    "plain_signature",
+    "format",
+)
 
 
 def _url_origin(url: str) -> str:
@@ -99,11 +109,17 @@ class WebhookEndpoints:
     """Manages endpoints with one deployment's key box and URL policy."""
 
     def __init__(
-        self, box: CredentialBox, *, allow_private: bool, resolver: Resolver = system_resolver
+        self,
+        box: CredentialBox,
+        *,
+        allow_private: bool,
+        resolver: Resolver = system_resolver,
+        formats: WebhookFormats | None = None,
     ) -> None:
         self.box = box
         self.allow_private = allow_private
         self.resolver = resolver
+        self.formats = formats or WebhookFormats()
         self._opened: dict[bytes, dict[str, Any]] = {}
 
     def signing_secrets(self, endpoint: StoredEndpoint, now: datetime) -> list[str]:
@@ -142,11 +158,40 @@ class WebhookEndpoints:
 
     async def _check_key(
         self, conn: AsyncConnection, account_id: str, mode: KeyMode, api_key_id: str
-    ) -> None:
+    ) -> ApiKey:
         bound = await key_store.get_key(conn, account_id, api_key_id)
         if bound is None or bound.mode is not mode:
             raise InvalidRequest(
                 f"no {mode.value} key {api_key_id} in this account", field="api_key_id"
+            )
+        return bound
+
+    async def _check_format(
+        self,
+        conn: AsyncConnection,
+        account_id: str,
+        mode: KeyMode,
+        format_name: str,
+        api_key_id: str | None,
+    ) -> None:
+        """Refuse a format this gateway does not serve, or a key binding it cannot carry: a
+        dialect's format goes to that dialect's keys' endpoints only."""
+        format_ = self.formats.known(format_name)
+        if format_ is None:
+            known = ", ".join(self.formats.names())
+            raise InvalidRequest(f"must be one of: {known}", field="format")
+        if api_key_id is None:
+            if format_.requires_key:
+                raise InvalidRequest(
+                    f"a {format_name} endpoint is bound to one of its keys: give api_key_id",
+                    field="api_key_id",
+                )
+            return
+        bound = await self._check_key(conn, account_id, mode, api_key_id)
+        if format_.dialect is not None and bound.dialect is not format_.dialect:
+            raise InvalidRequest(
+                f"a {format_name} endpoint is bound to a {format_.dialect.value} key only",
+                field="api_key_id",
             )
 
     async def create(
@@ -160,8 +205,8 @@ class WebhookEndpoints:
         """A new endpoint of ``actor``'s account in ``mode``, audited, and its signing secret
         (shown once)."""
         assert changes.url is not None
-        if changes.api_key_id is not None:
-            await self._check_key(conn, actor.account_id, mode, changes.api_key_id)
+        format_name = changes.format or STANDARD
+        await self._check_format(conn, actor.account_id, mode, format_name, changes.api_key_id)
         secret = webhooks.new_secret()
         endpoint = StoredEndpoint(
             id=new_id("we"),
@@ -180,6 +225,7 @@ class WebhookEndpoints:
             log_mark=await event_store.mark_log(conn),
             created_at=now,
             updated_at=now,
+            format=format_name,
         )
         await endpoint_store.insert_endpoint(conn, endpoint)
         await record(conn, actor, "webhook.created", endpoint.id, _facts(endpoint))
@@ -221,8 +267,17 @@ class WebhookEndpoints:
         if changes.unbind_key:
             values["api_key_id"] = None
         elif changes.api_key_id is not None:
-            await self._check_key(conn, actor.account_id, mode, changes.api_key_id)
             values["api_key_id"] = changes.api_key_id
+        if changes.format is not None:
+            values["format"] = changes.format
+        if {"api_key_id", "format"} & values.keys():
+            await self._check_format(
+                conn,
+                actor.account_id,
+                mode,
+                values.get("format", endpoint.format),
+                values.get("api_key_id", endpoint.api_key_id),
+            )
         if changes.plain_signature is not None:
             values["plain_signature"] = changes.plain_signature
         if changes.enabled is True:

@@ -26,6 +26,7 @@ from chatgate.domain.ids import new_id
 from chatgate.domain.records import ApiKey
 from chatgate.engine.clock import Clock
 from chatgate.services.events import event_payload
+from chatgate.services.webhook_formats import STANDARD, WebhookFormats
 from chatgate.storage import events as event_store
 from chatgate.storage import keys as key_store
 from chatgate.storage import log_cursors
@@ -68,10 +69,18 @@ async def _bound_keys(
 class WebhookFanout:
     """Turns new events into deliveries, a batch at a time."""
 
-    def __init__(self, database: Database, clock: Clock, *, batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        *,
+        batch_size: int = 500,
+        formats: WebhookFormats | None = None,
+    ) -> None:
         self.database = database
         self.clock = clock
         self.batch_size = batch_size
+        self.formats = formats or WebhookFormats()
 
     async def run_once(self) -> int:
         """Relay the next batch of events; returns how many events it read (0: none new)."""
@@ -118,11 +127,25 @@ class WebhookFanout:
             targets = [e for e in by_account[event.account_id] if _reaches(e, event, bound_keys)]
             if not targets:
                 continue
-            payload = orjson.dumps(event_payload(event)).decode()
-            rows += [
-                delivery_store.delivery_row(
-                    new_id("dlv"), event.account_id, e.id, event.id, event.type, payload, now
+            standard: str | None = None  # the same for every standard endpoint: made once
+            for endpoint in targets:
+                if endpoint.format == STANDARD:
+                    standard = standard or orjson.dumps(event_payload(event)).decode()
+                    payload = standard
+                else:
+                    shaped = self.formats[endpoint.format].payload(event, endpoint)
+                    if shaped is None:  # the format has no shape for this event
+                        continue
+                    payload = orjson.dumps(shaped).decode()
+                rows.append(
+                    delivery_store.delivery_row(
+                        new_id("dlv"),
+                        event.account_id,
+                        endpoint.id,
+                        event.id,
+                        event.type,
+                        payload,
+                        now,
+                    )
                 )
-                for e in targets
-            ]
         return rows

@@ -24,7 +24,6 @@ from datetime import timedelta
 import aiohttp
 import structlog
 
-from chatgate import webhooks
 from chatgate.engine.clock import Clock
 from chatgate.engine.wakeup import LocalWakeup
 from chatgate.engine.worker import worker_name
@@ -38,6 +37,7 @@ from chatgate.net_guard import (
     system_resolver,
 )
 from chatgate.services.webhook_endpoints import WebhookEndpoints
+from chatgate.services.webhook_formats import Signing
 from chatgate.services.webhook_outcomes import Outcome, OutcomeWriter
 from chatgate.storage import webhook_deliveries as delivery_store
 from chatgate.storage import webhook_endpoints as endpoint_store
@@ -267,12 +267,11 @@ class WebhookSender:
         secrets = self.endpoints.signing_secrets(endpoint, now)
         body = delivery.payload.encode("utf-8")
         url = endpoint.url
+        signing = Signing(secrets, delivery.id, delivery.event_type, int(now.timestamp()), body)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            **webhooks.sign(
-                secrets, delivery.id, int(now.timestamp()), body, plain=endpoint.plain_signature
-            ),
+            **self.endpoints.formats[endpoint.format].headers(signing, endpoint),
         }
         started = time.monotonic()
         answer: Answer | None = None

@@ -37,6 +37,9 @@ class StoredEndpoint:
     log_mark: LogMark
     created_at: datetime
     updated_at: datetime
+    # The payloads' shape and signature (services/webhook_formats.py): "standard" or a
+    # dialect's.
+    format: str = "standard"
 
     def wants(self, event_type: str) -> bool:
         """Whether the endpoint subscribed to events of ``event_type`` (all, by default)."""
@@ -60,6 +63,7 @@ def _endpoint(row: Any) -> StoredEndpoint:
         log_mark=parse_mark(row.log_mark),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        format=row.format,
     )
 
 
@@ -80,6 +84,7 @@ def _values(endpoint: StoredEndpoint) -> dict[str, Any]:
         "log_mark": str(endpoint.log_mark),
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
+        "format": endpoint.format,
     }
 
 

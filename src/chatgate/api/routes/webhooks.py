@@ -54,6 +54,7 @@ def _changes(body: CreateWebhookRequest | UpdateWebhookRequest) -> EndpointChang
         unbind_key="api_key_id" in given and body.api_key_id is None,
         enabled=body.enabled,
         plain_signature=body.plain_signature,
+        format=body.format,
     )
 
 

@@ -9,12 +9,19 @@ from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from chatgate.api.schemas.common import ApiModel, ZonedDateTime
 from chatgate.api.schemas.events import EventType
+from chatgate.domain.dialects import Dialect
 from chatgate.storage.webhook_deliveries import Attempt, Delivery
 from chatgate.storage.webhook_endpoints import StoredEndpoint
 
 _URL = "where to POST events: http or https"
 _EVENT_TYPES = "the event types to receive; null (or absent when creating) for all of them"
 _DESCRIPTION = r"^[^\x00-\x1f]*$"
+_FORMAT = (
+    "the deliveries' shape and signature: standard (Standard Webhooks), or a dialect's (its "
+    "vendor's payloads, headers and signature keyed with the secret string as shown)"
+)
+# Standard, or a dialect's (one this gateway serves: checked when the endpoint is saved).
+WebhookFormatName = Literal["standard"] | Dialect
 
 
 def _http_url(value: str) -> str:
@@ -41,6 +48,7 @@ class CreateWebhookRequest(ApiModel):
         default=False,
         description="also sign with X-Chatgate-Signature: sha256=<hex HMAC of the body>",
     )
+    format: WebhookFormatName = Field(default="standard", description=_FORMAT)
 
     _url = field_validator("url")(_http_url)
 
@@ -59,6 +67,7 @@ class UpdateWebhookRequest(ApiModel):
         default=None, description="true enables a disabled endpoint and clears its failures"
     )
     plain_signature: bool | None = None
+    format: WebhookFormatName | None = Field(default=None, description=_FORMAT)
 
     @field_validator("url")
     @classmethod
@@ -87,6 +96,7 @@ class WebhookOut(BaseModel):
     enabled: bool
     disabled_reason: str | None = Field(description="by_request, gone (410) or failing")
     plain_signature: bool
+    format: str = Field(description=_FORMAT)
     failing_since: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -103,6 +113,7 @@ class WebhookOut(BaseModel):
             enabled=endpoint.enabled,
             disabled_reason=endpoint.disabled_reason,
             plain_signature=endpoint.plain_signature,
+            format=endpoint.format,
             failing_since=endpoint.failing_since,
             created_at=endpoint.created_at,
             updated_at=endpoint.updated_at,
