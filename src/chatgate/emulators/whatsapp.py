@@ -105,6 +105,8 @@ class WhatsAppEmulator(GraphProduct):
         super().__init__(state)
         self.media = WhatsAppMedia(state, self.accounts)
         self._conversations: dict[tuple[str, str], str] = {}
+        # (number, user) -> the last message the number sent the user: what a tap answers.
+        self._last_sent: dict[tuple[str, str], str] = {}
 
     # -- control API ----------------------------------------------------------------------
 
@@ -136,7 +138,11 @@ class WhatsAppEmulator(GraphProduct):
 
     async def inject_inbound(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A user writes: ``{phone_number_id, from, name?, text? | media? | location? |
-        reply? | reaction? | contacts?, context_id?}``; the messages webhook is sent now."""
+        reply? | reaction? | contacts?, context_id?}``; the messages webhook is sent now.
+
+        A tap on a button or a list row always answers a message the number sent, and Cloud
+        API names it in ``context``: without ``context_id``, the last one sent to the user.
+        """
         account = self.accounts().get(str(payload.get("phone_number_id")))
         if account is None:
             raise ValueError(f"no WhatsApp number {payload.get('phone_number_id')!r}")
@@ -146,10 +152,14 @@ class WhatsAppEmulator(GraphProduct):
         wa_id = user.lstrip("+")
         wamid = new_wamid(wa_id)
         message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": now()}
-        if payload.get("context_id"):
+        fields = inbound_fields(payload, self.media.keep)
+        context_id = payload.get("context_id")
+        if not context_id and fields["type"] in ("interactive", "button"):
+            context_id = self._last_sent.get((account.id, wa_id)) or new_wamid(wa_id)
+        if context_id:
             display = account.extra["display_phone_number"]
-            message["context"] = {"from": display, "id": str(payload["context_id"])}
-        message.update(inbound_fields(payload, self.media.keep))
+            message["context"] = {"from": display, "id": str(context_id)}
+        message.update(fields)
         value = {
             **value_head(account),
             "contacts": [{"profile": {"name": str(payload.get("name") or "")}, "wa_id": wa_id}],
@@ -199,6 +209,7 @@ class WhatsAppEmulator(GraphProduct):
             )
             return refusal
         wamid = new_wamid(wa_id)
+        self._last_sent[(account.id, wa_id)] = wamid
         self.record_call(account, request, payload, message_id=wamid, recipient=f"+{wa_id}")
         self._follow_up(account, payload, wamid, wa_id, fault)
         answer: dict[str, Any] = {

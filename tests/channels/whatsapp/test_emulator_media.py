@@ -1,5 +1,5 @@
 """The WhatsApp emulator's media as Cloud API's: uploads and their refusals, descriptions,
-downloads, sending by id and deletion; and the location coordinates Cloud API takes."""
+downloads, sending by id and deletion."""
 
 from __future__ import annotations
 
@@ -176,55 +176,3 @@ async def test_uploads_and_media_calls_want_the_numbers_token() -> None:
             assert (answer.status_code, _error(answer)["code"]) == (401, 190)
         unknown = await w.client.delete(f"{GRAPH}/1234567890123456", headers=AUTH)
         assert (unknown.status_code, _error(unknown)["type"]) == (400, "GraphMethodException")
-
-
-@pytest.mark.parametrize(
-    ("latitude", "longitude", "accepted"),
-    [
-        (38.7223, -9.1393, True),
-        ("38.7223", "-9.1393", True),
-        (38, "-9", True),
-        ("north", "-9.1393", False),
-        (True, -9.1393, False),
-    ],
-)
-async def test_location_coordinates_are_numbers_or_strings_of_decimal_degrees(
-    latitude: Any, longitude: Any, accepted: bool
-) -> None:
-    async with world() as w:
-        await w.user_writes(text="oi")
-        body = {
-            "messaging_product": "whatsapp",
-            "to": contract.RECIPIENT.lstrip("+"),
-            "type": "location",
-            "location": {"latitude": latitude, "longitude": longitude, "name": "Baixa"},
-        }
-        answer = await w.client.post(MESSAGES, json=body, headers=AUTH)
-        if accepted:
-            assert answer.status_code == 200, answer.text
-        else:
-            assert answer.status_code == 400
-            assert _error(answer)["code"] == 131009
-            assert _error(answer)["error_data"]["details"] == (
-                "location['latitude'] must be a number in decimal degrees"
-            )
-
-
-async def test_a_fault_may_ask_only_for_a_code_the_platform_has() -> None:
-    async with world() as w:
-        for code in (130429, 80007, 131056):
-            queued = await w.client.post(
-                "/_emulator/whatsapp/faults", json={"kind": "rate_limit", "code": code}
-            )
-            assert queued.status_code == 201, queued.text
-        refused = await w.client.post(
-            "/_emulator/whatsapp/faults", json={"kind": "rate_limit", "code": 613}
-        )
-        assert refused.status_code == 422
-        assert refused.json()["detail"] == (
-            "code: whatsapp answers a rate_limit fault with 130429, 80007, 131056"
-        )
-        other_kind = await w.client.post(
-            "/_emulator/whatsapp/faults", json={"kind": "server_error", "code": 131000}
-        )
-        assert other_kind.status_code == 422
