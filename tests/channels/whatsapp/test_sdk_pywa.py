@@ -606,18 +606,29 @@ async def test_statuses_are_pywas_message_statuses(emulator: ServedEmulator, wa:
     async with pywa_webhook(emulator) as inbox:
         await emulator.timing(sent_after=0.0, delivered_after=0.05, read_after=0.1)
         sent = await wa.send_message(USER, "Your parcel left", tracker="msg_01PYWA")
+        statuses = await inbox.after(3)
+    assert all(isinstance(status, MessageStatus) for status in statuses)
+    assert [(s.id, s.status, s.tracker) for s in statuses if isinstance(s, MessageStatus)] == [
+        (sent.id, MessageStatusType.SENT, "msg_01PYWA"),
+        (sent.id, MessageStatusType.DELIVERED, "msg_01PYWA"),
+        (sent.id, MessageStatusType.READ, "msg_01PYWA"),
+    ]
+
+
+@NEEDS_USER_ID
+async def test_failures_reported_later_are_pywas_errors(
+    emulator: ServedEmulator, wa: WhatsApp
+) -> None:
+    async with pywa_webhook(emulator) as inbox:
+        await emulator.timing(sent_after=0.0, delivered_after=None, read_after=None)
         await emulator.fault("whatsapp", kind="invalid_recipient")
         lost = await wa.send_message(USER, "Anyone there?")
         stranger = await wa.send_message(STRANGER, "Hello, stranger")
-        updates = await inbox.after(5)
-    statuses = [update for update in updates if isinstance(update, MessageStatus)]
-    ours = [status for status in statuses if status.id == sent.id]
-    assert [s.status for s in ours] == [
-        MessageStatusType.SENT,
-        MessageStatusType.DELIVERED,
-        MessageStatusType.READ,
-    ]
-    assert {s.tracker for s in ours} == {"msg_01PYWA"}
-    failures = {s.id: s.error for s in statuses if s.status is MessageStatusType.FAILED}
+        updates = await inbox.after(2)
+    failures = {
+        update.id: update.error
+        for update in updates
+        if isinstance(update, MessageStatus) and update.status is MessageStatusType.FAILED
+    }
     assert isinstance(failures[lost.id], MessageUndeliverable)
     assert isinstance(failures[stranger.id], ReEngagementMessage)
