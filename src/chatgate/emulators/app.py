@@ -95,7 +95,10 @@ def control_router(state: EmulatorState, platforms: dict[str, PlatformEmulator])
 
     @router.post("/{platform}/faults", status_code=201)
     async def add_fault(platform: str, fault: Fault) -> dict[str, str]:
-        platform_named(platform)
+        codes = platform_named(platform).fault_codes.get(fault.kind, ())
+        if fault.code is not None and fault.code not in codes:
+            known = ", ".join(map(str, codes)) or "none"
+            raise HTTPException(422, f"code: {platform} answers a {fault.kind} fault with {known}")
         state.add_fault(platform, fault)
         return {"queued": fault.kind}
 

@@ -54,6 +54,11 @@ class Fault(BaseModel):
     recipient: str | None = None
     retry_after: float | None = Field(default=None, ge=0, le=3600)
     seconds: float = Field(default=30.0, ge=0, le=600, description="how long a timeout hangs")
+    code: int | None = Field(
+        default=None,
+        description="the platform's own error code to answer with, where it has several for "
+        "one kind (WhatsApp throttles with 130429, 80007 or 131056); its first by default",
+    )
 
 
 class Timing(BaseModel):
@@ -304,6 +309,9 @@ class PlatformEmulator(ABC):
     """One platform's emulator: its real API routes, and its part of the control API."""
 
     name: ClassVar[str]
+    # The error codes a fault of each kind may ask for (``Fault.code``), for platforms with
+    # several answers to one kind; a kind not named here takes no code.
+    fault_codes: ClassVar[dict[FaultKind, tuple[int, ...]]] = {}
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state

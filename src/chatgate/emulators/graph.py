@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from chatgate.emulators.core import Account, EmulatorState, PlatformEmulator, Received
+from chatgate.emulators.multipart import FormPart, is_multipart, read_form
 
 PREFIX = "/graph"
 # The trace id of the Graph host's own errors and the Send API's (WhatsApp's are fresh).
@@ -40,10 +41,13 @@ def graph_error(
     kind: str = "OAuthException",
     transient: bool = False,
     error_data: dict[str, Any] | None = None,
+    user_title: str | None = None,
+    user_msg: str | None = None,
     fbtrace_id: str = FBTRACE_ID,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """A Graph API error answer, shaped as Meta shapes it."""
+    """A Graph API error answer, shaped as Meta shapes it (``user_title`` and ``user_msg``
+    are the ``error_user_*`` texts Meta meant to be shown to a person)."""
     error: dict[str, Any] = {"message": message, "type": kind, "code": code}
     if subcode is not None:
         error["error_subcode"] = subcode
@@ -51,6 +55,10 @@ def graph_error(
         error["is_transient"] = True
     if error_data is not None:
         error["error_data"] = error_data
+    if user_title is not None:
+        error["error_user_title"] = user_title
+    if user_msg is not None:
+        error["error_user_msg"] = user_msg
     error["fbtrace_id"] = fbtrace_id
     return JSONResponse({"error": error}, status_code=status, headers=dict(headers or {}))
 
@@ -72,6 +80,18 @@ def cloud_error(
         error_data=error_data,
         fbtrace_id="A" + secrets.token_urlsafe(16),
         headers=headers,
+    )
+
+
+def unknown_object(method: str, object_id: str) -> JSONResponse:
+    """Graph's answer to a call on an id it has no object for (or none the token may see)."""
+    return graph_error(
+        400,
+        100,
+        f"Unsupported {method} request. Object with ID '{object_id}' does not exist, "
+        "cannot be loaded due to missing permissions, or does not support this operation.",
+        subcode=33,
+        kind="GraphMethodException",
     )
 
 
@@ -120,6 +140,10 @@ class GraphProduct(PlatformEmulator):
         """Answer ``GET /{version}/{object_id}`` if this product owns it (media, say)."""
         return None
 
+    async def delete_object(self, object_id: str, request: Request) -> Response | None:
+        """Answer ``DELETE /{version}/{object_id}`` if this product owns it (media, say)."""
+        return None
+
     def record_call(
         self,
         account: Account,
@@ -155,6 +179,18 @@ class GraphProduct(PlatformEmulator):
         return await self.state.post_webhook(self.name, account.webhook_url, body, headers)
 
 
+async def _parameters(request: Request) -> Any:
+    """A call's parameters: its JSON body, or the fields of its multipart form (Graph takes
+    both; uploads come as forms), a file part kept whole as a :class:`FormPart`."""
+    content_type = request.headers.get("content-type", "")
+    if not is_multipart(content_type):
+        return await request.json()
+    fields: dict[str, str | FormPart] = {}
+    for part in read_form(await request.body(), content_type):
+        fields[part.name] = part if part.filename is not None else part.text()
+    return fields
+
+
 def graph_router(state: EmulatorState, products: list[GraphProduct]) -> APIRouter:
     """The ``/graph`` routes, dispatching to the product that owns the object id."""
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -187,19 +223,12 @@ def graph_router(state: EmulatorState, products: list[GraphProduct]) -> APIRoute
                 "An active access token must be used to query information about the current user.",
             )
         if found is None:
-            return graph_error(
-                400,
-                100,
-                f"Unsupported post request. Object with ID '{object_id}' does not exist, "
-                "cannot be loaded due to missing permissions, or does not support this operation.",
-                subcode=33,
-                kind="GraphMethodException",
-            )
+            return unknown_object("post", object_id)
         product, account = found
         if account.secrets.get(product.token_secret) != token:
             return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
         try:
-            body = await request.json()
+            body = await _parameters(request)
         except ValueError:
             return graph_error(400, 100, "(#100) The parameter messaging_product is required.")
         return await product.handle(account, edge, request, body)
@@ -210,6 +239,14 @@ def graph_router(state: EmulatorState, products: list[GraphProduct]) -> APIRoute
             answer = await product.get_object(object_id, request)
             if answer is not None:
                 return answer
-        return graph_error(400, 100, f"Object with ID '{object_id}' does not exist", subcode=33)
+        return unknown_object("get", object_id)
+
+    @router.delete("/{version}/{object_id}")
+    async def delete_object(version: str, object_id: str, request: Request) -> Response:
+        for product in products:
+            answer = await product.delete_object(object_id, request)
+            if answer is not None:
+                return answer
+        return unknown_object("delete", object_id)
 
     return router

@@ -8,33 +8,33 @@
 - Like Meta, delivery-time failures are accepted first and reported by a ``failed`` status:
   a non-template message to a user who has not written in 24 hours fails with 131047, an
   unreachable user (the ``invalid_recipient`` and ``async_failure`` faults) with 131026.
+- A ``rate_limit`` fault answers 130429 (throughput), or what its ``code`` asks: 80007 (the
+  business account's call rate) or 131056 (one user messaged too often); with a retry hint,
+  ``X-Business-Use-Case-Usage`` tells in minutes when the throttle lifts.
 - Webhooks are serialised as Meta serialises them (ASCII only, ``\\uXXXX`` and ``\\/``
   escapes, no spaces) and signed over those exact bytes with ``X-Hub-Signature-256`` (and
   the legacy SHA-1 ``X-Hub-Signature``).
-- ``GET /graph/{version}/{media_id}`` describes media a user sent; its URL (the
-  "lookaside" download) needs the Bearer token too.
+- ``POST /graph/{version}/{phone_number_id}/media`` uploads media (a multipart form) to send
+  by id; ``GET /graph/{version}/{media_id}`` describes uploaded media and media a user sent,
+  and its URL (the "lookaside" download) needs the Bearer token too; ``DELETE`` forgets it.
 
-The request checks are in ``whatsapp_checks``, the user's messages in ``whatsapp_inbound``
-and the webhook objects in ``whatsapp_webhooks``; this module is the emulator and its routes.
+The request checks are in ``whatsapp_checks``, the user's messages in ``whatsapp_inbound``,
+the webhook objects in ``whatsapp_webhooks`` and media in ``whatsapp_media``; this module is
+the emulator and its routes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import secrets
-import time
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from chatgate.emulators.core import Account, EmulatorState, Fault
+from chatgate.emulators.core import Account, EmulatorState, Fault, FaultKind
 from chatgate.emulators.graph import (
-    PREFIX,
     GraphProduct,
-    bearer_token,
     cloud_error,
     graph_error,
     meta_json,
@@ -42,6 +42,7 @@ from chatgate.emulators.graph import (
 )
 from chatgate.emulators.whatsapp_checks import PHONE, check_message
 from chatgate.emulators.whatsapp_inbound import MEDIA_TYPES, inbound_fields
+from chatgate.emulators.whatsapp_media import LOOKASIDE_PATH, WhatsAppMedia
 from chatgate.emulators.whatsapp_webhooks import (
     REENGAGEMENT,
     UNDELIVERABLE,
@@ -58,19 +59,54 @@ from chatgate.emulators.whatsapp_webhooks import (
 # ``meta_json`` is imported from here by the tests of the webhooks' exact bytes.
 __all__ = ["LOOKASIDE_PATH", "WhatsAppEmulator", "meta_json"]
 
-LOOKASIDE_PATH = f"{PREFIX}/_lookaside/whatsapp_business/attachments"
+
+# Cloud API throttles in three ways: the number's throughput (130429), the business account's
+# call rate (80007, a Graph-level limit) and one user's messages too close together (131056).
+THROTTLING_CODES = (130429, 80007, 131056)
+
+
+def _throttled(code: int, headers: dict[str, str] | None) -> Response:
+    """Cloud API's answer to a throttled send, for one of :data:`THROTTLING_CODES`."""
+    if code == 80007:
+        return graph_error(
+            400,
+            80007,
+            "(#80007) There have been too many calls to this WhatsApp Business account. Wait a "
+            "bit and try again. For more info, please refer to "
+            "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+            transient=True,
+            headers=headers,
+        )
+    if code == 131056:
+        return cloud_error(
+            400,
+            131056,
+            "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            details="Message failed to send because there were too many messages sent from "
+            "this phone number to the same phone number in a short period of time.",
+            headers=headers,
+        )
+    return cloud_error(
+        400,
+        130429,
+        "(#130429) Rate limit hit",
+        details="Cloud API message throughput has been reached.",
+        headers=headers,
+    )
 
 
 class WhatsAppEmulator(GraphProduct):
     """WhatsApp Cloud API phone numbers on the emulated Graph host."""
 
     name = "whatsapp"
+    fault_codes: ClassVar[dict[FaultKind, tuple[int, ...]]] = {"rate_limit": THROTTLING_CODES}
 
     def __init__(self, state: EmulatorState) -> None:
         super().__init__(state)
-        # Ids of the media this product stored (the state's media store is shared).
-        self._media_ids: set[str] = set()
+        self.media = WhatsAppMedia(state, self.accounts)
         self._conversations: dict[tuple[str, str], str] = {}
+        # (number, user) -> the last message the number sent the user: what a tap answers.
+        self._last_sent: dict[tuple[str, str], str] = {}
 
     # -- control API ----------------------------------------------------------------------
 
@@ -102,7 +138,11 @@ class WhatsAppEmulator(GraphProduct):
 
     async def inject_inbound(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A user writes: ``{phone_number_id, from, name?, text? | media? | location? |
-        reply? | reaction? | contacts?, context_id?}``; the messages webhook is sent now."""
+        reply? | reaction? | contacts?, context_id?}``; the messages webhook is sent now.
+
+        A tap on a button or a list row always answers a message the number sent, and Cloud
+        API names it in ``context``: without ``context_id``, the last one sent to the user.
+        """
         account = self.accounts().get(str(payload.get("phone_number_id")))
         if account is None:
             raise ValueError(f"no WhatsApp number {payload.get('phone_number_id')!r}")
@@ -112,10 +152,14 @@ class WhatsAppEmulator(GraphProduct):
         wa_id = user.lstrip("+")
         wamid = new_wamid(wa_id)
         message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": now()}
-        if payload.get("context_id"):
+        fields = inbound_fields(payload, self.media.keep)
+        context_id = payload.get("context_id")
+        if not context_id and fields["type"] in ("interactive", "button"):
+            context_id = self._last_sent.get((account.id, wa_id)) or new_wamid(wa_id)
+        if context_id:
             display = account.extra["display_phone_number"]
-            message["context"] = {"from": display, "id": str(payload["context_id"])}
-        message.update(inbound_fields(payload, self._keep_media))
+            message["context"] = {"from": display, "id": str(context_id)}
+        message.update(fields)
         value = {
             **value_head(account),
             "contacts": [{"profile": {"name": str(payload.get("name") or "")}, "wa_id": wa_id}],
@@ -130,17 +174,14 @@ class WhatsAppEmulator(GraphProduct):
             answer["media_id"] = media["id"]
         return answer
 
-    def _keep_media(self, content: bytes, mime_type: str) -> str:
-        """Store media a user sent; its id, as Meta's media ids look."""
-        media_id = str(10**15 + secrets.randbelow(9 * 10**15))
-        self.state.media[media_id] = (content, mime_type)
-        self._media_ids.add(media_id)
-        return media_id
-
     # -- the Cloud API ----------------------------------------------------------------------
 
     async def handle(self, account: Account, edge: str, request: Request, body: Any) -> Response:
-        """``POST /{version}/{phone_number_id}/messages``."""
+        """``POST /{version}/{phone_number_id}/messages`` and ``.../media``."""
+        if edge == "media":
+            uploaded, logged = self.media.upload(body)
+            self.record_call(account, request, logged, status=uploaded.status_code)
+            return uploaded
         if edge != "messages":
             return graph_error(
                 400,
@@ -168,6 +209,7 @@ class WhatsAppEmulator(GraphProduct):
             )
             return refusal
         wamid = new_wamid(wa_id)
+        self._last_sent[(account.id, wa_id)] = wamid
         self.record_call(account, request, payload, message_id=wamid, recipient=f"+{wa_id}")
         self._follow_up(account, payload, wamid, wa_id, fault)
         answer: dict[str, Any] = {
@@ -202,13 +244,7 @@ class WhatsAppEmulator(GraphProduct):
                     total_cputime=0,
                     total_time=100,
                 )
-            return cloud_error(
-                400,
-                130429,
-                "(#130429) Rate limit hit",
-                details="Cloud API message throughput has been reached.",
-                headers=headers,
-            )
+            return _throttled(fault.code or THROTTLING_CODES[0], headers)
         if fault.kind == "permanent":
             return cloud_error(400, 100, "(#100) Invalid parameter")
         return None
@@ -264,42 +300,12 @@ class WhatsAppEmulator(GraphProduct):
 
     async def get_object(self, object_id: str, request: Request) -> Response | None:
         """``GET /{version}/{media_id}``: the media's download URL and facts."""
-        stored = self.state.media.get(object_id) if object_id in self._media_ids else None
-        if stored is None:
-            return None
-        if not self._token_known(bearer_token(request)):
-            return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
-        content, mime_type = stored
-        url = (
-            f"{str(request.base_url).rstrip('/')}{LOOKASIDE_PATH}"
-            f"?mid={object_id}&ext={int(time.time())}&hash={secrets.token_urlsafe(12)}"
-        )
-        return JSONResponse(
-            {
-                "url": url,
-                "mime_type": mime_type,
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "file_size": len(content),
-                "id": object_id,
-                "messaging_product": "whatsapp",
-            }
-        )
+        return self.media.describe(object_id, request)
+
+    async def delete_object(self, object_id: str, request: Request) -> Response | None:
+        """``DELETE /{version}/{media_id}``: the media is forgotten."""
+        return self.media.delete(object_id, request)
 
     def router(self) -> APIRouter:
-        """The lookaside download, which (like Meta's) wants the Bearer token."""
-        router = APIRouter(include_in_schema=False)
-
-        @router.get(LOOKASIDE_PATH)
-        async def lookaside(request: Request, mid: str = "") -> Response:
-            if not self._token_known(bearer_token(request)):
-                return Response(status_code=401)
-            answer = self.state.media_answer(mid) if mid in self._media_ids else None
-            return Response(status_code=404) if answer is None else answer
-
-        return router
-
-    def _token_known(self, token: str | None) -> bool:
-        return token is not None and any(
-            hmac.compare_digest(account.secrets["access_token"], token)
-            for account in self.accounts().values()
-        )
+        """The lookaside download of WhatsApp media."""
+        return self.media.router()

@@ -7,6 +7,7 @@ Each check answers a :data:`Problem` (code, message, details) or ``None``.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -85,9 +86,24 @@ def _check_media(kind: str, value: Any) -> Problem | None:
 
 def _check_location(kind: str, value: Any) -> Problem | None:
     for key in ("latitude", "longitude"):
-        if not isinstance(value.get(key), int | float):
+        coordinate = value.get(key)
+        if coordinate is None or coordinate == "":
             return _required(f"location['{key}']")
+        # Meta documents both as strings ("37.44216251868683") and its SDKs send numbers:
+        # Cloud API takes either, as long as it reads as decimal degrees.
+        if not _decimal_degrees(coordinate):
+            return _invalid(f"location['{key}'] must be a number in decimal degrees")
     return None
+
+
+def _decimal_degrees(value: Any) -> bool:
+    """Whether ``value`` is a number, or a string of one (``"-9.1393"``), and finite."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
 
 
 def _check_contacts(kind: str, value: Any) -> Problem | None:

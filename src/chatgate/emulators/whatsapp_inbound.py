@@ -27,9 +27,7 @@ def inbound_fields(payload: dict[str, Any], store: MediaStore) -> dict[str, Any]
     if isinstance(payload.get("media"), dict):
         return _inbound_media(payload["media"], store)
     if isinstance(payload.get("location"), dict):
-        location = payload["location"]
-        keys = ("latitude", "longitude", "name", "address")
-        return {"type": "location", "location": {k: location[k] for k in keys if k in location}}
+        return {"type": "location", "location": _location(payload["location"])}
     if isinstance(payload.get("reply"), dict):
         return _reply(payload["reply"])
     if isinstance(payload.get("reaction"), dict):
@@ -39,6 +37,15 @@ def inbound_fields(payload: dict[str, Any], store: MediaStore) -> dict[str, Any]
     if isinstance(payload.get("contacts"), list):
         return {"type": "contacts", "contacts": payload["contacts"]}
     raise ValueError("give one of text, media, location, reply, reaction or contacts")
+
+
+def _location(location: dict[str, Any]) -> dict[str, Any]:
+    # A webhook carries the coordinates as JSON numbers, however the payload wrote them.
+    shared: dict[str, Any] = {
+        key: float(location[key]) for key in ("latitude", "longitude") if key in location
+    }
+    shared.update({key: location[key] for key in ("name", "address") if key in location})
+    return shared
 
 
 def _reply(reply: dict[str, Any]) -> dict[str, Any]:

@@ -268,6 +268,8 @@ async def test_every_golden_request_passes_the_emulators_checks() -> None:
         ({"kind": "server_error"}, "131000", True, None),
         ({"kind": "rate_limit"}, "130429", True, 1.0),
         ({"kind": "rate_limit", "retry_after": 90}, "130429", True, 120.0),
+        ({"kind": "rate_limit", "code": 80007, "retry_after": 90}, "80007", True, 120.0),
+        ({"kind": "rate_limit", "code": 131056}, "131056", True, 6.0),
         ({"kind": "permanent"}, "100", False, None),
         ({"kind": "timeout", "seconds": 0}, "131016", True, None),
     ],
