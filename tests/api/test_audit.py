@@ -222,6 +222,7 @@ async def test_webhook_changes_are_audited_without_the_signing_secret(
         "api_key_id": None,
         "enabled": True,
         "plain_signature": False,
+        "format": "standard",
     }
 
     path = f"/v1/webhooks/{endpoint_id}"
