@@ -20,6 +20,7 @@ class PlanLimits(BaseModel):
 DEFAULT_PLANS = {
     "free": PlanLimits(rate_limit=60, daily_messages=100),
     "pro": PlanLimits(rate_limit=600, daily_messages=10_000),
+    "enterprise": PlanLimits(rate_limit=6_000, daily_messages=None),
     "unlimited": PlanLimits(),
 }
 

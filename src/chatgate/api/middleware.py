@@ -65,11 +65,13 @@ class GatewayMiddleware:
         render: ErrorRenderer = native_error,
         authenticate: Callable[[Request], Awaitable[ApiKey]] = authenticate_header,
         passthrough: tuple[str, ...] = (),
+        platform_paths: tuple[str, ...] = ("/inbound/",),
     ) -> None:
         """``lanes`` answer their (method, path) in place of the app's router; ``render``
         shapes refusals and ``authenticate`` finds the key of a keyed route (a dialect's
         own, for a dialect's app); requests to paths under ``passthrough`` (the dialects'
-        apps, each with a middleware of its own) get only their id and headers here."""
+        apps, each with a middleware of its own) get only their id and headers here; bodies
+        posted to paths under ``platform_paths`` (platforms' webhooks) may be of any type."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.methods = methods
@@ -77,6 +79,7 @@ class GatewayMiddleware:
         self.render = render
         self.authenticate = authenticate
         self.passthrough = passthrough
+        self.platform_paths = platform_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -153,7 +156,7 @@ class GatewayMiddleware:
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type")
         # Platforms post webhooks in their own formats (some form-encoded): the adapter reads them.
-        platform_webhook = path.startswith("/inbound/")
+        platform_webhook = path.startswith(self.platform_paths)
         if has_body and not platform_webhook and not _is_json(content_type or ""):
             shown = content_type or "none"
             return self._error(

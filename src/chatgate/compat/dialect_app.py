@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from chatgate import __version__
 from chatgate.api.errors import ErrorRenderer, install_error_handlers
@@ -43,6 +44,12 @@ class DialectApi:
     authenticate: Callable[[Request], Awaitable[ApiKey]]
     # The dialect's webhook format, made for a deployment's settings (None: it has none).
     webhook_format: Callable[[Settings], WebhookFormat] | None = None
+    # Paths below the mount where platforms post their webhooks, in their own formats (some
+    # form-encoded): no JSON check there, as on ``/inbound/``.
+    platform_paths: tuple[str, ...] = ()
+    # ASGI middleware around the whole dialect app (outside the gateway's), each made as
+    # ``factory(app, gateway=gateway)``: what the vendor adds to every answer of its own.
+    middleware: Sequence[Callable[..., ASGIApp]] = ()
 
     @property
     def mount_path(self) -> str:
@@ -88,5 +95,8 @@ def build_dialect_app(api: DialectApi, gateway: Gateway) -> FastAPI:
         methods=PathMethods(routes, takes_key),
         render=api.render_error,
         authenticate=api.authenticate,
+        platform_paths=tuple(f"{api.mount_path}{path}" for path in api.platform_paths),
     )
+    for factory in api.middleware:
+        app.add_middleware(factory, gateway=gateway)
     return app

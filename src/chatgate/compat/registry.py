@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from chatgate.compat.dialect_app import DialectApi
+from chatgate.compat.messagehub import MESSAGEHUB
 
 
 def dialect_apis() -> tuple[DialectApi, ...]:
     """Every dialect package's API, in mounting order."""
-    return ()
+    return (MESSAGEHUB,)

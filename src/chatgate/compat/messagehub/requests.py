@@ -1,0 +1,169 @@
+"""MessageHub's request bodies, with its field names (camelCase, as its page writes them)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+
+from chatgate.api.schemas.messages import MAX_BATCH
+from chatgate.domain.content import MAX_TEXT
+
+# A week: the longest a native fallback step waits for a status.
+MAX_TIMEOUT = 7 * 24 * 3600
+# How long "undelivered" waits when the request gives no timeout: the page's example.
+DEFAULT_TIMEOUT = 90
+
+
+class Channel(StrEnum):
+    """The channel codes of MessageHub's page, each Chatgate's channel of that name."""
+
+    WHATSAPP = "whatsapp"
+    TELEGRAM = "telegram"
+    LINE = "line"
+    KAKAO = "kakao"
+    VIBER = "viber"
+    ZALO = "zalo"
+    SMS = "sms"
+
+
+class ContentType(StrEnum):
+    """What a send carries; ``brandmessage`` is Kakao's (advertising) brand message."""
+
+    TEXT = "text"
+    TEMPLATE = "template"
+    MEDIA = "media"
+    BRANDMESSAGE = "brandmessage"
+
+
+class _Body(BaseModel):
+    # A misspelt field is refused naming it, rather than silently left out of a message.
+    model_config = ConfigDict(extra="forbid")
+
+
+# A parameter's value: strings, or numbers as a JavaScript client may write them.
+ParamValue = Annotated[str | StrictInt | StrictFloat, Field(union_mode="left_to_right")]
+Trigger = Literal["failed", "undelivered"]
+Timeout = Annotated[int, Field(ge=1, le=MAX_TIMEOUT, description="seconds, for `undelivered`")]
+
+
+class FallbackStepIn(_Body):
+    """One step of a fallback chain: a channel and, where it differs, the recipient there."""
+
+    channel: Channel
+    to: str | None = Field(
+        default=None, min_length=1, max_length=256, description="the message's `to` if absent"
+    )
+    on: Trigger = "failed"
+    timeout: Timeout | None = None
+
+
+class FallbackIn(_Body):
+    """Smart fallback: the channels to try in turn, and when to move on."""
+
+    channels: list[Channel] = Field(min_length=1, max_length=5)
+    on: Trigger = Field(
+        default="failed",
+        description='"failed": when the step before fails; "undelivered": when it is not '
+        "delivered within `timeout` seconds (or fails)",
+    )
+    timeout: Timeout | None = Field(default=None, description="default 90")
+
+
+Fallback = Annotated[
+    FallbackIn | list[FallbackStepIn],
+    Field(
+        description='{"channels": [...], "on": "failed" | "undelivered", "timeout": 90}, or '
+        'a list of steps {"channel", "to"?, "on"?, "timeout"?}'
+    ),
+]
+
+
+class ContentFields(_Body):
+    """What a message carries, as MessageHub's send and distribute both take it."""
+
+    content: str | None = Field(
+        default=None, min_length=1, max_length=MAX_TEXT, description="text, or a media's caption"
+    )
+    contentType: ContentType = Field(
+        default=ContentType.TEXT, description="text (default), template, media, brandmessage"
+    )
+    templateId: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="template name (required if contentType is template)",
+    )
+    templateParams: dict[str, ParamValue] | None = Field(
+        default=None, description="template parameters as key-value pairs"
+    )
+    mediaUrl: str | None = Field(
+        default=None, min_length=1, max_length=2048, description="URL of media to attach"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> ContentFields:
+        kind = self.contentType
+        if kind is ContentType.TEMPLATE:
+            if self.templateId is None:
+                raise ValueError("templateId: is required when contentType is template")
+            if self.content is not None or self.mediaUrl is not None:
+                raise ValueError(
+                    "content: a template carries its own text; pass its values in templateParams"
+                )
+            return self
+        if self.templateId is not None or self.templateParams is not None:
+            raise ValueError(f"templateId: only a template takes one (contentType is {kind})")
+        if kind is ContentType.MEDIA and self.mediaUrl is None:
+            raise ValueError("mediaUrl: is required when contentType is media")
+        if self.content is None and self.mediaUrl is None:
+            raise ValueError("content: is required")
+        return self
+
+
+class SendRequest(ContentFields):
+    """``POST messages/send``: one message."""
+
+    to: str = Field(
+        min_length=1, max_length=256, description="phone number (+919876543210) or platform id"
+    )
+    channel: Channel
+    fallback: Fallback | None = None
+
+
+class BatchRequest(_Body):
+    """``POST messages/batch``: up to 1,000 send bodies, each checked on its own."""
+
+    messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Recipient(_Body):
+    """One recipient of a distribution."""
+
+    to: str = Field(min_length=1, max_length=256)
+    channel: Channel
+
+
+class DistributeRequest(ContentFields):
+    """``POST content/distribute``: one content to listed recipients and/or contacts."""
+
+    recipients: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=MAX_BATCH, description='[{"to", "channel"}]'
+    )
+    contactIds: list[Annotated[str, Field(pattern=r"^ct_[0-9A-Z]{26}$")]] = Field(
+        default_factory=list, max_length=MAX_BATCH, description="stored contacts (ct_…)"
+    )
+    channel: Channel | None = Field(
+        default=None,
+        description="the channel for contactIds; absent, each contact's is chosen by its "
+        "preference, an open conversation, then cost",
+    )
+
+    @model_validator(mode="after")
+    def _someone(self) -> DistributeRequest:
+        if not self.recipients and not self.contactIds:
+            raise ValueError("recipients: give recipients, contactIds, or both")
+        if len(self.recipients) + len(self.contactIds) > MAX_BATCH:
+            raise ValueError(f"recipients: at most {MAX_BATCH} recipients and contacts in all")
+        return self
