@@ -5,7 +5,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from chatgate.api.schemas.messages import MAX_BATCH
 from chatgate.domain.content import MAX_TEXT
@@ -71,8 +80,28 @@ class FallbackIn(_Body):
     timeout: Timeout | None = Field(default=None, description="default 90")
 
 
+def _one_form(value: object) -> object:
+    """The form the value is in, checked as that form alone, so that an error names the
+    field (``fallback.timeout``, ``fallback.1.channel``) rather than each form the union
+    tried."""
+    if not isinstance(value, list):
+        return _checked(FallbackIn, value, ())
+    return [_checked(FallbackStepIn, step, (index,)) for index, step in enumerate(value)]
+
+
+def _checked(model: type[_Body], value: object, where: tuple[int, ...]) -> _Body:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        path = ".".join(str(part) for part in (*where, *error["loc"]))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{path}: {message}" if path else message) from None
+
+
 Fallback = Annotated[
     FallbackIn | list[FallbackStepIn],
+    BeforeValidator(_one_form),
     Field(
         description='{"channels": [...], "on": "failed" | "undelivered", "timeout": 90}, or '
         'a list of steps {"channel", "to"?, "on"?, "timeout"?}'
@@ -135,7 +164,7 @@ class SendRequest(ContentFields):
 class BatchRequest(_Body):
     """``POST messages/batch``: up to 1,000 send bodies, each checked on its own."""
 
-    messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    messages: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class Recipient(_Body):
@@ -148,7 +177,7 @@ class Recipient(_Body):
 class DistributeRequest(ContentFields):
     """``POST content/distribute``: one content to listed recipients and/or contacts."""
 
-    recipients: list[dict[str, Any]] = Field(
+    recipients: list[Any] = Field(
         default_factory=list, max_length=MAX_BATCH, description='[{"to", "channel"}]'
     )
     contactIds: list[Annotated[str, Field(pattern=r"^ct_[0-9A-Z]{26}$")]] = Field(
