@@ -229,7 +229,7 @@ async def distribute_content(
 @router.post("/webhooks/delivery", tags=["webhooks"], responses={200: {"description": "stored"}})
 async def delivery_webhook(
     request: Request,
-    connection: Annotated[str | None, Query(max_length=64, description="ch_…")] = None,
+    connection: Annotated[str | None, Query(description="the connection's id, ch_…")] = None,
 ) -> Response:
     """Where platforms deliver their reports and messages: what ``/inbound/{connection}``
     does (the platform's signature checked; nothing stored without it)."""
@@ -240,11 +240,17 @@ async def delivery_webhook(
         raise NotFound(exc.message, field="connection") from None
 
 
-@router.get("/webhooks/delivery", include_in_schema=False)
+@router.get(
+    "/webhooks/delivery",
+    tags=["webhooks"],
+    responses={200: {"description": "the challenge", "content": {"text/plain": {}}}},
+)
 async def delivery_handshake(
-    request: Request, connection: Annotated[str | None, Query(max_length=64)] = None
+    request: Request,
+    connection: Annotated[str | None, Query(description="the connection's id, ch_…")] = None,
 ) -> Response:
-    """A platform's subscription check (Meta's ``hub.challenge``), as on ``/inbound/``."""
+    """A platform's subscription check (Meta's ``hub.challenge``), as on ``/inbound/``:
+    Chatgate's addition, for platforms that check a webhook URL before they post to it."""
     channel_id = _connection(connection)
     try:
         return await inbound.handshake(request, channel_id=channel_id)
