@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from chatgate.compat.messagehub import routes
+from chatgate.compat.messagehub.errors import vendor_status
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode
 from tests.compat.messagehub.conftest import BASE, hub_post
@@ -196,3 +197,18 @@ async def test_the_pages_plans_set_a_keys_limit(
             return _rate_limit_headers(answer)[0] == per_minute
 
         await until(limited)
+
+
+def test_statuses_the_page_does_not_list_map_to_the_nearest_listed() -> None:
+    mapped = {status: vendor_status(status) for status in (402, 405, 409, 413, 415, 422, 502, 503)}
+    assert mapped == {
+        402: 403,
+        405: 404,
+        409: 400,
+        413: 400,
+        415: 400,
+        422: 400,
+        502: 500,
+        503: 500,
+    }
+    assert all(vendor_status(status) == status for status in (400, 401, 403, 404, 429, 500))

@@ -91,7 +91,7 @@ def test_the_document_is_messagehubs_own() -> None:
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
