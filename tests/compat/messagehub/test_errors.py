@@ -212,3 +212,16 @@ def test_statuses_the_page_does_not_list_map_to_the_nearest_listed() -> None:
         503: 500,
     }
     assert all(vendor_status(status) == status for status in (400, 401, 403, 404, 429, 500))
+
+
+async def test_guessing_keys_from_one_address_is_429_past_its_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    answers = [
+        await hub_post(client, f"cpk_live_guess{attempt}", "messages/send", SEND)
+        for attempt in range(61)
+    ]
+    assert {answer.status_code for answer in answers[:60]} == {401}
+    assert [_rate_limit_headers(answer)[:2] for answer in answers[:2]] == [(60, 59), (60, 58)]
+    _error(answers[60], 429, "rate_limited")
+    assert int(answers[60].headers["Retry-After"]) >= 1

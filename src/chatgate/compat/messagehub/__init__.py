@@ -50,7 +50,7 @@ Where the page is silent, Chatgate decides:
   page's list; a revoked key is 403 ``key_revoked``.
 - ``X-RateLimit-*`` on every answer (:mod:`.headers`): a key's own limit (its own, else its
   plan's: free 60, pro 600, enterprise 6,000 a minute); without a valid key, 60 a minute
-  per source address.
+  per source address, past which a refused key is 429 (a platform's webhook never is).
 - Delivery reports to the customer: the ``messagehub`` webhook format (:mod:`.webhooks`).
 """
 

@@ -1,7 +1,8 @@
 """MessageHub's keys: ``Authorization: Bearer cpk_live_…`` (or ``cpk_test_…``), scoped.
 
 A revoked key is MessageHub's 403 ("Key revoked or insufficient scope"), where the native
-API answers 401: the key is found, and then refused as revoked.
+API answers 401: the key is found, and then refused as revoked. Requests with no valid key
+count against their source address, 60 a minute, and past that are 429.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chatgate.api.auth import KeyKind, authenticate_secret
 from chatgate.api.state import gateway_of
+from chatgate.compat.messagehub.headers import count_anonymous
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
-from chatgate.errors import Forbidden, Unauthenticated
+from chatgate.errors import Forbidden, RateLimited, Unauthenticated
 from chatgate.services.audit import record_refusal
 
 KIND = KeyKind(Dialect.MESSAGEHUB, "'Authorization: Bearer cpk_live_…' (or cpk_test_…)")
@@ -43,7 +45,21 @@ async def authenticate(request: Request) -> ApiKey:
             raise Forbidden(
                 "the API key has been revoked", code="key_revoked", field="Authorization"
             ) from None
+        await _count_refusal(request)
         raise
+
+
+async def _count_refusal(request: Request) -> None:
+    """A request without a valid key counts against its address (and shows that count);
+    past the limit it is refused as 429, so that keys cannot be guessed at speed."""
+    limit = await count_anonymous(gateway_of(request), request)
+    request.state.rate_limit = limit
+    if not limit.allowed:
+        raise RateLimited(
+            f"too many requests without a valid key from this address; "
+            f"retry in {limit.retry_after} s",
+            headers={"Retry-After": str(limit.retry_after)},
+        ) from None
 
 
 async def _revoked(request: Request, secret: str) -> bool:

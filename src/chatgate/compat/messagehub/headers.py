@@ -4,7 +4,9 @@ answer, as MessageHub's page promises.
 A request made with a valid key already carries its key's state (the gateway's middleware
 stamps it). Every other answer (no key or a refused one, an unknown path, the public
 ``webhooks/delivery``, the OpenAPI document) counts against its source address and shows
-that count: anonymous requests share one limit per address.
+that count: anonymous requests share one limit per address. Only a refused key is refused
+for it (429, see :mod:`.auth`): guessing keys is what the limit is for, and a platform's
+burst of webhooks must never be turned away.
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatgate.api.actor import client_ip
+from chatgate.api.ratelimit import RateLimitState
 from chatgate.api.state import Gateway
 
 # The rate limit of requests without a valid key, per source address: the page's free plan.
 ANONYMOUS_PER_MINUTE = 60
 _LIMIT_HEADER = "x-ratelimit-limit"
+
+
+async def count_anonymous(gateway: Gateway, request: Request) -> RateLimitState:
+    """Count one request without a valid key against its source address."""
+    address = client_ip(request) or "unknown"
+    return await gateway.limiter.hit(f"messagehub-anonymous:{address}", ANONYMOUS_PER_MINUTE)
 
 
 class RateLimitHeaders:
@@ -37,10 +46,7 @@ class RateLimitHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if _LIMIT_HEADER not in headers:
-                    address = client_ip(Request(scope)) or "unknown"
-                    state = await self.gateway.limiter.hit(
-                        f"messagehub-anonymous:{address}", ANONYMOUS_PER_MINUTE
-                    )
+                    state = await count_anonymous(self.gateway, Request(scope))
                     for name, value in state.headers().items():
                         headers[name] = value
             await send(message)

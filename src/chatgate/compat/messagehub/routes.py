@@ -100,6 +100,14 @@ async def _accept(
     )
 
 
+async def _answer(request: Request, key: ApiKey, produce: idempotency.Producer) -> Response:
+    """``produce``'s answer in one transaction (replayed for a repeated Idempotency-Key),
+    and the worker woken for what it accepted."""
+    response = await idempotency.respond(request, key, 200, produce)
+    gateway_of(request).wakeup.notify()
+    return response
+
+
 @router.post("/messages/send", response_model=SendAnswer, tags=["messages"])
 async def send_message(
     body: SendRequest,
@@ -115,9 +123,7 @@ async def send_message(
         [outcome] = await _accept(conn, gateway, key, [command])
         return outcome if isinstance(outcome, ChatgateError) else SendAnswer(data=Sent.of(outcome))
 
-    response = await idempotency.respond(request, key, 200, produce)
-    gateway.wakeup.notify()
-    return response
+    return await _answer(request, key, produce)
 
 
 def _refused(index: int, error: ChatgateError) -> Refused:
@@ -152,9 +158,7 @@ async def send_batch(
             )
         return BatchAnswer(data=[results[index] for index in sorted(results)])
 
-    response = await idempotency.respond(request, key, 200, produce)
-    gateway.wakeup.notify()
-    return response
+    return await _answer(request, key, produce)
 
 
 @router.get("/messages/{messageId}", response_model=MessageAnswer, tags=["messages"])
@@ -221,9 +225,7 @@ async def distribute_content(
         )
         return DistributeAnswer(data=Distributed.of(made))
 
-    response = await idempotency.respond(request, key, 200, produce)
-    gateway.wakeup.notify()
-    return response
+    return await _answer(request, key, produce)
 
 
 @router.post("/webhooks/delivery", tags=["webhooks"], responses={200: {"description": "stored"}})
