@@ -58,6 +58,6 @@ def thikaa_error(
 ) -> tuple[int, dict[str, Any]]:
     """Render a refusal in Thikaa's shape and statuses."""
     name = thikaa_field(field)
-    if name and name not in ("body", "Authorization") and not message.startswith(f"{name}:"):
+    if name and name != "Authorization" and not message.startswith(f"{name}:"):
         message = f"{name}: {message}"
     return thikaa_status(status, code), {"ok": False, "error": {"code": code, "message": message}}

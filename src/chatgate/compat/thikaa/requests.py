@@ -31,7 +31,22 @@ class SendBody(BaseModel):
     """A message to send, as the page's table names its fields."""
 
     # The vendor's own server ignores what it does not know; so does this one.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            # The page's two examples, with a number in place of its placeholder.
+            "examples": [
+                {"channel": "wd", "to": "+966500000001", "message": "Your order has shipped 🚚✅"},
+                {
+                    "channel": "wd",
+                    "to": "+966500000001",
+                    "message": "فاتورتك 📄",
+                    "media_url": "https://you.com/invoice.pdf",
+                    "media_type": "document",
+                },
+            ]
+        },
+    )
 
     channel: ThikaaChannel = Field(description=CHANNEL_DESCRIPTION)
     to: str = Field(
