@@ -4,7 +4,6 @@ the emulator."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +14,17 @@ from fastapi import FastAPI
 from chatgate.config import Settings
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode
-from chatgate.emulators.app import create_emulator_app
 from chatgate.services.accounts import create_account
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage.types import utcnow
+from tests.api.conftest import emulator
 from tests.channels.whatsapp import contract as whatsapp
-from tests.support import auth, gateway, make_key, served_in_this_loop, settings_for
+from tests.support import auth, gateway, make_key, settings_for
 
 # A live WhatsApp Cloud message costs this much (micro-units).
 PRICE = 2_000
+# The WhatsApp emulator on a loopback port, its test number registered (a fixture).
+__all__ = ["emulator"]
 # A WhatsApp user who has written to the business (its service window is open).
 WA_USER = "+14155550123"
 
@@ -72,18 +73,6 @@ async def instance(app: FastAPI) -> Instance:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[str]:
-    """The platform emulators on a loopback port, with the WhatsApp test number registered."""
-    async with served_in_this_loop(create_emulator_app()) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
-            registered = await http.post(
-                "/_emulator/whatsapp/accounts", json=whatsapp.emulator_account()
-            )
-            assert registered.status_code == 201, registered.text
-        yield url
-
-
-@pytest.fixture
 async def whatsapp_channel(
     app: FastAPI, client: httpx.AsyncClient, instance: Instance, emulator: str
 ) -> str:
@@ -92,17 +81,7 @@ async def whatsapp_channel(
     created = await client.post(
         "/v1/channels",
         headers=auth(instance.native_live),
-        json={
-            "type": "whatsapp",
-            "name": "shop",
-            "credentials": {
-                "access_token": whatsapp.ACCESS_TOKEN,
-                "phone_number_id": whatsapp.PHONE_NUMBER_ID,
-                "app_secret": whatsapp.APP_SECRET,
-                "verify_token": whatsapp.VERIFY_TOKEN,
-            },
-            "settings": {"api_base": f"{emulator}/graph"},
-        },
+        json=whatsapp.channel_body(f"{emulator}/graph"),
     )
     assert created.status_code == 201, created.text
     async with gateway(app).database.write() as conn:
@@ -131,3 +110,30 @@ def refused(response: httpx.Response, status: int, code: str) -> str:
     message: str = body["error"]["message"]
     assert message
     return message
+
+
+async def thikaa_endpoint(client: httpx.AsyncClient, native: str, key_id: str, url: str) -> str:
+    """A ``thikaa``-format webhook endpoint bound to the key ``key_id``, made with the native
+    key ``native``; its secret, as shown once."""
+    made = await client.post(
+        "/v1/webhooks",
+        json={"url": url, "format": "thikaa", "api_key_id": key_id},
+        headers=auth(native),
+    )
+    assert made.status_code == 201, made.text
+    secret: str = made.json()["secret"]
+    return secret
+
+
+async def user_writes(
+    client: httpx.AsyncClient, native_test: str, channel: str, user: str, text: str
+) -> str:
+    """A sandbox user writes ``text`` on ``channel`` (Chatgate's name); the message's id."""
+    wrote = await client.post(
+        "/v1/sandbox/inbound",
+        json={"channel": channel, "from": user, "content": {"type": "text", "text": text}},
+        headers=auth(native_test),
+    )
+    assert wrote.status_code == 201, wrote.text
+    message_id: str = wrote.json()["id"]
+    return message_id

@@ -10,7 +10,14 @@ from sqlalchemy import select
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode
 from chatgate.storage.tables import audit_log
-from tests.compat.thikaa.conftest import WA_USER, Instance, make_instance, refused, top_up
+from tests.compat.thikaa.conftest import (
+    WA_USER,
+    Instance,
+    make_instance,
+    refused,
+    top_up,
+    user_writes,
+)
 from tests.support import auth, gateway, make_key
 
 SEND = "?action=send"
@@ -184,16 +191,7 @@ async def test_409_when_the_channel_cannot_initiate(
             headers=auth(instance.test),
         )
         assert "write first" in refused(answer, 409, "channel_cannot_initiate")
-    wrote = await client.post(
-        "/v1/sandbox/inbound",
-        json={
-            "channel": "telegram",
-            "from": "7000000002",
-            "content": {"type": "text", "text": "hi"},
-        },
-        headers=auth(instance.native_test),
-    )
-    assert wrote.status_code == 201, wrote.text
+    await user_writes(client, instance.native_test, "telegram", "7000000002", "hi")
     answer = await client.post(
         f"{instance.base}{SEND}",
         json={"channel": "tg", "to": "7000000002", "message": "Hello 👋"},

@@ -17,7 +17,6 @@ import asyncio
 import base64
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,9 @@ from chatgate.services.audit import Actor
 from chatgate.services.keys import KeySpec, create_key
 from chatgate.storage.database import Database
 from tests.channels.whatsapp import contract as whatsapp
+from tests.compat.thikaa.conftest import thikaa_endpoint, user_writes
 from tests.compat.thikaa.test_webhooks import php_signature_ok
+from tests.e2e.world import _wait_until_up
 from tests.processes import chatgate_env, free_port, processes
 from tests.support import TEST_SECRET_KEY, auth, until
 from tests.webhooks.receiver import Receiver, serving_receiver
@@ -56,7 +57,6 @@ MEDIA_BODY = """{ "channel":"wd", "to":"+9665XXXXXXXX",
   "message":"فاتورتك 📄", "media_url":"https://you.com/invoice.pdf", "media_type":"document" }"""
 PAGE_NUMBER = "+966599999999"
 VOICE = b"OggS" + bytes(range(100, 200)) * 5
-START_LIMIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -109,37 +109,13 @@ def _keys(database_url: str) -> dict[str, tuple[str, str]]:
     return asyncio.run(create())
 
 
-def _wait_until_up(url: str, path: str, log_dir: Path) -> None:
-    deadline = time.monotonic() + START_LIMIT
-    with httpx.Client(base_url=url, trust_env=False, timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            try:
-                if http.get(path).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-    logs = "\n".join(p.read_text(errors="replace") for p in log_dir.glob("*.log"))
-    raise RuntimeError(f"{url}{path} did not come up in {START_LIMIT} s:\n{logs}")
-
-
 def _connect_whatsapp(stack: Stack) -> None:
     """The account's WhatsApp Cloud number on the emulator, its webhooks to the gateway."""
     with httpx.Client(trust_env=False, timeout=10.0) as http:
         created = http.post(
             f"{stack.api_url}/v1/channels",
             headers=auth(stack.native_live),
-            json={
-                "type": "whatsapp",
-                "name": "store",
-                "credentials": {
-                    "access_token": whatsapp.ACCESS_TOKEN,
-                    "phone_number_id": whatsapp.PHONE_NUMBER_ID,
-                    "app_secret": whatsapp.APP_SECRET,
-                    "verify_token": whatsapp.VERIFY_TOKEN,
-                },
-                "settings": {"api_base": f"{stack.emulator_url}/graph"},
-            },
+            json=whatsapp.channel_body(f"{stack.emulator_url}/graph", "store"),
         )
         assert created.status_code == 201, created.text
         account = whatsapp.emulator_account(created.json()["inbound_url"])
@@ -177,8 +153,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             ["serve", "--host", "127.0.0.1", "--port", str(api_port), "--no-migrate"], env, "serve"
         )
         emulator_url = f"http://127.0.0.1:{emulator_port}"
-        _wait_until_up(emulator_url, "/_emulator/whatsapp/received", folder)
-        _wait_until_up(api_url, "/readyz", folder)
+        _wait_until_up(running, emulator_url, "/_emulator/whatsapp/received", folder)
+        _wait_until_up(running, api_url, "/readyz", folder)
         stack = Stack(
             api_url,
             emulator_url,
@@ -278,17 +254,6 @@ async def test_the_status_action_shows_the_instance(stack: Stack) -> None:
     assert status["balance"] == {"amount": 0.0, "currency": "USD"}
 
 
-async def _endpoint(http: httpx.AsyncClient, native: str, key_id: str, url: str) -> str:
-    made = await http.post(
-        "/v1/webhooks",
-        json={"url": url, "format": "thikaa", "api_key_id": key_id},
-        headers=auth(native),
-    )
-    assert made.status_code == 201, made.text
-    secret: str = made.json()["secret"]
-    return secret
-
-
 async def test_the_webhooks_verify_as_the_php_snippet_and_the_voice_note_downloads(
     stack: Stack,
 ) -> None:
@@ -296,22 +261,13 @@ async def test_the_webhooks_verify_as_the_php_snippet_and_the_voice_note_downloa
         serving_receiver() as receiver,
         httpx.AsyncClient(base_url=stack.api_url, trust_env=False, timeout=10.0) as http,
     ):
-        test_secret = await _endpoint(
+        test_secret = await thikaa_endpoint(
             http, stack.native_test, stack.thikaa_test_id, receiver.url("/test")
         )
-        live_secret = await _endpoint(
+        live_secret = await thikaa_endpoint(
             http, stack.native_live, stack.thikaa_live_id, receiver.url("/live")
         )
-        wrote = await http.post(
-            "/v1/sandbox/inbound",
-            json={
-                "channel": "whatsapp_web",
-                "from": PAGE_NUMBER,
-                "content": {"type": "text", "text": "شكراً 🌹"},
-            },
-            headers=auth(stack.native_test),
-        )
-        assert wrote.status_code == 201, wrote.text
+        await user_writes(http, stack.native_test, "whatsapp_web", PAGE_NUMBER, "شكراً 🌹")
         voice = {
             "kind": "audio",
             "content_base64": base64.b64encode(VOICE).decode(),

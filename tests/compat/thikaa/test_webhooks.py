@@ -23,7 +23,7 @@ from chatgate.services.media_links import MediaLinks
 from chatgate.storage.types import utcnow
 from tests.api.test_media import PUBLIC_URL, rig
 from tests.channels.whatsapp import contract as whatsapp
-from tests.compat.thikaa.conftest import Instance
+from tests.compat.thikaa.conftest import Instance, thikaa_endpoint, user_writes
 from tests.support import auth, gateway, make_key, until
 from tests.webhooks.conftest import clear_webhooks
 from tests.webhooks.receiver import Received, Receiver, serving_receiver
@@ -51,33 +51,16 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield serving
 
 
-async def _endpoint(client: httpx.AsyncClient, native: str, key_id: str, url: str) -> str:
-    """A thikaa-format endpoint bound to ``key_id``; its secret, as shown once."""
-    made = await client.post(
-        "/v1/webhooks",
-        json={"url": url, "format": "thikaa", "api_key_id": key_id},
-        headers=auth(native),
-    )
-    assert made.status_code == 201, made.text
-    secret: str = made.json()["secret"]
-    return secret
-
-
 async def test_an_inbound_emoji_text_arrives_signed_as_the_php_snippet_checks_it(
     app: FastAPI, client: httpx.AsyncClient, instance: Instance, receiver: Receiver
 ) -> None:
     await clear_webhooks(gateway(app).database)
-    secret = await _endpoint(client, instance.native_test, instance.test_id, receiver.url("/hook"))
-    wrote = await client.post(
-        "/v1/sandbox/inbound",
-        json={
-            "channel": "whatsapp_web",
-            "from": "+966500000001",
-            "content": {"type": "text", "text": "شكراً 🌹"},
-        },
-        headers=auth(instance.native_test),
+    secret = await thikaa_endpoint(
+        client, instance.native_test, instance.test_id, receiver.url("/hook")
     )
-    assert wrote.status_code == 201, wrote.text
+    wrote = await user_writes(
+        client, instance.native_test, "whatsapp_web", "+966500000001", "شكراً 🌹"
+    )
     [delivered] = await receiver.wait_for("/hook", 1)
     assert php_signature_ok(secret, delivered)
     assert not php_signature_ok(secret + "x", delivered)
@@ -91,7 +74,7 @@ async def test_an_inbound_emoji_text_arrives_signed_as_the_php_snippet_checks_it
             "from": "+966500000001",
             "text": "شكراً 🌹",
             "attachments": [],
-            "message_id": wrote.json()["id"],
+            "message_id": wrote,
         },
     }
 
@@ -100,7 +83,9 @@ async def test_status_events_of_the_keys_own_messages_only(
     app: FastAPI, client: httpx.AsyncClient, instance: Instance, receiver: Receiver
 ) -> None:
     await clear_webhooks(gateway(app).database)
-    secret = await _endpoint(client, instance.native_test, instance.test_id, receiver.url("/hook"))
+    secret = await thikaa_endpoint(
+        client, instance.native_test, instance.test_id, receiver.url("/hook")
+    )
     base = f"{instance.base}?action=send"
     ok = await client.post(
         base,
@@ -114,16 +99,7 @@ async def test_status_events_of_the_keys_own_messages_only(
         headers=auth(instance.test),
     )
     assert failing.status_code == 409  # WhatsApp Cloud's window is closed: never sent
-    wrote = await client.post(
-        "/v1/sandbox/inbound",
-        json={
-            "channel": "whatsapp",
-            "from": "+15005550002",
-            "content": {"type": "text", "text": "hi"},
-        },
-        headers=auth(instance.native_test),
-    )
-    assert wrote.status_code == 201, wrote.text
+    await user_writes(client, instance.native_test, "whatsapp", "+15005550002", "hi")
     failing = await client.post(
         base,
         json={"channel": "wa", "to": "+15005550002", "message": "x"},
@@ -181,20 +157,8 @@ async def test_an_inbound_file_is_a_signed_link_fetched_without_a_key(
     async with rig(database_url, tmp_path, allow_private_webhooks=True) as r:
         await clear_webhooks(gateway(r.app).database)
         key_id, _ = await make_key(r.app, r.tenant.account_id, KeyMode.LIVE, dialect=Dialect.THIKAA)
-        secret = await _endpoint(r.client, r.tenant.live, key_id, receiver.url("/hook"))
-        created = await r.create_channel(
-            {
-                "type": "whatsapp",
-                "name": "support",
-                "credentials": {
-                    "access_token": whatsapp.ACCESS_TOKEN,
-                    "phone_number_id": whatsapp.PHONE_NUMBER_ID,
-                    "app_secret": whatsapp.APP_SECRET,
-                    "verify_token": whatsapp.VERIFY_TOKEN,
-                },
-                "settings": {"api_base": "http://127.0.0.1/graph"},
-            }
-        )
+        secret = await thikaa_endpoint(r.client, r.tenant.live, key_id, receiver.url("/hook"))
+        created = await r.create_channel(whatsapp.channel_body("http://127.0.0.1/graph"))
         account = whatsapp.emulator_account(created["inbound_url"])
         assert (
             await r.control.post("/_emulator/whatsapp/accounts", json=account)
