@@ -61,7 +61,28 @@ async def test_an_inbound_emoji_text_arrives_signed_as_the_php_snippet_checks_it
     wrote = await user_writes(
         client, instance.native_test, "whatsapp_web", "+966500000001", "شكراً 🌹"
     )
-    [delivered] = await receiver.wait_for("/hook", 1)
+    photo = await client.post(
+        "/v1/sandbox/inbound",
+        json={
+            "channel": "telegram",
+            "from": "7000000009",
+            "content": {"type": "media", "media": {"url": "https://cdn.example/p.jpg"}},
+        },
+        headers=auth(instance.native_test),
+    )
+    assert photo.status_code == 201, photo.text
+    # Deliveries are concurrent: they may arrive in any order.
+    arrived = await receiver.wait_for("/hook", 2)
+    [delivered] = [d for d in arrived if json.loads(d.body)["data"]["channel"] == "wd"]
+    [with_photo] = [d for d in arrived if json.loads(d.body)["data"]["channel"] == "tg"]
+    assert php_signature_ok(secret, with_photo)
+    assert json.loads(with_photo.body)["data"] == {
+        "channel": "tg",
+        "from": "7000000009",
+        "text": "",
+        "attachments": [{"type": "image", "url": "https://cdn.example/p.jpg"}],
+        "message_id": photo.json()["id"],
+    }
     assert php_signature_ok(secret, delivered)
     assert not php_signature_ok(secret + "x", delivered)
     assert delivered.headers["x-thikaa-event"] == "message.received"

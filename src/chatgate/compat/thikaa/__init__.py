@@ -57,10 +57,11 @@ Refusals the native API answers otherwise are mapped to the nearest of them:
 Webhooks (``format: "thikaa"``): ``message.received`` exactly as the page shows it, with
 ``data.message_id`` added, and ``message.status`` (our extension) for the messages this key
 sent: ``data: {channel, message_id, status, to, error?: {code, message}}``, for every status
-(queued, sent, delivered, read, failed). Attachments' ``url`` is a signed link to the
-gateway's ``/media-links/{token}``, fetchable without a key for
-``CHATGATE_MEDIA_LINK_TTL_SECONDS`` (7 days) from the message's arrival. Messages on a
-channel Thikaa has no code for are not sent to a Thikaa endpoint.
+(queued, sent, delivered, read, failed). ``text`` is the text or a file's caption (``""``
+without). Attachments' ``url`` is a signed link to the gateway's ``/media-links/{token}``,
+fetchable without a key for ``CHATGATE_MEDIA_LINK_TTL_SECONDS`` (7 days) from the message's
+arrival (a sandbox user's file: the URL it names). Messages on a channel Thikaa has no code
+for are not sent to a Thikaa endpoint.
 """
 
 from __future__ import annotations

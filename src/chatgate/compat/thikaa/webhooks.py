@@ -77,11 +77,16 @@ class ThikaaFormat:
         content = event.content or {}
         media = content.get("media") if content.get("type") == "media" else None
         attachments = []
-        if isinstance(media, dict) and isinstance(media.get("media_id"), str):
-            # Stored with the delivery: every retry and replay sends the same link, valid
-            # for the link lifetime from when the message arrived.
-            url = self.links.url(media["media_id"], event.created_at)
-            attachments.append({"type": str(media.get("kind") or "document"), "url": url})
+        if isinstance(media, dict):
+            url = media.get("url")
+            if isinstance(media.get("media_id"), str):
+                # A file the gateway keeps: a signed link to it. Stored with the delivery, so
+                # every retry and replay sends the same link, valid for the link lifetime
+                # from when the message arrived.
+                url = self.links.url(media["media_id"], event.created_at)
+            if isinstance(url, str):
+                # Otherwise (a sandbox user's file) the public URL the message names.
+                attachments.append({"type": str(media.get("kind") or "document"), "url": url})
         return {
             "from": event.sender,
             "text": _text(content),
