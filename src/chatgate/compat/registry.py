@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from chatgate.compat.dialect_app import DialectApi
+from chatgate.compat.thikaa import THIKAA
 
 
 def dialect_apis() -> tuple[DialectApi, ...]:
     """Every dialect package's API, in mounting order."""
-    return ()
+    return (THIKAA,)
