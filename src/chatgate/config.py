@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default="./chatgate-media", description="where inbound media files are stored"
     )
     media_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    media_link_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=1,
+        description="how long a signed link to an inbound file (GET /media-links/{token}, "
+        "as dialect webhooks carry them) can be fetched without a key",
+    )
 
     key_cache_refresh_seconds: float = Field(
         default=0.5,

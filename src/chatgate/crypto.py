@@ -10,6 +10,8 @@ that every process shares it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -82,10 +84,25 @@ def _key_from_file(path: Path) -> str:
     return key
 
 
+def _configured_keys(settings: Settings) -> list[str]:
+    if settings.secret_key is not None:
+        return [k for k in settings.secret_key.get_secret_value().split(",") if k.strip()]
+    return [_key_from_file(Path(settings.secret_key_file))]
+
+
 def credential_box(settings: Settings) -> CredentialBox:
     """The box for this deployment's keys (generating the local key file if needed)."""
-    if settings.secret_key is not None:
-        keys = [k for k in settings.secret_key.get_secret_value().split(",") if k.strip()]
-    else:
-        keys = [_key_from_file(Path(settings.secret_key_file))]
-    return CredentialBox(keys)
+    return CredentialBox(_configured_keys(settings))
+
+
+def derived_keys(settings: Settings, purpose: str) -> list[bytes]:
+    """One key for ``purpose`` per configured secret key, in the same order (the first
+    signs, all verify: rotating the secret key rotates these too).
+
+    Derived with HMAC-SHA256, so that a key for one purpose tells nothing of the secret
+    key or of another purpose's key.
+    """
+    return [
+        hmac.new(key.strip().encode("ascii"), purpose.encode("utf-8"), hashlib.sha256).digest()
+        for key in _configured_keys(settings)
+    ]

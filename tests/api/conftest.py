@@ -66,17 +66,7 @@ async def live(
     created = await client.post(
         "/v1/channels",
         headers=headers,
-        json={
-            "type": "whatsapp",
-            "name": "shop",
-            "credentials": {
-                "access_token": whatsapp.ACCESS_TOKEN,
-                "phone_number_id": whatsapp.PHONE_NUMBER_ID,
-                "app_secret": whatsapp.APP_SECRET,
-                "verify_token": whatsapp.VERIFY_TOKEN,
-            },
-            "settings": {"api_base": f"{emulator}/graph"},
-        },
+        json=whatsapp.channel_body(f"{emulator}/graph"),
     )
     assert created.status_code == 201, created.text
     async with gateway(app).database.write() as conn:

@@ -131,6 +131,14 @@ async def _refused(request: Request, reason: str, key: ApiKey | None = None, **d
     )
 
 
+async def record_key_refusal(
+    request: Request, reason: str, key: ApiKey | None = None, **detail: str
+) -> None:
+    """Audit a refusal of ``key`` that a route decides itself (a dialect's key used under
+    another account's URL, say), as every refusal here is audited; the caller raises it."""
+    await _refused(request, reason, key, **detail)
+
+
 async def _identify(request: Request, secret: str | None, kind: KeyKind) -> ApiKey:
     """The key the request presents, if it is valid here; every refusal is audited."""
     error: ChatgateError

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -64,6 +65,25 @@ def webhook_formats(apis: Sequence[DialectApi], settings: Settings) -> WebhookFo
     )
 
 
+def _document_own_statuses(app: FastAPI, render: ErrorRenderer) -> None:
+    """Keep FastAPI's 422 out of the document when the dialect answers bad input otherwise
+    (a vendor that knows no 422): the document lists the statuses the dialect answers."""
+    if render("", 422, "invalid_request", "", None, None)[0] == 422:
+        return
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _calls(dependant: Dependant, target: Callable[..., object]) -> bool:
     return any(sub.call is target or _calls(sub, target) for sub in dependant.dependencies)
 
@@ -83,6 +103,7 @@ def build_dialect_app(api: DialectApi, gateway: Gateway) -> FastAPI:
     install_error_handlers(app, api.render_error)
     for router in api.routers:
         app.include_router(router)
+    _document_own_statuses(app, api.render_error)
 
     def takes_key(route: BaseRoute) -> bool:
         return isinstance(route, APIRoute) and _calls(route.dependant, api.authenticate)

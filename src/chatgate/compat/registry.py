@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from chatgate.compat.dialect_app import DialectApi
 from chatgate.compat.messagehub import MESSAGEHUB
+from chatgate.compat.thikaa import THIKAA
 
 
 def dialect_apis() -> tuple[DialectApi, ...]:
     """Every dialect package's API, in mounting order."""
-    return (MESSAGEHUB,)
+    return (THIKAA, MESSAGEHUB)

@@ -16,8 +16,6 @@ import math
 import secrets
 import time
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from chatgate.emulators.core import Account, Fault
+from chatgate.emulators.multipart import read_form
 
 # Parameters that are objects; in a form or a query string they arrive as JSON text.
 _OBJECT_PARAMS = {
@@ -219,22 +218,16 @@ async def read_params(request: Request) -> dict[str, Any]:
 
 def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
     """Fields of a multipart body: text, or an :class:`Upload` for a file part."""
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    parsed = BytesParser(policy=HTTP).parsebytes(head + body)
-    fields: dict[str, Any] = {}
-    for part in parsed.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        if filename is None:
-            fields[name] = data.decode("utf-8", "replace")
-        else:
-            given = part.get("content-type")
-            fields[name] = Upload(filename, data, part.get_content_type() if given else None)
-    return fields
+    try:
+        parts = read_form(body, content_type)
+    except ValueError as exc:
+        raise bad_request("can't parse multipart/form-data body") from exc
+    return {
+        part.name: part.text()
+        if part.filename is None
+        else Upload(part.filename, part.content, part.content_type)
+        for part in parts
+    }
 
 
 async def play_fault(fault: Fault, method: str) -> None:

@@ -39,8 +39,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
@@ -50,6 +48,7 @@ from chatgate.channels import tiktok_wire as wire
 from chatgate.channels.tiktok import MAX_IMAGE, MESSAGES_PER_USER_MESSAGE
 from chatgate.channels.tiktok_build import MAX_TEXT
 from chatgate.emulators.core import Account, EmulatorState, Fault, PlatformEmulator, Received
+from chatgate.emulators.multipart import read_form
 from chatgate.emulators.tiktok_webhooks import (
     Conversation,
     echo,
@@ -320,20 +319,19 @@ class _File:
 
 def _form(body: bytes, content_type: str) -> tuple[dict[str, str], _File | None]:
     """The text fields of a ``multipart/form-data`` body, and its ``file`` part."""
-    if not content_type.startswith("multipart/form-data"):
-        raise Refusal(wire.INVALID_PARAMETER, "The upload must be multipart/form-data.")
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    parsed = BytesParser(policy=HTTP).parsebytes(head + body)
-    fields: dict[str, str] = {}
-    file = None
-    for part in parsed.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        if name == "file":
-            file = _File(part.get_filename(), part.get_content_type(), data)
-        elif isinstance(name, str):
-            fields[name] = data.decode("utf-8", "replace")
+    try:
+        parts = read_form(body, content_type)
+    except ValueError as exc:
+        raise Refusal(wire.INVALID_PARAMETER, "The upload must be multipart/form-data.") from exc
+    fields = {part.name: part.text() for part in parts if part.name != "file"}
+    file = next(
+        (
+            _File(part.filename, part.content_type or "text/plain", part.content)
+            for part in parts
+            if part.name == "file"
+        ),
+        None,
+    )
     return fields, file
 
 

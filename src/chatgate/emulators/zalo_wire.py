@@ -11,12 +11,11 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 from chatgate.channels.zalo import signature
 from chatgate.channels.zalo_build import FILE_TYPES, MAX_FILE, PROMOTION, TRANSACTION_TYPES
+from chatgate.emulators.multipart import read_form
 
 MAX_TEXT = 2000  # [INF] characters of a consultation text
 MAX_LIST_ELEMENTS = 5
@@ -103,14 +102,13 @@ class UploadedFile:
 
 def read_upload(body: bytes, content_type: str) -> UploadedFile:
     """The ``file`` part of a ``multipart/form-data`` upload; ``-201`` without one."""
-    if not content_type.startswith("multipart/form-data"):
-        raise invalid("the upload must be multipart/form-data")
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    for part in BytesParser(policy=HTTP).parsebytes(head + body).iter_parts():
-        if part.get_param("name", header="content-disposition") == "file":
-            payload = part.get_payload(decode=True)
-            content = payload if isinstance(payload, bytes) else b""
-            return UploadedFile(part.get_filename(), part.get_content_type(), content)
+    try:
+        parts = read_form(body, content_type)
+    except ValueError as exc:
+        raise invalid("the upload must be multipart/form-data") from exc
+    for part in parts:
+        if part.name == "file":
+            return UploadedFile(part.filename, part.content_type or "text/plain", part.content)
     raise invalid("file is required")
 
 

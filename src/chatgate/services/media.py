@@ -153,6 +153,19 @@ async def servable_media(
     """
     async with database.read() as conn:
         found = await media_store.get_media(conn, media_id, key.account_id, key.mode)
+    return _servable(folder, media_id, found)
+
+
+async def linked_media(database: Database, folder: MediaFolder, media_id: str) -> ServableMedia:
+    """The stored attachment ``media_id`` of whichever account, for a signed link that names
+    it (the link's signature is the caller's authority); refused as
+    :func:`servable_media` refuses."""
+    async with database.read() as conn:
+        found = (await media_store.get_media_by_ids(conn, [media_id])).get(media_id)
+    return _servable(folder, media_id, found)
+
+
+def _servable(folder: MediaFolder, media_id: str, found: StoredMedia | None) -> ServableMedia:
     if found is None:
         raise NotFound(f"no media {media_id}", field="id")
     if found.status is MediaStatus.PENDING:

@@ -38,6 +38,21 @@ def make_adapter(api_base: str) -> ChannelAdapter[WhatsAppCredentials]:
     return WhatsAppCloudAdapter(credentials(), ChannelSettings(api_base=api_base))
 
 
+def channel_body(api_base: str, name: str = "shop") -> dict[str, Any]:
+    """``POST /v1/channels``'s body connecting the test number at ``api_base``."""
+    return {
+        "type": "whatsapp",
+        "name": name,
+        "credentials": {
+            "access_token": ACCESS_TOKEN,
+            "phone_number_id": PHONE_NUMBER_ID,
+            "app_secret": APP_SECRET,
+            "verify_token": VERIFY_TOKEN,
+        },
+        "settings": {"api_base": api_base},
+    }
+
+
 def emulator_account(webhook_url: str | None = None) -> dict[str, str]:
     """The control-API payload registering the test number."""
     account = {

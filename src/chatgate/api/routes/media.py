@@ -18,17 +18,21 @@ from chatgate.api.schemas.common import ERROR_RESPONSES, ErrorEnvelope
 from chatgate.api.state import gateway_of
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
-from chatgate.services.media import MEDIA_ID_PATTERN, servable_media
+from chatgate.services.media import MEDIA_ID_PATTERN, ServableMedia, servable_media
 from chatgate.services.media_files import MediaFolder
 
 router = APIRouter(prefix="/v1/media", tags=["media"], responses=ERROR_RESPONSES)
 
-_RESPONSES: dict[int | str, dict[str, object]] = {
+# A stored file's answers, wherever it is served from.
+FILE_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {
         "description": "The file, with the type the platform gave it",
         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     },
     409: {"model": ErrorEnvelope, "description": "`media_pending`: still downloading"},
+}
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    **FILE_RESPONSES,
     410: {"model": ErrorEnvelope, "description": "`media_unavailable`: the download failed"},
 }
 # The file is the user's, shown only to the account: no shared cache may keep it, and no
@@ -47,7 +51,13 @@ async def download_media(
     settings = gateway.settings
     folder = MediaFolder(settings.media_path, settings.media_max_bytes)
     found = await servable_media(gateway.database, folder, key, media_id)
-    headers = dict(_HEADERS)
+    return file_answer(found, _HEADERS)
+
+
+def file_answer(found: ServableMedia, headers: dict[str, str]) -> FileResponse:
+    """The stored file with its type and name (one without a name is an attachment, never
+    shown inline), and ``headers``."""
+    headers = dict(headers)
     if found.media.filename is None:
         headers["Content-Disposition"] = "attachment"
     return FileResponse(

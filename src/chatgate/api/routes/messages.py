@@ -27,10 +27,10 @@ from chatgate.api.schemas.messages import (
     MessageOut,
     SendMessageRequest,
 )
-from chatgate.api.state import gateway_of
+from chatgate.api.state import Gateway, gateway_of
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import Scope
-from chatgate.domain.records import ApiKey
+from chatgate.domain.records import ApiKey, Message
 from chatgate.domain.status import Status
 from chatgate.errors import ChatgateError
 from chatgate.services import messages as message_service
@@ -63,6 +63,22 @@ def command_of(body: SendMessageRequest) -> SendCommand:
     )
 
 
+async def accept_one(
+    conn: AsyncConnection, gateway: Gateway, key: ApiKey, command: SendCommand
+) -> Message | ChatgateError:
+    """Accept one message in ``conn``'s transaction: the message, or why it was refused."""
+    [result] = await accept_messages(
+        conn,
+        key,
+        [command],
+        sandbox=gateway.sandbox,
+        channels=gateway.channels,
+        billing=gateway.billing,
+        now=utcnow(),
+    )
+    return result
+
+
 def _error_body(error: ChatgateError) -> ErrorBody:
     return ErrorBody(
         code=error.code, message=error.message, field=error.field, details=error.details or None
@@ -81,15 +97,7 @@ async def send_message(
     command = command_of(body)
 
     async def produce(conn: AsyncConnection) -> MessageDetail | ChatgateError:
-        [result] = await accept_messages(
-            conn,
-            key,
-            [command],
-            sandbox=gateway.sandbox,
-            channels=gateway.channels,
-            billing=gateway.billing,
-            now=utcnow(),
-        )
+        result = await accept_one(conn, gateway, key, command)
         return result if isinstance(result, ChatgateError) else MessageDetail.new(result)
 
     response = await idempotency.respond(request, key, 202, produce)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api import idempotency
 from chatgate.api.routes import inbound
+from chatgate.api.routes.messages import accept_one
 from chatgate.api.schemas.distributions import RecipientIn
 from chatgate.api.state import Gateway, gateway_of
 from chatgate.compat.messagehub.answers import (
@@ -120,7 +121,7 @@ async def send_message(
     command = await _command(gateway, key, body)
 
     async def produce(conn: AsyncConnection) -> SendAnswer | ChatgateError:
-        [outcome] = await _accept(conn, gateway, key, [command])
+        outcome = await accept_one(conn, gateway, key, command)
         return outcome if isinstance(outcome, ChatgateError) else SendAnswer(data=Sent.of(outcome))
 
     return await _answer(request, key, produce)
