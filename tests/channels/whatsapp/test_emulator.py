@@ -140,8 +140,9 @@ async def test_free_form_outside_the_window_is_accepted_then_fails_131047() -> N
 
 async def test_window_closes_after_24_hours() -> None:
     async with world() as w:
-        await w.user_writes(text="oi")
-        key = ("whatsapp", contract.PHONE_NUMBER_ID, contract.RECIPIENT)
+        wrote = await w.user_writes(text="oi")
+        # The window is the user's (their BSUID's), however a send names them.
+        key = ("whatsapp", contract.PHONE_NUMBER_ID, wrote["user_id"])
         w.state.last_inbound[key] -= 24 * 3600 + 1
         await _send(w)
         await w.webhooks(2)

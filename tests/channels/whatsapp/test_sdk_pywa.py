@@ -72,13 +72,6 @@ STRANGER = "14155550999"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 PDF = b"%PDF-1.4\n" + b"0" * 64
 MB = 1024 * 1024
-# The webhooks carry no business-scoped user id yet, and pywa reads one in every contact.
-NEEDS_USER_ID = pytest.mark.xfail(
-    strict=True,
-    reason="pywa reads contacts[].user_id (the business-scoped user id, BSUID) in every "
-    "message and status webhook; the emulator writes none until BSUID support lands",
-)
-
 # One emulator for the module: every test runs in the module's loop.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -542,7 +535,6 @@ async def test_pywas_server_accepts_the_emulators_signature(emulator: ServedEmul
     assert update.value["messages"][0]["id"] == answer["id"]
 
 
-@NEEDS_USER_ID
 @pytest.mark.parametrize(
     ("action", "kind"),
     [
@@ -579,7 +571,6 @@ async def test_a_users_messages_are_read_into_pywas_message(
         assert (message.location.latitude, message.location.longitude) == (38.7223, -9.1393)
 
 
-@NEEDS_USER_ID
 async def test_taps_on_buttons_and_list_rows_are_pywas_callbacks(
     emulator: ServedEmulator, wa: WhatsApp
 ) -> None:
@@ -601,7 +592,6 @@ async def test_taps_on_buttons_and_list_rows_are_pywas_callbacks(
         assert tap.reply_to_message.id == question.id
 
 
-@NEEDS_USER_ID
 async def test_statuses_are_pywas_message_statuses(emulator: ServedEmulator, wa: WhatsApp) -> None:
     async with pywa_webhook(emulator) as inbox:
         await emulator.timing(sent_after=0.0, delivered_after=0.05, read_after=0.1)
@@ -615,7 +605,6 @@ async def test_statuses_are_pywas_message_statuses(emulator: ServedEmulator, wa:
     ]
 
 
-@NEEDS_USER_ID
 async def test_failures_reported_later_are_pywas_errors(
     emulator: ServedEmulator, wa: WhatsApp
 ) -> None:
