@@ -45,6 +45,21 @@ async def top_up(
     return entry
 
 
+def whatsapp_channel(emulator_url: str) -> dict[str, Any]:
+    """The body of ``POST /v1/channels`` connecting the emulator's WhatsApp test number."""
+    return {
+        "type": "whatsapp",
+        "name": "shop",
+        "credentials": {
+            "access_token": whatsapp.ACCESS_TOKEN,
+            "phone_number_id": whatsapp.PHONE_NUMBER_ID,
+            "app_secret": whatsapp.APP_SECRET,
+            "verify_token": whatsapp.VERIFY_TOKEN,
+        },
+        "settings": {"api_base": f"{emulator_url}/graph"},
+    }
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[str]:
     """The platform emulators on a loopback port, with the WhatsApp test number registered."""
@@ -63,21 +78,7 @@ async def live(
 ) -> dict[str, str]:
     """The tenant's headers, with a WhatsApp channel on the emulator and a user who wrote."""
     headers = auth(tenant.live)
-    created = await client.post(
-        "/v1/channels",
-        headers=headers,
-        json={
-            "type": "whatsapp",
-            "name": "shop",
-            "credentials": {
-                "access_token": whatsapp.ACCESS_TOKEN,
-                "phone_number_id": whatsapp.PHONE_NUMBER_ID,
-                "app_secret": whatsapp.APP_SECRET,
-                "verify_token": whatsapp.VERIFY_TOKEN,
-            },
-            "settings": {"api_base": f"{emulator}/graph"},
-        },
-    )
+    created = await client.post("/v1/channels", headers=headers, json=whatsapp_channel(emulator))
     assert created.status_code == 201, created.text
     async with gateway(app).database.write() as conn:
         await conversation_store.record_inbound(

@@ -4,7 +4,9 @@ A webhook is ``{"object": "whatsapp_business_account", "entry": [{"id": <WABA id
 "changes": [{"field": "messages", "value": {...}}]}]}``; one ``value`` carries
 ``messages[]`` (with ``contacts[]`` naming their senders), ``statuses[]`` of messages we sent,
 or ``errors[]`` about the number itself. Anything else, or any shape we do not know, becomes
-an :class:`UnknownEvent`: parsing never fails on what the platform adds later.
+an :class:`UnknownEvent`: parsing never fails on what the platform adds later, and nothing
+of a signed webhook is left out (an item that is not an object, a status naming no message,
+a message naming no sender all come out as unknown events, which the gateway keeps and logs).
 
 Addresses: a user is ``"+" + wa_id`` (E.164, as our recipients are written) when the webhook
 carries a phone, else the business-scoped user id (``whatsapp_cloud_users``), which every
@@ -30,8 +32,9 @@ def parse_webhook(body: Any, status_map: Mapping[str, Status]) -> list[InboundEv
     """Every event in one decoded webhook body."""
     if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
         return [UnknownEvent(kind="unknown", raw=body)]
-    events: list[InboundEvent] = []
+    events: list[InboundEvent] = _strays(body.get("entry"))
     for entry in _dicts(body.get("entry")):
+        events.extend(_strays(entry.get("changes")))
         for change in _dicts(entry.get("changes")):
             value = change.get("value")
             if change.get("field") != "messages" or not isinstance(value, dict):
@@ -49,6 +52,8 @@ def _value_events(value: dict[str, Any], status_map: Mapping[str, Status]) -> li
     ]
     events.extend(_status(status, status_map) for status in _dicts(value.get("statuses")))
     events.extend(UnknownEvent(kind="error", raw=error) for error in _dicts(value.get("errors")))
+    for key in ("messages", "statuses", "errors"):
+        events.extend(_strays(value.get(key)))
     if not events:
         events.append(UnknownEvent(kind="unknown", raw=value))
     return events
@@ -74,6 +79,13 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _dicts(items: Any) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _strays(items: Any) -> list[InboundEvent]:
+    """The items of a list that are not objects, as unknown events (kept, not dropped)."""
+    if not isinstance(items, list):
+        return []
+    return [UnknownEvent(kind="unknown", raw=item) for item in items if not isinstance(item, dict)]
 
 
 def _compact(**fields: Any) -> dict[str, Any]:
@@ -186,7 +198,12 @@ def _contact(card: dict[str, Any]) -> dict[str, Any]:
 # -- statuses ---------------------------------------------------------------------------
 
 
-def _status(status: dict[str, Any], status_map: Mapping[str, Status]) -> StatusUpdate:
+def _status(
+    status: dict[str, Any], status_map: Mapping[str, Status]
+) -> StatusUpdate | UnknownEvent:
+    if not status.get("id"):
+        # Names no message: nothing can be matched, so it is kept as unknown.
+        return UnknownEvent(kind="status", raw=status)
     name = str(status.get("status") or "")
     user = recipient_of(status)
     errors = _dicts(status.get("errors"))
@@ -200,7 +217,7 @@ def _status(status: dict[str, Any], status_map: Mapping[str, Status]) -> StatusU
         platform_status=name,
         at=_at(status.get("timestamp")),
         raw=status,
-        provider_message_id=str(status["id"]) if status.get("id") else None,
+        provider_message_id=str(status["id"]),
         recipient=user.address,
         error_code=code,
         error_message=message,

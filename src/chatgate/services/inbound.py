@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.channels.base import InboundEvent, InboundMessage, StatusUpdate
@@ -24,6 +25,8 @@ from chatgate.storage import conversations as conversation_store
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.channels import StoredConnection
+
+log = structlog.get_logger(__name__)
 
 # The inbound log's kind for a webhook refused for its signature.
 SIGNATURE_REFUSED = "signature_refused"
@@ -55,7 +58,7 @@ async def record_inbound(
     profile = dict(sender_profile or {})
     addresses = user_addresses(sender, profile)
     contact_id = await link_inbound(
-        conn, account_id, mode, channel, sender, name=sender_name, at=at
+        conn, account_id, mode, channel, sender, name=sender_name, at=at, aliases=addresses[1:]
     )
     if len(addresses) > 1 or profile.get("username"):
         await link_identities(
@@ -168,8 +171,15 @@ async def record_webhook(
                 unmatched += 1
                 await log_raw(conn, connection, UNMATCHED, event.raw, now)
         else:
+            # Kept whole in the inbound log, and told: a signed event is never dropped unseen.
             unknown += 1
             await log_raw(conn, connection, event.kind, event.raw, now)
+            log.info(
+                "inbound.unknown_event",
+                channel_id=connection.id,
+                channel=connection.type,
+                kind=event.kind,
+            )
     return WebhookResult(received, duplicates, statuses, unmatched, unknown, files, acks)
 
 

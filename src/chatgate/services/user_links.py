@@ -31,9 +31,12 @@ def user_addresses(sender: str, profile: Mapping[str, str]) -> list[str]:
     return [sender]
 
 
+_USER_ID_CHANNELS = frozenset(c.value for c in USER_ID_CHANNELS)
+
+
 def has_user_ids(channel: str) -> bool:
     """Whether users of ``channel`` may be known under several addresses."""
-    return channel in {c.value for c in USER_ID_CHANNELS}
+    return channel in _USER_ID_CHANNELS
 
 
 async def thread_peer(

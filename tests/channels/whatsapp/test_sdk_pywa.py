@@ -592,6 +592,29 @@ async def test_taps_on_buttons_and_list_rows_are_pywas_callbacks(
         assert tap.reply_to_message.id == question.id
 
 
+async def test_a_username_only_user_is_pywas_user_and_answered_by_bsuid(
+    emulator: ServedEmulator, wa: WhatsApp
+) -> None:
+    async with pywa_webhook(emulator) as inbox:
+        await emulator.timing(sent_after=0.0, delivered_after=0.05, read_after=None)
+        written = await _writes(emulator, **{"from": None}, username="zoe.s", text="oi")
+        [message] = await inbox.after(1)
+        assert isinstance(message, Message)
+        user = message.from_user
+        assert (user.bsuid, user.wa_id, user.username) == (written["user_id"], None, "zoe.s")
+        # pywa answers a user by BSUID with the Messages API's recipient field.
+        sent = await wa.send_message(user.bsuid, "Olá 👋", tracker="msg_01BSUID")
+        # The message, then its sent and delivered statuses.
+        statuses = await inbox.after(3)
+    assert sent.input == written["user_id"]
+    call = await _last_call(emulator)
+    assert (call["body"]["recipient"], "to" in call["body"]) == (written["user_id"], False)
+    delivered = [s for s in statuses if isinstance(s, MessageStatus) and s.id == sent.id]
+    assert [s.status for s in delivered] == [MessageStatusType.SENT, MessageStatusType.DELIVERED]
+    assert delivered[-1].from_user.username == "zoe.s"
+    assert all(s.from_user.bsuid == written["user_id"] for s in delivered)
+
+
 async def test_statuses_are_pywas_message_statuses(emulator: ServedEmulator, wa: WhatsApp) -> None:
     async with pywa_webhook(emulator) as inbox:
         await emulator.timing(sent_after=0.0, delivered_after=0.05, read_after=0.1)
