@@ -232,10 +232,13 @@ def summarize(event: InboundEvent) -> dict[str, Any]:
         }
         if event.reply_to is not None:
             summary["reply_to"] = event.reply_to
+        for name in ("sender_user_id", "sender_parent_user_id", "sender_username"):
+            if getattr(event, name) is not None:
+                summary[name] = getattr(event, name)
         return summary
     if isinstance(event, StatusUpdate):
         summary = {"kind": event.kind, "status": event.status.value}
-        for name in ("provider_message_id", "recipient", "error_code"):
+        for name in ("provider_message_id", "recipient", "error_code", "recipient_user_id"):
             value = getattr(event, name)
             if value is not None:
                 summary[name] = value

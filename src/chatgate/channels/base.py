@@ -181,7 +181,22 @@ class InboundMessage:
     # id: its app shows a progress bar on the pressed button until then); see
     # :meth:`ChannelAdapter.acknowledge`.
     ack_token: str | None = None
+    # Where the platform names its users by more than one address (WhatsApp's phone and
+    # business-scoped user id): the user id, the parent id of linked portfolios, the
+    # username; ``sender`` is then the phone when the event has one, else the user id.
+    sender_user_id: str | None = None
+    sender_parent_user_id: str | None = None
+    sender_username: str | None = None
     kind: str = "message"
+
+    def sender_profile(self) -> dict[str, str]:
+        """The sender's platform facts beyond ``sender``: user ids and username, if any."""
+        facts = {
+            "user_id": self.sender_user_id,
+            "parent_user_id": self.sender_parent_user_id,
+            "username": self.sender_username,
+        }
+        return {key: value for key, value in facts.items() if value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +216,8 @@ class StatusUpdate:
     up_to: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # The recipient's platform-scoped user id, where the platform reports one.
+    recipient_user_id: str | None = None
     kind: str = "status"
 
 

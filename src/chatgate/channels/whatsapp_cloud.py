@@ -12,6 +12,10 @@
   ``whatsapp_cloud_parse``; the content mapping in ``whatsapp_cloud_content``.
 - Media: ``GET /{version}/{media_id}`` gives a short-lived URL, which is downloaded with the
   same Bearer token.
+- Users: a recipient that is a business-scoped user id (``BR.1502576394655843``) is sent
+  with the Messages API's ``recipient`` field, a phone with ``to`` (``whatsapp_cloud_users``
+  tells the webhook side). Meta refuses a BSUID where it does not take one (authentication
+  templates, say) with 131062, a permanent ``user_id_not_supported`` here.
 - Repeated tries: the send takes no idempotency key, so a try repeated after a lost answer
   (a timeout, a crash before our commit) can reach the user twice.
 """
@@ -45,11 +49,14 @@ from chatgate.channels.meta_media import stream_media
 from chatgate.channels.whatsapp_cloud_content import message_fields
 from chatgate.channels.whatsapp_cloud_parse import parse_webhook
 from chatgate.domain import capabilities as cap
+from chatgate.domain.addresses import is_user_id
 from chatgate.domain.json_body import load_json
 from chatgate.domain.status import Status
 
 # The largest file WhatsApp carries (documents); a download beyond it is refused.
 MAX_MEDIA_BYTES = 100 * 1024 * 1024
+# Meta's refusal of a business-scoped user id for this message (authentication templates).
+USER_ID_NOT_SUPPORTED = 131062
 # Media ids are Graph object ids; anything else must not be spliced into a URL path.
 _MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
@@ -109,11 +116,11 @@ class WhatsAppCloudAdapter(ChannelAdapter[WhatsAppCredentials]):
 
     def build_request(self, message: OutboundMessage) -> ProviderRequest:
         """The ``messages`` call for ``message``; raises ``UnsupportedContent``."""
-        body: dict[str, Any] = {
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": message.recipient.lstrip("+"),
-        }
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+        if is_user_id(message.recipient):
+            body["recipient"] = message.recipient
+        else:
+            body["to"] = message.recipient.lstrip("+")
         if message.reply_to:
             body["context"] = {"message_id": message.reply_to}
         body.update(message_fields(message.content))
@@ -131,7 +138,18 @@ class WhatsAppCloudAdapter(ChannelAdapter[WhatsAppCredentials]):
     async def send(self, request: ProviderRequest, http: httpx.AsyncClient) -> SendResult:
         """Make the call; the ``wamid`` of the accepted message."""
         signed = dataclasses.replace(request, headers={**request.headers, **self._auth()})
-        answer = await meta.post_graph(signed, http)
+        try:
+            answer = await meta.post_graph(signed, http)
+        except ProviderError as exc:
+            if exc.code != str(USER_ID_NOT_SUPPORTED):
+                raise
+            raise ProviderError(
+                "user_id_not_supported",
+                f"WhatsApp takes no business-scoped user id for this message; send it to "
+                f"the user's phone ({exc.message})",
+                retryable=False,
+                status_code=exc.status_code,
+            ) from exc
         try:
             provider_id = str(answer["messages"][0]["id"])
         except (KeyError, IndexError, TypeError) as exc:

@@ -4,9 +4,13 @@ A webhook is ``{"object": "whatsapp_business_account", "entry": [{"id": <WABA id
 "changes": [{"field": "messages", "value": {...}}]}]}``; one ``value`` carries
 ``messages[]`` (with ``contacts[]`` naming their senders), ``statuses[]`` of messages we sent,
 or ``errors[]`` about the number itself. Anything else, or any shape we do not know, becomes
-an :class:`UnknownEvent`: parsing never fails on what the platform adds later.
+an :class:`UnknownEvent`: parsing never fails on what the platform adds later, and nothing
+of a signed webhook is left out (an item that is not an object, a status naming no message,
+a message naming no sender all come out as unknown events, which the gateway keeps and logs).
 
-Addresses: a user is ``"+" + wa_id`` (E.164, as our recipients are written). The business
+Addresses: a user is ``"+" + wa_id`` (E.164, as our recipients are written) when the webhook
+carries a phone, else the business-scoped user id (``whatsapp_cloud_users``), which every
+message also keeps with the username. The business
 is ``"+"`` followed by the digits of ``metadata.display_phone_number``, or, when Meta leaves
 it out, the bare ``phone_number_id`` (not a phone number, so no ``"+"``).
 """
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatgate.channels.base import InboundEvent, InboundMessage, StatusUpdate, UnknownEvent
+from chatgate.channels.whatsapp_cloud_users import contacts_by_key, recipient_of, sender_of
 from chatgate.domain.status import Status
 
 MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
@@ -27,8 +32,9 @@ def parse_webhook(body: Any, status_map: Mapping[str, Status]) -> list[InboundEv
     """Every event in one decoded webhook body."""
     if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
         return [UnknownEvent(kind="unknown", raw=body)]
-    events: list[InboundEvent] = []
+    events: list[InboundEvent] = _strays(body.get("entry"))
     for entry in _dicts(body.get("entry")):
+        events.extend(_strays(entry.get("changes")))
         for change in _dicts(entry.get("changes")):
             value = change.get("value")
             if change.get("field") != "messages" or not isinstance(value, dict):
@@ -40,15 +46,14 @@ def parse_webhook(body: Any, status_map: Mapping[str, Status]) -> list[InboundEv
 
 def _value_events(value: dict[str, Any], status_map: Mapping[str, Status]) -> list[InboundEvent]:
     business = _business_address(value.get("metadata"))
-    names = {
-        contact.get("wa_id"): _dict(contact.get("profile")).get("name")
-        for contact in _dicts(value.get("contacts"))
-    }
+    contacts = contacts_by_key(_dicts(value.get("contacts")))
     events: list[InboundEvent] = [
-        _message(message, business, names) for message in _dicts(value.get("messages"))
+        _message(message, business, contacts) for message in _dicts(value.get("messages"))
     ]
     events.extend(_status(status, status_map) for status in _dicts(value.get("statuses")))
     events.extend(UnknownEvent(kind="error", raw=error) for error in _dicts(value.get("errors")))
+    for key in ("messages", "statuses", "errors"):
+        events.extend(_strays(value.get(key)))
     if not events:
         events.append(UnknownEvent(kind="unknown", raw=value))
     return events
@@ -59,11 +64,6 @@ def _business_address(metadata: Any) -> str:
         return ""
     digits = "".join(ch for ch in str(metadata.get("display_phone_number") or "") if ch.isdigit())
     return f"+{digits}" if digits else str(metadata.get("phone_number_id") or "")
-
-
-def _user_address(wa_id: Any) -> str | None:
-    text = str(wa_id or "").lstrip("+")
-    return f"+{text}" if text.isdigit() else None
 
 
 def _at(timestamp: Any) -> datetime:
@@ -81,6 +81,13 @@ def _dicts(items: Any) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
+def _strays(items: Any) -> list[InboundEvent]:
+    """The items of a list that are not objects, as unknown events (kept, not dropped)."""
+    if not isinstance(items, list):
+        return []
+    return [UnknownEvent(kind="unknown", raw=item) for item in items if not isinstance(item, dict)]
+
+
 def _compact(**fields: Any) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
@@ -89,25 +96,27 @@ def _compact(**fields: Any) -> dict[str, Any]:
 
 
 def _message(
-    message: dict[str, Any], business: str, names: Mapping[Any, Any]
+    message: dict[str, Any], business: str, contacts: Mapping[str, dict[str, Any]]
 ) -> InboundMessage | UnknownEvent:
     kind = str(message.get("type") or "unknown")
-    sender = _user_address(message.get("from"))
+    user = sender_of(message, contacts)
     content = _content(kind, message)
-    if content is None or sender is None or not message.get("id"):
+    if content is None or user.address is None or not message.get("id"):
         return UnknownEvent(kind=kind, raw=message)
     context = message.get("context")
     reply_to = context.get("id") if isinstance(context, dict) else None
-    name = names.get(message.get("from"))
     return InboundMessage(
         provider_message_id=str(message["id"]),
-        sender=sender,
+        sender=user.address,
         recipient=business,
         content=content,
         at=_at(message.get("timestamp")),
         raw=message,
-        sender_name=str(name) if name else None,
+        sender_name=user.name or None,
         reply_to=str(reply_to) if reply_to else None,
+        sender_user_id=user.user_id,
+        sender_parent_user_id=user.parent_user_id,
+        sender_username=user.username,
     )
 
 
@@ -189,8 +198,14 @@ def _contact(card: dict[str, Any]) -> dict[str, Any]:
 # -- statuses ---------------------------------------------------------------------------
 
 
-def _status(status: dict[str, Any], status_map: Mapping[str, Status]) -> StatusUpdate:
+def _status(
+    status: dict[str, Any], status_map: Mapping[str, Status]
+) -> StatusUpdate | UnknownEvent:
+    if not status.get("id"):
+        # Names no message: nothing can be matched, so it is kept as unknown.
+        return UnknownEvent(kind="status", raw=status)
     name = str(status.get("status") or "")
+    user = recipient_of(status)
     errors = _dicts(status.get("errors"))
     code = message = None
     if errors:
@@ -202,10 +217,11 @@ def _status(status: dict[str, Any], status_map: Mapping[str, Status]) -> StatusU
         platform_status=name,
         at=_at(status.get("timestamp")),
         raw=status,
-        provider_message_id=str(status["id"]) if status.get("id") else None,
-        recipient=_user_address(status.get("recipient_id")),
+        provider_message_id=str(status["id"]),
+        recipient=user.address,
         error_code=code,
         error_message=message,
+        recipient_user_id=user.user_id,
     )
 
 

@@ -3,6 +3,12 @@
 Phone-addressed channels take E.164 numbers (checked with ``phonenumbers``); the others take
 the platform's own user ids, whose shapes are checked here so that a typo is refused at
 accept time instead of failing later at the platform.
+
+WhatsApp also names a user by a business-scoped user id (BSUID): a two-letter country code,
+a dot and up to 128 letters and digits (``BR.1502576394655843``); a parent BSUID, shared by
+linked business portfolios, has ``ENT`` between the two (``US.ENT.11815799212886844830``).
+A user who adopted a username may come with no phone at all, so a WhatsApp recipient is a
+phone or one of these.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from chatgate.domain.channels import ChannelType
 PHONE_CHANNELS = frozenset(
     {ChannelType.WHATSAPP, ChannelType.WHATSAPP_WEB, ChannelType.SMS, ChannelType.KAKAO}
 )
+
+# Channels whose users also have a platform-scoped user id besides their phone.
+USER_ID_CHANNELS = frozenset({ChannelType.WHATSAPP})
+USER_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 # Platform user-id shapes. Telegram also accepts "@channelusername" for channels.
 _ID_PATTERNS: dict[ChannelType, tuple[re.Pattern[str], str]] = {
@@ -56,8 +66,22 @@ def normalize_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_user_id(address: str) -> bool:
+    """Whether ``address`` is a business-scoped user id (or a parent one), not a phone."""
+    return USER_ID.fullmatch(address) is not None
+
+
 def normalize_address(channel: ChannelType, raw: str) -> str:
     """Validate ``raw`` as a recipient on ``channel`` and return its canonical form."""
+    if channel in USER_ID_CHANNELS:
+        if is_user_id(raw.strip()):
+            return raw.strip()
+        try:
+            return normalize_phone(raw)
+        except InvalidAddress as exc:
+            raise InvalidAddress(
+                f"{exc} (or a business-scoped user id such as BR.1502576394655843)"
+            ) from None
     if channel in PHONE_CHANNELS:
         return normalize_phone(raw)
     pattern, description = _ID_PATTERNS[channel]

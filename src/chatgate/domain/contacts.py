@@ -54,6 +54,8 @@ class Identity:
 
     channel: str
     identity: str
+    # The username the platform showed with this identity (WhatsApp's), if any.
+    username: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,10 @@ DEGRADED = "degraded"
 # content was rendered from, and why "channel": "auto" chose the channel.
 TEMPLATE = "template"
 ROUTE = "route"
-_ACCEPT_RECORDS = frozenset({DEGRADED, TEMPLATE, ROUTE})
+# An inbound message's sender as the platform named them beyond ``sender``: user ids and
+# username (WhatsApp's business-scoped user id and username).
+SENDER_PROFILE = "sender_profile"
+_ACCEPT_RECORDS = frozenset({DEGRADED, TEMPLATE, ROUTE, SENDER_PROFILE})
 
 
 @dataclass(frozen=True, slots=True)

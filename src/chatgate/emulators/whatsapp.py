@@ -1,5 +1,10 @@
 """The WhatsApp Cloud API, emulated on the shared ``/graph`` host.
 
+- Users (``whatsapp_users``) have a phone and/or a username and a business-scoped user id
+  (BSUID) per business; a username-only user's webhooks carry no phone. A send names its
+  user by phone (``to``) or by BSUID (``recipient``; ``to`` wins when both are given); a
+  ``permanent`` fault with code 131062 plays Meta's refusal of a BSUID for a message that
+  takes none (authentication templates).
 - ``POST /graph/{version}/{phone_number_id}/messages`` checks the body as Cloud API does
   (``(#100) ...`` errors for missing or malformed parameters, ``131009`` for values out of
   bounds), answers ``{"messaging_product", "contacts": [{"input", "wa_id"}], "messages":
@@ -40,9 +45,10 @@ from chatgate.emulators.graph import (
     meta_json,
     usage_header,
 )
-from chatgate.emulators.whatsapp_checks import PHONE, check_message
+from chatgate.emulators.whatsapp_checks import check_message
 from chatgate.emulators.whatsapp_inbound import MEDIA_TYPES, inbound_fields
 from chatgate.emulators.whatsapp_media import LOOKASIDE_PATH, WhatsAppMedia
+from chatgate.emulators.whatsapp_users import User, Users
 from chatgate.emulators.whatsapp_webhooks import (
     REENGAGEMENT,
     UNDELIVERABLE,
@@ -52,6 +58,7 @@ from chatgate.emulators.whatsapp_webhooks import (
     failed_status,
     new_wamid,
     now,
+    status_contacts,
     status_object,
     value_head,
 )
@@ -63,6 +70,8 @@ __all__ = ["LOOKASIDE_PATH", "WhatsAppEmulator", "meta_json"]
 # Cloud API throttles in three ways: the number's throughput (130429), the business account's
 # call rate (80007, a Graph-level limit) and one user's messages too close together (131056).
 THROTTLING_CODES = (130429, 80007, 131056)
+# A business-scoped user id where the message takes none (authentication templates).
+USER_ID_NOT_SUPPORTED = 131062
 
 
 def _throttled(code: int, headers: dict[str, str] | None) -> Response:
@@ -99,11 +108,17 @@ class WhatsAppEmulator(GraphProduct):
     """WhatsApp Cloud API phone numbers on the emulated Graph host."""
 
     name = "whatsapp"
-    fault_codes: ClassVar[dict[FaultKind, tuple[int, ...]]] = {"rate_limit": THROTTLING_CODES}
+    fault_codes: ClassVar[dict[FaultKind, tuple[int, ...]]] = {
+        "rate_limit": THROTTLING_CODES,
+        "permanent": (100, USER_ID_NOT_SUPPORTED),
+    }
 
     def __init__(self, state: EmulatorState) -> None:
         super().__init__(state)
         self.media = WhatsAppMedia(state, self.accounts)
+        self.users = Users()
+        # Keyed by (number, the user's BSUID): a user's conversation and window follow the
+        # user, whether a message named them by phone or by BSUID.
         self._conversations: dict[tuple[str, str], str] = {}
         # (number, user) -> the last message the number sent the user: what a tap answers.
         self._last_sent: dict[tuple[str, str], str] = {}
@@ -137,8 +152,10 @@ class WhatsAppEmulator(GraphProduct):
         return account
 
     async def inject_inbound(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """A user writes: ``{phone_number_id, from, name?, text? | media? | location? |
-        reply? | reaction? | contacts?, context_id?}``; the messages webhook is sent now.
+        """A user writes: ``{phone_number_id, from? , username?, phone_hidden?, country?,
+        name?, text? | media? | location? | reply? | reaction? | contacts?, context_id?}``;
+        the messages webhook is sent now. A user with a ``username`` and no ``from`` (or
+        ``phone_hidden``) is username-only: the webhook names them by BSUID alone.
 
         A tap on a button or a list row always answers a message the number sent, and Cloud
         API names it in ``context``: without ``context_id``, the last one sent to the user.
@@ -146,29 +163,25 @@ class WhatsAppEmulator(GraphProduct):
         account = self.accounts().get(str(payload.get("phone_number_id")))
         if account is None:
             raise ValueError(f"no WhatsApp number {payload.get('phone_number_id')!r}")
-        user = str(payload.get("from", ""))
-        if not PHONE.match(user):
-            raise ValueError("from: a phone number (digits, optionally with +)")
-        wa_id = user.lstrip("+")
-        wamid = new_wamid(wa_id)
-        message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": now()}
+        user = self.users.writer(account.extra["waba_id"], payload)
+        wamid = new_wamid(user.wa_id or user.user_id)
+        message: dict[str, Any] = {}
+        if user.shown_phone:
+            message["from"] = user.shown_phone
+        message.update({"from_user_id": user.user_id, "id": wamid, "timestamp": now()})
         fields = inbound_fields(payload, self.media.keep)
         context_id = payload.get("context_id")
         if not context_id and fields["type"] in ("interactive", "button"):
-            context_id = self._last_sent.get((account.id, wa_id)) or new_wamid(wa_id)
+            context_id = self._last_sent.get((account.id, user.key)) or new_wamid(user.user_id)
         if context_id:
             display = account.extra["display_phone_number"]
             message["context"] = {"from": display, "id": str(context_id)}
         message.update(fields)
-        value = {
-            **value_head(account),
-            "contacts": [{"profile": {"name": str(payload.get("name") or "")}, "wa_id": wa_id}],
-            "messages": [message],
-        }
+        value = {**value_head(account), "contacts": [user.contact()], "messages": [message]}
         body = envelope(account, value)
-        self.state.user_wrote(self.name, account.id, f"+{wa_id}")
+        self.state.user_wrote(self.name, account.id, user.key)
         await self.post_signed(account, body)
-        answer: dict[str, Any] = {"id": wamid, "body": body}
+        answer: dict[str, Any] = {"id": wamid, "user_id": user.user_id, "body": body}
         media = message.get(message["type"], {})
         if isinstance(media, dict) and message["type"] in MEDIA_TYPES:
             answer["media_id"] = media["id"]
@@ -200,21 +213,29 @@ class WhatsAppEmulator(GraphProduct):
         if payload.get("status") == "read":
             self.record_call(account, request, payload)
             return JSONResponse({"success": True})
-        wa_id = str(payload["to"]).lstrip("+")
-        fault = self.state.take_fault(self.name, f"+{wa_id}")
+        # Cloud API takes the phone when a body names both.
+        by_user_id = not payload.get("to")
+        named = str(payload["recipient"] if by_user_id else payload["to"])
+        address = named if by_user_id else f"+{named.lstrip('+')}"
+        user = self.users.recipient(account.extra["waba_id"], named)
+        fault = self.state.take_fault(self.name, address)
         refusal = await self._refusal(fault, account)
         if refusal is not None:
             self.record_call(
-                account, request, payload, recipient=f"+{wa_id}", status=refusal.status_code
+                account, request, payload, recipient=address, status=refusal.status_code
             )
             return refusal
-        wamid = new_wamid(wa_id)
-        self._last_sent[(account.id, wa_id)] = wamid
-        self.record_call(account, request, payload, message_id=wamid, recipient=f"+{wa_id}")
-        self._follow_up(account, payload, wamid, wa_id, fault)
+        wamid = new_wamid(user.wa_id or user.user_id)
+        self._last_sent[(account.id, user.key)] = wamid
+        self.record_call(account, request, payload, message_id=wamid, recipient=address)
+        self._follow_up(account, payload, wamid, user, fault, by_user_id=by_user_id)
+        # The answer names the user as the send did: by phone, or by BSUID.
+        contact = {"input": named, "user_id" if by_user_id else "wa_id": user.wa_id or named}
+        if by_user_id:
+            contact["user_id"] = user.user_id
         answer: dict[str, Any] = {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": str(payload["to"]), "wa_id": wa_id}],
+            "contacts": [contact],
             "messages": [{"id": wamid}],
         }
         if payload.get("type") == "template":
@@ -245,26 +266,43 @@ class WhatsAppEmulator(GraphProduct):
                     total_time=100,
                 )
             return _throttled(fault.code or THROTTLING_CODES[0], headers)
+        if fault.kind == "permanent" and fault.code == USER_ID_NOT_SUPPORTED:
+            return cloud_error(
+                400,
+                USER_ID_NOT_SUPPORTED,
+                "(#131062) Business-scoped User ID (BSUID) recipients are not supported for "
+                "this message",
+                details="Send this message to the user's phone number.",
+            )
         if fault.kind == "permanent":
             return cloud_error(400, 100, "(#100) Invalid parameter")
         return None
 
     def _follow_up(
-        self, account: Account, payload: dict[str, Any], wamid: str, wa_id: str, fault: Fault | None
+        self,
+        account: Account,
+        payload: dict[str, Any],
+        wamid: str,
+        user: User,
+        fault: Fault | None,
+        *,
+        by_user_id: bool,
     ) -> None:
         """Schedule the status webhooks of an accepted message."""
         callback = payload.get("biz_opaque_callback_data")
         failure = None
         if fault is not None and fault.kind in ("invalid_recipient", "async_failure"):
             failure = UNDELIVERABLE
-        elif payload.get("type") != "template" and not self._window_open(account, wa_id):
+        elif payload.get("type") != "template" and not self._window_open(account, user):
             failure = REENGAGEMENT
         timing = self.state.timing
         if failure is not None:
             delay = next(
                 (d for d in (timing.sent_after, timing.delivered_after) if d is not None), 0.0
             )
-            self._schedule(account, delay, failed_status(wamid, wa_id, callback, failure))
+            status = failed_status(wamid, user, callback, failure, by_user_id=by_user_id)
+            contacts = status_contacts(user, "failed", by_user_id=by_user_id)
+            self._schedule(account, delay, status, contacts)
             return
         category = "utility" if payload.get("type") == "template" else "service"
         steps = (
@@ -275,21 +313,29 @@ class WhatsAppEmulator(GraphProduct):
         for name, after in steps:
             if after is None:
                 continue
-            status = status_object(wamid, name, wa_id, callback)
-            conversation_id = self._conversation(account, wa_id)
+            status = status_object(wamid, name, user, callback, by_user_id=by_user_id)
+            conversation_id = self._conversation(account, user)
             status.update(billing(conversation_id, category, first=name == "sent"))
-            self._schedule(account, after, status)
+            contacts = status_contacts(user, name, by_user_id=by_user_id)
+            self._schedule(account, after, status, contacts)
 
-    def _conversation(self, account: Account, wa_id: str) -> str:
-        """The id of the account's conversation with ``wa_id``, the same for every status."""
-        return self._conversations.setdefault((account.id, wa_id), secrets.token_hex(16))
+    def _conversation(self, account: Account, user: User) -> str:
+        """The id of the account's conversation with ``user``, the same for every status."""
+        return self._conversations.setdefault((account.id, user.key), secrets.token_hex(16))
 
-    def _window_open(self, account: Account, wa_id: str) -> bool:
-        since = self.state.seconds_since_user_wrote(self.name, account.id, f"+{wa_id}")
+    def _window_open(self, account: Account, user: User) -> bool:
+        since = self.state.seconds_since_user_wrote(self.name, account.id, user.key)
         return since is not None and since <= WINDOW_SECONDS
 
-    def _schedule(self, account: Account, delay: float, status: dict[str, Any]) -> None:
-        body = envelope(account, {**value_head(account), "statuses": [status]})
+    def _schedule(
+        self,
+        account: Account,
+        delay: float,
+        status: dict[str, Any],
+        contacts: list[dict[str, Any]],
+    ) -> None:
+        value = {**value_head(account), "contacts": contacts, "statuses": [status]}
+        body = envelope(account, value)
 
         async def deliver() -> None:
             await self.post_signed(account, body)

@@ -25,6 +25,8 @@ MESSAGE_TYPES = (
     "video",
 )
 PHONE = re.compile(r"^\+?\d{5,20}$")
+# A business-scoped user id, or a parent one (``US.ENT.…``).
+BSUID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 
 # (code, message, details) of a refused request.
 Problem = tuple[int, str, str | None]
@@ -52,10 +54,13 @@ def check_message(body: dict[str, Any]) -> Problem | None:
     if body.get("status") == "read":
         return None if body.get("message_id") else _required("message_id")
     to = body.get("to")
-    if not to:
+    recipient = body.get("recipient")
+    if not to and not recipient:
         return _required("to")
-    if not isinstance(to, str) or not PHONE.match(to):
+    if to and (not isinstance(to, str) or not PHONE.match(to)):
         return 100, "(#100) Invalid parameter", "Invalid phone number"
+    if not to and (not isinstance(recipient, str) or not BSUID.match(recipient)):
+        return 100, "(#100) Invalid parameter", "Invalid business-scoped user ID"
     kind = body.get("type", "text")
     if kind not in MESSAGE_TYPES:
         allowed = ", ".join(t.upper() for t in MESSAGE_TYPES)

@@ -3,7 +3,11 @@
 Every webhook is a ``whatsapp_business_account`` envelope with one ``messages`` change whose
 value names the business number (``metadata``) and carries ``messages`` (a user wrote) or
 ``statuses`` (``sent``, ``delivered``, ``read`` with conversation and pricing facts, or
-``failed`` with the error). Sending them, serialised and signed as Meta does, is
+``failed`` with the error), with the user in ``contacts`` as Meta writes them since April
+2026: the business-scoped ``user_id`` always, ``wa_id`` when the phone may be shown, the
+username in ``delivered`` and ``read``. A status has ``recipient_id`` (the phone, when the
+message went to one or it may be shown) and ``recipient_user_id``, which a ``failed`` status
+of a message sent to a phone leaves out. Sending them, serialised and signed as Meta does, is
 :meth:`chatgate.emulators.graph.GraphProduct.post_signed`.
 """
 
@@ -15,6 +19,7 @@ import time
 from typing import Any
 
 from chatgate.emulators.core import Account
+from chatgate.emulators.whatsapp_users import User
 
 WINDOW_SECONDS = 24 * 3600
 ERROR_CODES_URL = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
@@ -70,22 +75,42 @@ def envelope(account: Account, value: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def status_object(wamid: str, name: str, wa_id: str, callback: Any) -> dict[str, Any]:
-    """A ``statuses`` item: message ``wamid`` to ``wa_id`` reached status ``name``."""
-    status: dict[str, Any] = {
-        "id": wamid,
-        "status": name,
-        "timestamp": now(),
-        "recipient_id": wa_id,
-    }
+def status_object(
+    wamid: str, name: str, user: User, callback: Any, *, by_user_id: bool
+) -> dict[str, Any]:
+    """A ``statuses`` item: message ``wamid`` to ``user`` (sent to their BSUID when
+    ``by_user_id``, else to their phone) reached status ``name``."""
+    status: dict[str, Any] = {"id": wamid, "status": name, "timestamp": now()}
+    phone = user.wa_id if not by_user_id else user.shown_phone
+    if phone:
+        status["recipient_id"] = phone
+    if by_user_id or name != "failed":
+        status["recipient_user_id"] = user.user_id
     if callback is not None:
         status["biz_opaque_callback_data"] = str(callback)
     return status
 
 
-def failed_status(wamid: str, wa_id: str, callback: Any, failure: Failure) -> dict[str, Any]:
+def status_contacts(user: User, name: str, *, by_user_id: bool) -> list[dict[str, Any]]:
+    """The ``contacts`` beside a status: the user, with the username once delivered."""
+    contact = user.contact(with_username=name in ("delivered", "read"))
+    if name == "failed":
+        # Only what the send named: the phone, or the BSUID.
+        contact.pop("profile", None)
+        if by_user_id:
+            contact.pop("wa_id", None)
+        else:
+            contact = {"wa_id": user.wa_id}
+    elif not by_user_id and user.wa_id:
+        contact["wa_id"] = user.wa_id
+    return [contact]
+
+
+def failed_status(
+    wamid: str, user: User, callback: Any, failure: Failure, *, by_user_id: bool
+) -> dict[str, Any]:
     """A ``failed`` status item, with the error that failed the message."""
-    status = status_object(wamid, "failed", wa_id, callback)
+    status = status_object(wamid, "failed", user, callback, by_user_id=by_user_id)
     code, title, details = failure
     status["errors"] = [
         {

@@ -289,19 +289,23 @@ async def link_inbound(
     *,
     name: str | None = None,
     at: datetime,
+    aliases: Sequence[str] = (),
 ) -> str:
     """The contact an inbound sender is, made if need be; its id.
 
     The contact holding (``channel``, ``peer``) if one does (one indexed read: the common
-    case); else, on a phone channel, the oldest contact with that phone, which gains the
-    identity; else a new contact with that identity (and ``name``, the platform profile's).
-    Two first messages of a new sender at once end with one contact: the identity is
-    claimed by insert-or-ignore on its primary key, and the loser reads the winner's.
+    case), or one of the sender's other addresses on the channel (``aliases``: WhatsApp's
+    business-scoped user id); else, on a phone channel, the oldest contact with that phone,
+    which gains the identity; else a new contact with that identity (and ``name``, the
+    platform profile's). Two first messages of a new sender at once end with one contact:
+    the identity is claimed by insert-or-ignore on its primary key, and the loser reads the
+    winner's.
     """
     identity = rules.inbound_identity(channel, peer)
-    found = await store.holder_of(conn, account_id, mode, channel, identity)
-    if found is not None:
-        return found
+    for address in (identity, *aliases):
+        found = await store.holder_of(conn, account_id, mode, channel, address)
+        if found is not None:
+            return found
     phone = rules.phone_of_identity(channel, identity)
     pair = [(channel, identity)]
     if phone is not None:

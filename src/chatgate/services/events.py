@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from chatgate.domain.records import ApiKey
+from chatgate.domain.records import SENDER_PROFILE, ApiKey
 from chatgate.errors import NotFound
 from chatgate.services.event_feed import EventFeed
 from chatgate.storage import events as event_store
@@ -37,6 +37,10 @@ def event_payload(event: LoggedEvent) -> dict[str, Any]:
     }
     if event.type == "message.received":
         data["content"] = event.content
+        profile = (event.options or {}).get(SENDER_PROFILE)
+        if profile:
+            # WhatsApp's business-scoped user id and username of the sender.
+            data["sender_profile"] = profile
     return event_envelope(event.id, event.type, event.created_at, data)
 
 

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.channels.base import InboundEvent, InboundMessage, StatusUpdate
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
-from chatgate.domain.records import Message
+from chatgate.domain.records import SENDER_PROFILE, Message
 from chatgate.domain.status import Status
 from chatgate.services.acknowledge import acknowledge_job
 from chatgate.services.contacts import link_inbound
 from chatgate.services.media import plan_media, record_pending
 from chatgate.services.status_match import UNMATCHED, apply_update, log_raw, match_later
+from chatgate.services.user_links import link_identities, thread_peer, user_addresses
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
 from chatgate.storage import jobs as job_store
 from chatgate.storage import messages as message_store
 from chatgate.storage.channels import StoredConnection
+
+log = structlog.get_logger(__name__)
 
 # The inbound log's kind for a webhook refused for its signature.
 SIGNATURE_REFUSED = "signature_refused"
@@ -41,15 +46,25 @@ async def record_inbound(
     connection_id: str | None = None,
     reply_to: str | None = None,
     sender_name: str | None = None,
+    sender_profile: Mapping[str, str] | None = None,
 ) -> Message:
     """Store a received message and note that ``sender`` wrote, in the caller's transaction.
 
     The message names the sender's contact, made on its first message (``sender_name``: the
-    name on the platform's profile, where the event has one).
+    name on the platform's profile, where the event has one). ``sender_profile`` holds the
+    sender's user ids and username where the platform has them: kept on the message, given
+    to the contact as identities, and linking the user's addresses to one thread.
     """
+    profile = dict(sender_profile or {})
+    addresses = user_addresses(sender, profile)
     contact_id = await link_inbound(
-        conn, account_id, mode, channel, sender, name=sender_name, at=at
+        conn, account_id, mode, channel, sender, name=sender_name, at=at, aliases=addresses[1:]
     )
+    if len(addresses) > 1 or profile.get("username"):
+        await link_identities(
+            conn, account_id, mode, contact_id, channel, addresses, profile.get("username"), at
+        )
+    peer = await thread_peer(conn, account_id, mode, channel, addresses, at)
     message = Message.new(
         account_id=account_id,
         mode=mode,
@@ -65,6 +80,8 @@ async def record_inbound(
         reply_to=reply_to,
         contact_id=contact_id,
     )
+    if profile:
+        message = replace(message, options={SENDER_PROFILE: profile})
     await message_store.insert_messages(conn, [message_store.message_row(message, None)])
     await message_store.insert_event_rows(conn, [message_store.first_event_row(message)])
     await conversation_store.record_inbound(
@@ -72,7 +89,7 @@ async def record_inbound(
         account_id,
         mode.value,
         channel,
-        sender,
+        peer,
         at,
         message_id=message.id,
         connection_id=connection_id,
@@ -134,6 +151,7 @@ async def record_webhook(
                 connection_id=connection.id,
                 reply_to=event.reply_to,
                 sender_name=event.sender_name,
+                sender_profile=event.sender_profile(),
             )
             if media is not None:
                 await record_pending(conn, media, message, now)
@@ -153,8 +171,15 @@ async def record_webhook(
                 unmatched += 1
                 await log_raw(conn, connection, UNMATCHED, event.raw, now)
         else:
+            # Kept whole in the inbound log, and told: a signed event is never dropped unseen.
             unknown += 1
             await log_raw(conn, connection, event.kind, event.raw, now)
+            log.info(
+                "inbound.unknown_event",
+                channel_id=connection.id,
+                channel=connection.type,
+                kind=event.kind,
+            )
     return WebhookResult(received, duplicates, statuses, unmatched, unknown, files, acks)
 
 

@@ -83,13 +83,15 @@ async def identities_of(
             contact_identities.c.contact_id,
             contact_identities.c.channel,
             contact_identities.c.identity,
+            contact_identities.c.username,
         )
         .where(contact_identities.c.contact_id.in_(sorted(set(contact_ids))))
         .order_by(contact_identities.c.channel, contact_identities.c.identity)
     )
     found: dict[str, list[Identity]] = {}
     for row in rows:
-        found.setdefault(row.contact_id, []).append(Identity(row.channel, row.identity))
+        identity = Identity(row.channel, row.identity, row.username)
+        found.setdefault(row.contact_id, []).append(identity)
     return found
 
 
@@ -262,6 +264,28 @@ async def contact_id_by_phone(
         .limit(1)
     )
     return found
+
+
+async def set_username(
+    conn: AsyncConnection,
+    account_id: str,
+    mode: KeyMode,
+    pair: Pair,
+    username: str,
+) -> None:
+    """Keep the username the platform showed with an identity (users may change it)."""
+    c = contact_identities.c
+    await conn.execute(
+        update(contact_identities)
+        .where(
+            c.account_id == account_id,
+            c.mode == mode.value,
+            c.channel == pair[0],
+            c.identity == pair[1],
+            or_(c.username.is_(None), c.username != username),
+        )
+        .values(username=username)
+    )
 
 
 async def touch_contact(

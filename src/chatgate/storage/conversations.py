@@ -6,6 +6,10 @@ records it (the window must open at once), an outbound one by the thread updates
 follow the event log (``services/thread_updates``), so that sends to one busy peer do not
 queue on its thread's row. An inbound message counts as unread until the business answers
 on the thread or marks it read.
+
+A user known under several addresses (``peer_links``) has one thread, under its peer: a
+send to any of the user's addresses moves that thread on and finds its window, and the
+thread lists the messages to and from every one of them.
 """
 
 from __future__ import annotations
@@ -16,12 +20,24 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, and_, bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Insert,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.ids import new_id
 from chatgate.storage.events import LogPosition
+from chatgate.storage.peer_links import aliases_of, peer_of_address
 from chatgate.storage.tables import conversations, message_events, messages
 
 _KEY = ("account_id", "mode", "channel", "peer")
@@ -55,16 +71,34 @@ def _thread(mapping: Any) -> Thread:
 async def last_inbound_at(
     conn: AsyncConnection, account_id: str, mode: str, channel: str, peer: str
 ) -> datetime | None:
-    """When ``peer`` last wrote to the account on ``channel``; ``None`` if never."""
+    """When ``peer`` (or the user it is an address of) last wrote to the account on
+    ``channel``; ``None`` if never."""
+    linked = peer_of_address(literal(account_id), literal(mode), literal(channel), literal(peer))
     value: datetime | None = await conn.scalar(
         select(conversations.c.last_inbound_at).where(
             conversations.c.account_id == account_id,
             conversations.c.mode == mode,
             conversations.c.channel == channel,
-            conversations.c.peer == peer,
+            conversations.c.peer == func.coalesce(linked, peer),
         )
     )
     return value
+
+
+async def existing_peers(
+    conn: AsyncConnection, account_id: str, mode: str, channel: str, peers: Sequence[str]
+) -> set[str]:
+    """Which of ``peers`` have a thread."""
+    c = conversations.c
+    rows = await conn.execute(
+        select(c.peer).where(
+            c.account_id == account_id,
+            c.mode == mode,
+            c.channel == channel,
+            c.peer.in_(sorted(set(peers))),
+        )
+    )
+    return {row.peer for row in rows}
 
 
 def _newer(column: Any, value: Any) -> Any:
@@ -182,7 +216,10 @@ async def outbound_starts(
             m.account_id,
             m.mode,
             m.channel,
-            m.recipient,
+            # The thread of a user known under several addresses is under its peer.
+            func.coalesce(
+                peer_of_address(m.account_id, m.mode, m.channel, m.recipient), m.recipient
+            ).label("peer"),
             m.connection_id,
             m.contact_id,
             m.created_at,
@@ -204,7 +241,7 @@ async def outbound_starts(
                 row.account_id,
                 row.mode,
                 row.channel,
-                row.recipient,
+                row.peer,
                 row.created_at,
                 inbound=False,
                 message_id=row.id,
@@ -298,6 +335,7 @@ async def thread_messages(
 ) -> list[str]:
     """The ids of the thread's messages, newest first (older than ``before`` when given)."""
     m = messages.c
+    aliases = aliases_of(thread.account_id, thread.mode, thread.channel, thread.peer)
     query = select(m.id).where(
         m.account_id == thread.account_id,
         m.mode == thread.mode,
@@ -305,6 +343,8 @@ async def thread_messages(
         or_(
             and_(m.direction == "outbound", m.recipient == thread.peer),
             and_(m.direction == "inbound", m.sender == thread.peer),
+            and_(m.direction == "outbound", m.recipient.in_(aliases)),
+            and_(m.direction == "inbound", m.sender.in_(aliases)),
         ),
     )
     if before is not None:

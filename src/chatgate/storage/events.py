@@ -113,6 +113,8 @@ class LoggedEvent:
     recipient: str | None
     metadata: dict[str, Any] | None
     content: dict[str, Any] | None
+    # The message's options: for an inbound one, how the platform named its sender.
+    options: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ _COLUMNS = (
     messages.c.recipient,
     messages.c.metadata,
     messages.c.content,
+    messages.c.options,
 )
 
 
@@ -178,6 +181,7 @@ def _logged(row: Any) -> LoggedEvent:
         recipient=row.recipient,
         metadata=row.metadata,
         content=row.content,
+        options=row.options,
     )
 
 

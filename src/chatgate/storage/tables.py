@@ -125,6 +125,22 @@ contact_identities = Table(
     Column("identity", String(256), primary_key=True),
     Column("contact_id", ID, ForeignKey("contacts.id"), nullable=False, index=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # The username the platform showed with this identity (WhatsApp's), if any.
+    Column("username", String(128), nullable=True),
+)
+
+# One user under several addresses (WhatsApp's phone and business-scoped user id): each
+# further address (``alias``) names the ``peer`` the user's thread is kept under.
+peer_links = Table(
+    "peer_links",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("mode", String(8), primary_key=True),
+    Column("channel", String(20), primary_key=True),
+    Column("alias", String(256), primary_key=True),
+    Column("peer", String(256), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_peer_links_peer", "account_id", "mode", "channel", "peer"),
 )
 
 templates = Table(

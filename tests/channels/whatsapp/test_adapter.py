@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,8 @@ from chatgate.channels.base import (
 )
 from chatgate.channels.whatsapp_cloud import WhatsAppCloudAdapter
 from chatgate.domain import capabilities as cap
+from chatgate.domain.addresses import InvalidAddress, normalize_address
+from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import InteractiveContent, MediaContent, TemplateContent
 from chatgate.domain.status import Status
 from tests.channels.whatsapp import contract
@@ -491,3 +494,84 @@ async def test_fetch_media_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ProviderError) as raised:
         await _fetch(_graph_error(400, 100))
     assert (raised.value.code, raised.value.retryable) == ("100", False)
+
+
+# -- business-scoped user ids ----------------------------------------------------------------
+
+USER_ID = "BR.1502576394655843"
+
+
+@pytest.mark.parametrize("recipient", [USER_ID, "US.ENT.11815799212886844830"])
+def test_a_business_scoped_user_id_is_sent_as_recipient_never_to(recipient: str) -> None:
+    message = replace(_message({"type": "text", "text": "hi"}), recipient=recipient)
+    body = _adapter().build_request(message).json
+    assert body["recipient"] == recipient
+    assert "to" not in body
+
+
+def test_a_phone_is_sent_as_to() -> None:
+    body = _adapter().build_request(_message({"type": "text", "text": "hi"})).json
+    assert body["to"] == contract.RECIPIENT.lstrip("+")
+    assert "recipient" not in body
+
+
+async def test_131062_is_a_permanent_user_id_not_supported() -> None:
+    with pytest.raises(ProviderError) as refused:
+        await _send_with(_graph_error(400, 131062))
+    assert refused.value.code == "user_id_not_supported"
+    assert refused.value.retryable is False
+    assert "phone" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        (USER_ID, USER_ID),
+        (" US.ENT.118157992128 ", "US.ENT.118157992128"),
+        ("+14155550123", "+14155550123"),
+    ],
+)
+def test_whatsapp_addresses_are_phones_or_business_scoped_user_ids(raw: str, normal: str) -> None:
+    assert normalize_address(ChannelType.WHATSAPP, raw) == normal
+
+
+@pytest.mark.parametrize("raw", ["br.123", "BR.", "BR.12-3", "B.123", "BR." + "1" * 129])
+def test_malformed_user_ids_are_refused_naming_both_forms(raw: str) -> None:
+    with pytest.raises(InvalidAddress, match="business-scoped user id"):
+        normalize_address(ChannelType.WHATSAPP, raw)
+    # Other phone channels take phones only.
+    assert not normalize_ok(ChannelType.SMS, USER_ID)
+
+
+def normalize_ok(channel: ChannelType, raw: str) -> bool:
+    try:
+        normalize_address(channel, raw)
+    except InvalidAddress:
+        return False
+    return True
+
+
+def test_nothing_of_a_signed_webhook_is_left_out() -> None:
+    """Items that are not objects and statuses naming no message come out as unknown."""
+    value = {
+        "messaging_product": "whatsapp",
+        "contacts": [{"profile": {"name": "Joana"}, "user_id": USER_ID}],
+        "messages": [
+            "not an object",
+            {"from_user_id": USER_ID, "id": "wamid.A", "type": "text", "text": {"body": "oi"}},
+        ],
+        "statuses": [{"status": "read", "recipient_user_id": USER_ID}, 7],
+    }
+    body = _envelope(value)
+    body["entry"].append("stray entry")
+    events = _adapter().parse(_raw(body))
+    kinds = sorted((type(e).__name__, e.kind) for e in events)
+    assert kinds == [
+        ("InboundMessage", "message"),
+        ("UnknownEvent", "status"),
+        ("UnknownEvent", "unknown"),
+        ("UnknownEvent", "unknown"),
+        ("UnknownEvent", "unknown"),
+    ]
+    [message] = [e for e in events if isinstance(e, InboundMessage)]
+    assert (message.sender, message.sender_user_id) == (USER_ID, USER_ID)

@@ -140,8 +140,9 @@ async def test_free_form_outside_the_window_is_accepted_then_fails_131047() -> N
 
 async def test_window_closes_after_24_hours() -> None:
     async with world() as w:
-        await w.user_writes(text="oi")
-        key = ("whatsapp", contract.PHONE_NUMBER_ID, contract.RECIPIENT)
+        wrote = await w.user_writes(text="oi")
+        # The window is the user's (their BSUID's), however a send names them.
+        key = ("whatsapp", contract.PHONE_NUMBER_ID, wrote["user_id"])
         w.state.last_inbound[key] -= 24 * 3600 + 1
         await _send(w)
         await w.webhooks(2)
@@ -455,3 +456,51 @@ async def test_inbound_without_webhook_url_is_still_answered() -> None:
         raw = RawRequest("POST", "/", {}, {}, meta_json(answer["body"]))
         [event] = w.adapter.parse(raw)
         assert isinstance(event, InboundMessage)
+
+
+# -- business-scoped user ids ----------------------------------------------------------------
+
+
+async def test_a_username_only_user_writes_with_no_phone_and_is_answered_by_recipient() -> None:
+    async with world() as w:
+        wrote = await w.user_writes(
+            text="oi", **{"from": None, "username": "joana.s", "country": "BR"}
+        )
+        [webhook] = await w.webhooks(1)
+        value = json.loads(webhook.body)["entry"][0]["changes"][0]["value"]
+        assert value["contacts"] == [
+            {"profile": {"name": "", "username": "joana.s"}, "user_id": wrote["user_id"]}
+        ]
+        assert "from" not in value["messages"][0]
+        assert value["messages"][0]["from_user_id"] == wrote["user_id"]
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient": wrote["user_id"],
+            "type": "text",
+            "text": {"body": "Olá"},
+        }
+        answer = (await _post(w, body)).json()
+        assert answer["contacts"] == [{"input": wrote["user_id"], "user_id": wrote["user_id"]}]
+        await w.webhooks(4)
+        statuses = [s for s in _statuses(w) if s.status is Status.SENT]
+        assert statuses[0].recipient_user_id == wrote["user_id"]
+        assert statuses[0].recipient == wrote["user_id"]
+
+
+async def test_a_malformed_recipient_is_refused() -> None:
+    async with world() as w:
+        body = {"messaging_product": "whatsapp", "recipient": "br.1", "type": "text"}
+        refused = await _post(w, {**body, "text": {"body": "x"}})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["error_data"]["details"] == (
+            "Invalid business-scoped user ID"
+        )
+
+
+async def test_131062_is_played_by_a_permanent_fault_with_its_code() -> None:
+    async with world() as w:
+        await w.fault(kind="permanent", code=131062)
+        body = {"messaging_product": "whatsapp", "recipient": "BR.15025763", "type": "text"}
+        refused = await _post(w, {**body, "text": {"body": "x"}})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == 131062

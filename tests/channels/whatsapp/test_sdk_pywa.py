@@ -72,13 +72,6 @@ STRANGER = "14155550999"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 PDF = b"%PDF-1.4\n" + b"0" * 64
 MB = 1024 * 1024
-# The webhooks carry no business-scoped user id yet, and pywa reads one in every contact.
-NEEDS_USER_ID = pytest.mark.xfail(
-    strict=True,
-    reason="pywa reads contacts[].user_id (the business-scoped user id, BSUID) in every "
-    "message and status webhook; the emulator writes none until BSUID support lands",
-)
-
 # One emulator for the module: every test runs in the module's loop.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -542,7 +535,6 @@ async def test_pywas_server_accepts_the_emulators_signature(emulator: ServedEmul
     assert update.value["messages"][0]["id"] == answer["id"]
 
 
-@NEEDS_USER_ID
 @pytest.mark.parametrize(
     ("action", "kind"),
     [
@@ -579,7 +571,6 @@ async def test_a_users_messages_are_read_into_pywas_message(
         assert (message.location.latitude, message.location.longitude) == (38.7223, -9.1393)
 
 
-@NEEDS_USER_ID
 async def test_taps_on_buttons_and_list_rows_are_pywas_callbacks(
     emulator: ServedEmulator, wa: WhatsApp
 ) -> None:
@@ -601,7 +592,29 @@ async def test_taps_on_buttons_and_list_rows_are_pywas_callbacks(
         assert tap.reply_to_message.id == question.id
 
 
-@NEEDS_USER_ID
+async def test_a_username_only_user_is_pywas_user_and_answered_by_bsuid(
+    emulator: ServedEmulator, wa: WhatsApp
+) -> None:
+    async with pywa_webhook(emulator) as inbox:
+        await emulator.timing(sent_after=0.0, delivered_after=0.05, read_after=None)
+        written = await _writes(emulator, **{"from": None}, username="zoe.s", text="oi")
+        [message] = await inbox.after(1)
+        assert isinstance(message, Message)
+        user = message.from_user
+        assert (user.bsuid, user.wa_id, user.username) == (written["user_id"], None, "zoe.s")
+        # pywa answers a user by BSUID with the Messages API's recipient field.
+        sent = await wa.send_message(user.bsuid, "Olá 👋", tracker="msg_01BSUID")
+        # The message, then its sent and delivered statuses.
+        statuses = await inbox.after(3)
+    assert sent.input == written["user_id"]
+    call = await _last_call(emulator)
+    assert (call["body"]["recipient"], "to" in call["body"]) == (written["user_id"], False)
+    delivered = [s for s in statuses if isinstance(s, MessageStatus) and s.id == sent.id]
+    assert [s.status for s in delivered] == [MessageStatusType.SENT, MessageStatusType.DELIVERED]
+    assert delivered[-1].from_user.username == "zoe.s"
+    assert all(s.from_user.bsuid == written["user_id"] for s in delivered)
+
+
 async def test_statuses_are_pywas_message_statuses(emulator: ServedEmulator, wa: WhatsApp) -> None:
     async with pywa_webhook(emulator) as inbox:
         await emulator.timing(sent_after=0.0, delivered_after=0.05, read_after=0.1)
@@ -615,7 +628,6 @@ async def test_statuses_are_pywas_message_statuses(emulator: ServedEmulator, wa:
     ]
 
 
-@NEEDS_USER_ID
 async def test_failures_reported_later_are_pywas_errors(
     emulator: ServedEmulator, wa: WhatsApp
 ) -> None:

@@ -21,17 +21,29 @@ _IDENTITIES = (
 
 
 class IdentityIn(ApiModel):
-    """The contact's address on one channel."""
+    """The contact's address on one channel (on WhatsApp a phone or a business-scoped user
+    id such as ``BR.1502576394655843``)."""
 
     channel: ChannelType
     id: str = Field(min_length=1, max_length=256, examples=["+14155550123"])
 
 
 class IdentityOut(BaseModel):
-    """The contact's address on one channel, in normal form."""
+    """The contact's address on one channel, in normal form.
+
+    A WhatsApp user has up to two: the phone (when WhatsApp shared it) and the
+    business-scoped user id (``BR.1502576394655843``), which carries the user's username.
+    """
 
     channel: str
     id: str
+    username: str | None = Field(
+        default=None,
+        # Absent rather than null: most identities never have one.
+        exclude_if=lambda value: value is None,
+        description="the username the platform showed with this identity (WhatsApp users "
+        "who adopted one); absent when there is none",
+    )
 
 
 class CreateContactRequest(ApiModel):
@@ -106,7 +118,10 @@ class ContactOut(BaseModel):
             email=contact.email,
             attributes=dict(contact.attributes),
             preferred_channels=list(contact.preferred_channels),
-            identities=[IdentityOut(channel=i.channel, id=i.identity) for i in contact.identities],
+            identities=[
+                IdentityOut(channel=i.channel, id=i.identity, username=i.username)
+                for i in contact.identities
+            ],
             created_at=contact.created_at,
             updated_at=contact.updated_at,
         )

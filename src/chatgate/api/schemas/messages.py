@@ -22,7 +22,7 @@ from chatgate.domain.addresses import InvalidAddress, normalize_address
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Content
 from chatgate.domain.fallback import FallbackStep, Trigger, parse_duration
-from chatgate.domain.records import ROUTE, Message, MessageEvent
+from chatgate.domain.records import ROUTE, SENDER_PROFILE, Message, MessageEvent
 from chatgate.domain.status import Status
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -320,6 +320,26 @@ class Degraded(BaseModel):
     )
 
 
+def _absent(value: object) -> bool:
+    """Whether a field is left out of the answer (it has no value)."""
+    return value is None
+
+
+class SenderProfile(BaseModel):
+    """How the platform named an inbound message's sender beyond ``from``.
+
+    On WhatsApp: the business-scoped user id (``BR.1502576394655843``, the user's lasting
+    address at this business; ``from`` is the phone when WhatsApp shared it, else this id),
+    the parent id of linked business portfolios, and the username the user adopted.
+    """
+
+    user_id: str | None = Field(default=None, exclude_if=_absent, examples=["BR.1502576394655843"])
+    parent_user_id: str | None = Field(
+        default=None, exclude_if=_absent, examples=["BR.ENT.11815799212886844830"]
+    )
+    username: str | None = Field(default=None, exclude_if=_absent, examples=["joana.s"])
+
+
 class MessageOut(BaseModel):
     """A message as the API shows it."""
 
@@ -353,6 +373,11 @@ class MessageOut(BaseModel):
         "open_window or cost), considered}",
     )
     distribution_id: str | None = Field(default=None, description="the distribution that sent it")
+    sender_profile: SenderProfile | None = Field(
+        default=None,
+        description="an inbound message's sender as the platform named them beyond from: "
+        "WhatsApp's business-scoped user id and username",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -380,6 +405,7 @@ class MessageOut(BaseModel):
             "contact_id": message.contact_id,
             "route": (message.options or {}).get(ROUTE),
             "distribution_id": message.distribution_id,
+            "sender_profile": (message.options or {}).get(SENDER_PROFILE),
             "created_at": message.created_at,
             "updated_at": message.updated_at,
         }
