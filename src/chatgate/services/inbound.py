@@ -161,6 +161,7 @@ async def record_webhook(
                 acks += 1
             received += 1
         elif isinstance(event, StatusUpdate):
+            await _link_recipient(conn, connection, event, now)
             if await apply_update(conn, connection, event):
                 statuses += 1
             elif event.provider_message_id is not None:
@@ -181,6 +182,20 @@ async def record_webhook(
                 kind=event.kind,
             )
     return WebhookResult(received, duplicates, statuses, unmatched, unknown, files, acks)
+
+
+async def _link_recipient(
+    conn: AsyncConnection, connection: StoredConnection, update: StatusUpdate, now: datetime
+) -> None:
+    """A status naming its user by two addresses (a message sent to a phone, reported with
+    the user's business-scoped id) links them: the user's later messages without a phone
+    land on the same thread."""
+    phone, user_id = update.recipient, update.recipient_user_id
+    if phone is None or user_id is None or phone == user_id:
+        return
+    await thread_peer(
+        conn, connection.account_id, KeyMode.LIVE, connection.type, [phone, user_id], now
+    )
 
 
 async def log_refusal(
