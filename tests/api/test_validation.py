@@ -36,6 +36,10 @@ async def count_messages(client: httpx.AsyncClient, secret: str) -> int:
         (text_message(to="+1415"), "to"),
         (text_message(to="+999123456789"), "to"),
         ({**text_message(), "channel": "telegram", "to": "not a chat"}, "to"),
+        # WhatsApp takes business-scoped user ids too, SMS only phones.
+        (text_message(to="BR.1502576394655843"), "to"),
+        ({**text_message(), "channel": "whatsapp", "to": "br.1502576394655843"}, "to"),
+        ({**text_message(), "channel": "whatsapp", "to": "BR."}, "to"),
         ({**text_message(), "content": {"type": "hologram"}}, "content.type"),
         ({**text_message(), "content": {"text": "no type"}}, "content.type"),
         ({**text_message(), "content": {"type": "text"}}, "content.text"),
@@ -184,3 +188,12 @@ async def test_bad_query_parameters_are_named(client: httpx.AsyncClient, tenant:
 async def test_unknown_route_is_enveloped(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/nothing-here")
     assert_envelope(response, 404, "not_found", None)
+
+
+async def test_a_whatsapp_refusal_names_both_address_forms(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    body = {**text_message(), "channel": "whatsapp", "to": "BR.15-02"}
+    response = await client.post("/v1/messages", json=body, headers=auth(tenant.test))
+    assert_envelope(response, 422, "invalid_request", "to")
+    assert "business-scoped user id" in response.json()["error"]["message"]

@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from structlog.testing import CapturingLogger
 
-from chatgate.channels.base import InboundMessage, UnknownEvent
+from chatgate.channels.base import InboundMessage, StatusUpdate, UnknownEvent
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
+from chatgate.domain.status import Status
 from chatgate.services import inbound
 from chatgate.services.inbound import record_webhook
 from chatgate.storage import conversations as conversation_store
@@ -131,3 +132,31 @@ async def test_an_event_not_understood_is_kept_and_logged(
     [call] = logger.calls
     assert (call.method_name, call.args) == ("info", ("inbound.unknown_event",))
     assert (call.kwargs["channel_id"], call.kwargs["kind"]) == (connection.id, "status")
+
+
+async def test_a_status_naming_phone_and_user_id_links_them(app: FastAPI, tenant: Tenant) -> None:
+    """A message sent to a phone is reported with the user's BSUID: the user's later
+    message without a phone finds the phone's thread."""
+    connection = _connection(tenant)
+    await _receive(app, connection, _message(PHONE, None))
+    status = StatusUpdate(
+        status=Status.DELIVERED,
+        platform_status="delivered",
+        at=utcnow(),
+        raw={},
+        provider_message_id="wamid.unknown",
+        recipient=PHONE,
+        recipient_user_id=USER_ID,
+    )
+    async with gateway(app).database.write() as conn:
+        await record_webhook(conn, connection, [status], utcnow())
+    await _receive(app, connection, _message(USER_ID, USER_ID, "ana"))
+    async with gateway(app).database.read() as conn:
+        linked = await link_store.peers_of(conn, tenant.account_id, "live", "whatsapp", [USER_ID])
+        threads = (
+            await conn.execute(
+                select(conversations.c.peer).where(conversations.c.account_id == tenant.account_id)
+            )
+        ).all()
+    assert linked == {USER_ID: PHONE}
+    assert [row.peer for row in threads] == [PHONE]

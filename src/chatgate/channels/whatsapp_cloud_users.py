@@ -80,7 +80,10 @@ def sender_of(message: Mapping[str, Any], contacts: Mapping[str, dict[str, Any]]
     profile = _profile(contact)
     return WhatsAppUser(
         phone=phone_address(message.get("from")) or phone_address(contact.get("wa_id")),
-        user_id=user_id_of(message.get("from_user_id")) or user_id_of(contact.get("user_id")),
+        # ``from`` holding the BSUID itself is read as one too, should Meta ever write it so.
+        user_id=user_id_of(message.get("from_user_id"))
+        or user_id_of(contact.get("user_id"))
+        or user_id_of(message.get("from")),
         parent_user_id=user_id_of(message.get("from_parent_user_id"))
         or user_id_of(contact.get("parent_user_id")),
         username=_text(profile.get("username")),

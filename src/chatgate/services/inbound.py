@@ -161,6 +161,7 @@ async def record_webhook(
                 acks += 1
             received += 1
         elif isinstance(event, StatusUpdate):
+            await _link_recipient(conn, connection, event, now)
             if await apply_update(conn, connection, event):
                 statuses += 1
             elif event.provider_message_id is not None:
@@ -181,6 +182,36 @@ async def record_webhook(
                 kind=event.kind,
             )
     return WebhookResult(received, duplicates, statuses, unmatched, unknown, files, acks)
+
+
+async def _link_recipient(
+    conn: AsyncConnection, connection: StoredConnection, update: StatusUpdate, now: datetime
+) -> None:
+    """A status naming its user by two addresses (a message sent to a phone, reported with
+    the user's business-scoped id) links them: the user's later messages without a phone
+    land on the same thread."""
+    phone, user_id = update.recipient, update.recipient_user_id
+    if phone is None or user_id is None or phone == user_id:
+        return
+    await thread_peer(
+        conn, connection.account_id, KeyMode.LIVE, connection.type, [phone, user_id], now
+    )
+
+
+# The inbound log's kind for a signed webhook whose body cannot be read.
+UNREADABLE = "unreadable"
+# How much of an unreadable body the inbound log keeps.
+_UNREADABLE_KEPT = 4096
+
+
+async def log_unreadable(
+    conn: AsyncConnection, connection: StoredConnection, body: bytes, now: datetime
+) -> None:
+    """Keep the start of a signed webhook the adapter could not read, and say so: a signed
+    event is never dropped unseen."""
+    kept = body[:_UNREADABLE_KEPT].decode("utf-8", "replace")
+    await log_raw(conn, connection, UNREADABLE, {"body": kept, "size": len(body)}, now)
+    log.warning("inbound.unreadable", channel_id=connection.id, size=len(body))
 
 
 async def log_refusal(

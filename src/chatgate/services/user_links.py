@@ -5,7 +5,8 @@ business-scoped user id), and may leave the phone out (a user who adopted a user
 user's thread is kept under one address, the *peer*: the address of an existing link, else
 of an existing thread, else the one the message came from (the phone when there is one).
 Every other address is linked to it (``storage.peer_links``), so the thread and the service
-window follow the user whichever address a message or a send names. The user's contact holds
+window follow the user whichever address a message or a send names. Links are learned from
+messages and from statuses that name the user by both addresses. The user's contact holds
 an identity for each address, the user id's with the username.
 """
 

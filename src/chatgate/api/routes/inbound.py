@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.api.state import Gateway, gateway_of
 from chatgate.channels.base import RawRequest, SignatureError
 from chatgate.errors import MalformedBody, NotFound, Unauthenticated
-from chatgate.services.inbound import WebhookResult, log_refusal, record_webhook
+from chatgate.services.inbound import (
+    WebhookResult,
+    log_refusal,
+    log_unreadable,
+    record_webhook,
+)
 from chatgate.storage import channels as channel_store
 from chatgate.storage.channels import StoredConnection
 from chatgate.storage.types import utcnow
@@ -93,6 +98,8 @@ async def receive(request: Request, channel_id: str = CHANNEL_ID) -> Response:
     try:
         events = adapter.parse(raw)
     except ValueError as exc:
+        async with gateway.database.write() as conn:
+            await log_unreadable(conn, connection, raw.body, now)
         raise MalformedBody("the webhook body cannot be read", field="body") from exc
 
     async def store(conn: AsyncConnection) -> WebhookResult:
