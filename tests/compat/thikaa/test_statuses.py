@@ -169,6 +169,17 @@ async def test_403_for_a_channel_the_key_may_not_use(
         headers=auth(whatsapp_only.test),
     )
     assert refused(answer, 403, "channel_not_allowed").startswith("channel:")
+    _, reader = await make_key(
+        app,
+        whatsapp_only.account_id,
+        KeyMode.TEST,
+        dialect=Dialect.THIKAA,
+        scopes=frozenset({"account:read"}),
+    )
+    unscoped = await client.post(
+        f"{whatsapp_only.base}{SEND}", json={**SHIPPED, "channel": "wd"}, headers=auth(reader)
+    )
+    assert "messages:send" in refused(unscoped, 403, "insufficient_scope")
     allowed = await client.post(
         f"{whatsapp_only.base}{SEND}",
         json={**SHIPPED, "channel": "wd"},

@@ -37,9 +37,8 @@ def _translated(error: ChatgateError, channel: ThikaaChannel) -> ChatgateError:
     """A refusal of the send as Thikaa words it."""
     if channel is ThikaaChannel.WD and error.code == "channel_not_configured":
         return Conflict(
-            "WhatsApp Direct (wd) is not connected on this account: it needs a linked-device "
-            "session, which this gateway does not hold; use wa (WhatsApp Cloud) or connect "
-            "a session",
+            "WhatsApp Direct (wd) is not connected on this account: it needs a working "
+            "linked-device session (whatsapp_web); send on wa (WhatsApp Cloud) meanwhile",
             code="wd_not_connected",
             field="channel",
         )
