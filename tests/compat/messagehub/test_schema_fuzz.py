@@ -25,7 +25,8 @@ from chatgate.api.app import create_app
 from chatgate.config import Settings
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode
-from tests.support import Tenant, auth, settings_for
+from tests.compat.messagehub.page import ALIMTALK_PARAMETERS, BRAND_TEXT
+from tests.support import Tenant, auth, make_key, settings_for
 
 BASE_URL = "http://testserver/compat/messagehub"
 ACCEPTED = ["2xx", "400", "401", "403", "404", "429", "5xx"]
@@ -70,8 +71,6 @@ def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
 @pytest.fixture
 async def hub_secret(app: FastAPI, tenant: Tenant) -> str:
     """A MessageHub test key of every scope, stored before schemathesis' gateway starts."""
-    from tests.support import make_key
-
     _, secret = await make_key(app, tenant.account_id, KeyMode.TEST, dialect=Dialect.MESSAGEHUB)
     return secret
 
@@ -85,6 +84,13 @@ def test_the_document_is_messagehubs_own() -> None:
         "/api/v1/content/distribute",
         "/api/v1/webhooks/delivery",
     }
+    send = document["paths"]["/api/v1/messages/send"]["post"]
+    examples = send["requestBody"]["content"]["application/json"]["examples"]
+    # The page's own requests, as the page writes them.
+    alimtalk = examples["kakao_alimtalk"]["value"]
+    assert alimtalk["templateParams"] == ALIMTALK_PARAMETERS
+    assert examples["kakao_brand_message"]["value"]["content"] == BRAND_TEXT
+    assert sorted(send["responses"]) == ["200", "400", "401", "403", "404", "429", "500"]
     native = _SCHEMA_ONLY.openapi()
     assert not any(path.startswith("/compat") for path in native["paths"])
 

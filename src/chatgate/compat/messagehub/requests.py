@@ -196,3 +196,65 @@ class DistributeRequest(ContentFields):
         if len(self.recipients) + len(self.contactIds) > MAX_BATCH:
             raise ValueError(f"recipients: at most {MAX_BATCH} recipients and contacts in all")
         return self
+
+
+# The page's own requests, shown in the OpenAPI document (and tried by its fuzzing).
+SEND_EXAMPLES: dict[str, dict[str, Any]] = {
+    "text": {
+        "summary": "Send your first message",
+        "value": {
+            "to": "+919876543210",
+            "channel": "whatsapp",
+            "content": "Hello from MessageHub API!",
+        },
+    },
+    "whatsapp_template": {
+        "summary": "WhatsApp template message",
+        "value": {
+            "to": "+919876543210",
+            "channel": "whatsapp",
+            "contentType": "template",
+            "templateId": "order_confirmation",
+            "templateParams": {
+                "customer_name": "Rajesh",
+                "order_id": "1234",
+                "delivery_date": "2026-02-15",
+            },
+        },
+    },
+    "kakao_alimtalk": {
+        "summary": "Kakao AlimTalk (Korea via NHN Cloud BSP)",
+        "value": {
+            "to": "+821012345678",
+            "channel": "kakao",
+            "contentType": "template",
+            "templateId": "order_confirm_001",
+            "templateParams": {
+                "고객명": "Kim Minjun",
+                "주문번호": "ORD-5678",
+                "상품명": "Galaxy Watch 7",
+                "금액": "399,000",
+            },
+        },
+    },
+    "kakao_brand_message": {
+        "summary": "Kakao brand message",
+        "value": {
+            "to": "+821012345678",
+            "channel": "kakao",
+            "content": "특별 할인! 30% 쿠폰을 지금 받아가세요.",
+            "contentType": "brandmessage",
+        },
+    },
+    "fallback": {
+        "summary": "Smart fallback: WhatsApp, then SMS if it is not delivered in 90 s",
+        "value": {
+            "to": "+919876543210",
+            "channel": "whatsapp",
+            "contentType": "template",
+            "templateId": "order_confirmation",
+            "templateParams": {"order_id": "1234"},
+            "fallback": {"channels": ["sms"], "on": "undelivered", "timeout": 90},
+        },
+    },
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.api import idempotency
@@ -27,6 +27,7 @@ from chatgate.compat.messagehub.answers import (
 from chatgate.compat.messagehub.auth import require
 from chatgate.compat.messagehub.errors import error_object
 from chatgate.compat.messagehub.requests import (
+    SEND_EXAMPLES,
     BatchRequest,
     ContentFields,
     ContentType,
@@ -111,7 +112,7 @@ async def _answer(request: Request, key: ApiKey, produce: idempotency.Producer) 
 
 @router.post("/messages/send", response_model=SendAnswer, tags=["messages"])
 async def send_message(
-    body: SendRequest,
+    body: Annotated[SendRequest, Body(openapi_examples=SEND_EXAMPLES)],
     request: Request,
     idempotency_key: idempotency.IdempotencyKey = None,
     key: ApiKey = Depends(require(Scope.MESSAGES_SEND)),
