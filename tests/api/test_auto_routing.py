@@ -188,7 +188,7 @@ async def test_another_accounts_contact_is_not_found(
 
 async def test_auto_needs_a_contact(client: httpx.AsyncClient, tenant: Tenant) -> None:
     refused = await _send(client, tenant.test, channel="auto", to=PHONE)
-    assert_envelope(refused, 422, "invalid_request", "to")
+    assert_envelope(refused, 422, "invalid_address", "to")
     bad_id = await _send(client, tenant.test, channel="sms", to={"contact_id": "ct_nope"})
     assert_envelope(bad_id, 422, "invalid_request", "to.contact_id")
     unknown = await _send(client, tenant.test, channel="fax", to=PHONE)

@@ -199,7 +199,8 @@ async def test_a_step_that_gets_there_stops_the_chain(
 
 async def test_every_step_is_checked_at_accept(client: httpx.AsyncClient, tenant: Tenant) -> None:
     telegram = text_message(fallback=[{"channel": "telegram"}])
-    assert_envelope(await _send(client, tenant, telegram), 422, "invalid_request", "fallback.0.to")
+    # The message's `to` is an address, but no Telegram one.
+    assert_envelope(await _send(client, tenant, telegram), 422, "invalid_address", "fallback.0.to")
     cannot = text_message(fallback=[{"channel": "telegram", "to": "123456789"}])
     assert_envelope(
         await _send(client, tenant, cannot), 409, "channel_cannot_initiate", "fallback.0.to"

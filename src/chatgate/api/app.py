@@ -17,6 +17,7 @@ from chatgate.api.auth import takes_key
 from chatgate.api.errors import install_error_handlers
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
+from chatgate.api.openapi_document import install_openapi
 from chatgate.api.ratelimit import RateLimiter
 from chatgate.api.routes import (
     account,
@@ -360,6 +361,7 @@ def create_app(
     )
     app.state.gateway = gateway
     install_error_handlers(app)
+    install_openapi(app)
     modules = ROUTE_MODULES
     for module in modules:
         app.include_router(module.router)

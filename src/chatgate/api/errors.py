@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import CONTENT_TYPES
 from chatgate.errors import ChatgateError
 
 log = structlog.get_logger(__name__)
 
+_CHANNEL_NAMES = frozenset(ChannelType)
 _SOURCES = ("body", "query", "path", "header", "cookie")
 # Our validators prefix a message with the field it is about: "to: must be ...".
 _FIELD_PREFIX = re.compile(r"^(?:Value error, )?(\w[\w.\-]*): (.+)$", re.DOTALL)
@@ -26,6 +28,12 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
 }
+# Refusals on grounds a JSON Schema cannot state, raised by validators as pydantic custom
+# errors of these types; each keeps its type as its public code, so that a client (and the
+# schema fuzz test) can tell them from a request the OpenAPI document already rules out.
+SEMANTIC_CODES = frozenset({"invalid_address", "invalid_ip_range"})
+# Validators' custom error types that are public codes of their own.
+_OWN_CODES = SEMANTIC_CODES | {"unknown_channel"}
 # The framework answers 400 when it cannot parse the body (e.g. JSON nested too deeply).
 _HTTP_FIELDS = {400: "body", 413: "body"}
 
@@ -99,6 +107,13 @@ def chatgate_error_response(
     )
 
 
+def _is_union_tag(loc: list[str], index: int) -> bool:
+    """Whether ``loc[index]`` is the tag a discriminated union put in an error's path."""
+    if index and loc[index - 1] == "content":
+        return loc[index] in CONTENT_TYPES
+    return index > 1 and loc[index - 2] == "identities" and loc[index] in _CHANNEL_NAMES
+
+
 def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, str]:
     """``(code, field, message)`` for one pydantic error, with the field as a dotted path."""
     loc = [str(part) for part in error.get("loc", ())]
@@ -111,17 +126,17 @@ def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, s
             "body",
             f"the body is not valid JSON: {error.get('ctx', {}).get('error', message)}",
         )
-    # A discriminated union puts the chosen tag in the path: content.text.text -> content.text
-    path = [
-        part
-        for index, part in enumerate(loc)
-        if not (index and loc[index - 1] == "content" and part in CONTENT_TYPES)
-    ]
+    # A discriminated union puts the chosen tag in the path: content.text.text -> content.text,
+    # identities.0.sms.id -> identities.0.id
+    path = [part for index, part in enumerate(loc) if not _is_union_tag(loc, index)]
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
-        path.append("type")
-        message = f"must be one of: {', '.join(CONTENT_TYPES)}"
+        tag = str(error.get("ctx", {}).get("discriminator", "'type'")).strip("'")
+        path.append(tag)
+        choices = CONTENT_TYPES if tag == "type" else tuple(ChannelType)
+        message = f"must be one of: {', '.join(choices)}"
     match = _FIELD_PREFIX.match(message)
-    if error_type in ("value_error", "assertion_error") and match:
+    code = error_type if error_type in _OWN_CODES else "invalid_request"
+    if (error_type in ("value_error", "assertion_error") or code != "invalid_request") and match:
         path.extend(part for part in match.group(1).split(".") if part and part != "body")
         message = match.group(2)
     elif message.startswith("Value error, "):
@@ -131,13 +146,13 @@ def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, s
         path.pop()
         return "invalid_request", ".".join(path) or "body", 'has a field named "", not a known one'
     if not path:
-        return "invalid_request", source if source != "body" else "body", message
+        return code, source if source != "body" else "body", message
     field = ".".join(path)
     if error_type == "missing":
         message = "is required"
     elif error_type == "extra_forbidden":
         message = "is not a known field"
-    return "invalid_request", field, message
+    return code, field, message
 
 
 def install_error_handlers(app: FastAPI, render: ErrorRenderer = native_error) -> None:

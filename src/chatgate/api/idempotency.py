@@ -10,6 +10,7 @@ refused request releases its key, so that the client's retry runs afresh.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -29,12 +30,15 @@ from chatgate.storage.types import utcnow
 HEADER = "Idempotency-Key"
 _MAX_KEY = 255
 
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias=HEADER,
         min_length=1,
         max_length=_MAX_KEY,
+        # Printable ASCII: what a header carries faithfully (and what ``respond`` checks).
+        pattern=r"^[\x20-\x7e]+$",
         description="Retry safely: a repeat with the same key and body gets the first answer "
         "(with `Idempotency-Replayed: true`) for 24 hours.",
     ),
@@ -91,7 +95,7 @@ async def respond(
             raise result
         return _json_response(_json(result), status)
 
-    if not 1 <= len(idempotency_key) <= _MAX_KEY or not idempotency_key.isprintable():
+    if not 1 <= len(idempotency_key) <= _MAX_KEY or not _PRINTABLE.fullmatch(idempotency_key):
         raise InvalidRequest(f"must be 1 to {_MAX_KEY} printable characters", field=HEADER)
     request_print = fingerprint(request.method, request.url.path, await request.body())
     in_flight = (key.account_id, idempotency_key)

@@ -33,19 +33,24 @@ MAX_EMAIL = 254
 
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 # One address, no display name: a local part, "@", and a domain of dotted DNS labels.
-_EMAIL = re.compile(
+_EMAIL_SHAPE = (
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
+_EMAIL = re.compile(_EMAIL_SHAPE)
+# The same, for a JSON Schema: surrounding whitespace is trimmed before the check.
+EMAIL_PATTERN = rf"^\s*{_EMAIL_SHAPE}\s*$"
 
 
 class InvalidContact(ValueError):
-    """A contact's field holds a value we refuse; ``field`` names it (a dotted path)."""
+    """A contact's field holds a value we refuse; ``field`` names it (a dotted path), and
+    ``unassigned`` says it is a phone number of the right shape that no country assigns."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, unassigned: bool = False) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.unassigned = unassigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +85,7 @@ def normalize_phone(raw: str, where: str = "phone") -> str:
     try:
         return _normalize_phone(raw)
     except InvalidAddress as exc:
-        raise InvalidContact(where, str(exc)) from None
+        raise InvalidContact(where, str(exc), unassigned=exc.unassigned) from None
 
 
 def normalize_email(raw: str, where: str = "email") -> str:
@@ -105,7 +110,7 @@ def normalize_identity(channel: str, raw: str, where: str) -> str:
     try:
         return normalize_address(ChannelType(channel), raw)
     except InvalidAddress as exc:
-        raise InvalidContact(where, str(exc)) from None
+        raise InvalidContact(where, str(exc), unassigned=exc.unassigned) from None
 
 
 def check_attributes(raw: Mapping[str, Any], where: str = "attributes") -> dict[str, Any]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import posixpath
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -22,13 +23,23 @@ from pydantic import (
     model_validator,
 )
 
+from chatgate.domain.schema_rules import HTTP_URL_PATTERN, branch, with_rules
+
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+
+
+def json_integer(value: object) -> object:
+    """JSON Schema's integer is a number without a fractional part: 160.0 is 160."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
 
 # JSON's own types, not pydantic's coercions: no false or "1.5" for a number, no 0 or
 # "yes" for a boolean (the schema says number and boolean).
 Number = Annotated[float, Strict()]
-Integer = Annotated[int, Strict()]
+Integer = Annotated[int, Strict(), BeforeValidator(json_integer)]
 Boolean = Annotated[bool, Strict()]
 
 
@@ -59,13 +70,54 @@ def media_kind_from_url(url: str) -> MediaKind | None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_min_length=0)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_min_length=0, json_schema_extra=with_rules
+    )
+
+
+class _Content(_Strict):
+    schema_requires_type: ClassVar[bool] = True
+
+
+def _extension_pattern(kinds: set[MediaKind]) -> str:
+    """A URL whose path ends in an extension of one of ``kinds`` (any letter case), as
+    :func:`media_kind_from_url` reads it."""
+    extensions = "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in extension)
+        for extension, kind in _EXTENSION_KINDS.items()
+        if kind in kinds
+    )
+    return rf"^[^:/?#]+://[^/?#]*/(?:[^?#]*/)?[^/?#.][^/?#]*\.(?:{extensions})(?:[?#].*)?$"
+
+
+_ANY_KIND = set(MediaKind)
+# An http(s) URL; the pattern states for the schema what HttpUrl checks.
+WebUrl = Annotated[HttpUrl, Field(json_schema_extra={"pattern": HTTP_URL_PATTERN})]
+# The target each button type needs (checked by ``Button._target``).
+BUTTON_TARGETS = [
+    branch(["id"], type={"const": "reply"}, id={"type": "string"}),
+    branch(["type", "url"], type={"const": "url"}, url={"type": "string"}),
+    branch(["type", "phone"], type={"const": "call"}, phone={"type": "string"}),
+]
 
 
 class Media(_Strict):
     """A file the platform fetches from ``url``."""
 
-    url: HttpUrl
+    # What ``_resolve_kind`` checks: a kind, or a URL that tells it; a voice note is audio.
+    schema_rules: ClassVar = [
+        [
+            branch(["kind"], kind={"type": "string"}),
+            branch(url={"pattern": _extension_pattern(_ANY_KIND)}),
+        ],
+        [
+            branch(voice={"const": False}),
+            branch(["kind"], kind={"const": "audio"}),
+            branch(kind={"type": "null"}, url={"pattern": _extension_pattern({MediaKind.AUDIO})}),
+        ],
+    ]
+
+    url: WebUrl
     kind: MediaKind | None = Field(
         default=None, description="image, document, video or audio; guessed from the URL if absent"
     )
@@ -88,7 +140,7 @@ class Media(_Strict):
         return self
 
 
-class TextContent(_Strict):
+class TextContent(_Content):
     """Plain text, emoji included."""
 
     type: Literal["text"] = "text"
@@ -96,7 +148,7 @@ class TextContent(_Strict):
     preview_url: Boolean = False
 
 
-class MediaContent(_Strict):
+class MediaContent(_Content):
     """An image, document, video or audio file, with an optional caption."""
 
     type: Literal["media"] = "media"
@@ -117,6 +169,11 @@ class TemplateHeader(_Strict):
     text: str | None = Field(default=None, min_length=1, max_length=60)
     media: Media | None = None
 
+    schema_one_of: ClassVar = [
+        branch(["text"], text={"type": "string"}),
+        branch(["media"], media={"type": "object"}),
+    ]
+
     @model_validator(mode="after")
     def _one_of(self) -> TemplateHeader:
         if (self.text is None) == (self.media is None):
@@ -127,6 +184,10 @@ class TemplateHeader(_Strict):
 class Template(_Strict):
     """A pre-approved template with its variables, or a template stored in Chatgate (named
     by ``id``, or by ``name`` and ``language``), rendered for the channel at accept."""
+
+    schema_rules: ClassVar = [
+        [branch(["id"], id={"type": "string"}), branch(["name"], name={"type": "string"})]
+    ]
 
     id: str | None = Field(
         default=None,
@@ -167,7 +228,7 @@ class Template(_Strict):
         return self
 
 
-class TemplateContent(_Strict):
+class TemplateContent(_Content):
     """A template message (required outside a service window on some channels)."""
 
     type: Literal["template"] = "template"
@@ -177,10 +238,12 @@ class TemplateContent(_Strict):
 class Button(_Strict):
     """One button: a reply with an ``id``, a link, or a phone call."""
 
+    schema_rules: ClassVar = [BUTTON_TARGETS]
+
     type: Literal["reply", "url", "call"] = "reply"
     title: str = Field(min_length=1, max_length=40)
     id: str | None = Field(default=None, min_length=1, max_length=256)
-    url: HttpUrl | None = None
+    url: WebUrl | None = None
     phone: str | None = Field(default=None, min_length=3, max_length=32)
 
     @model_validator(mode="after")
@@ -211,9 +274,20 @@ class Card(_Strict):
 
     title: str = Field(min_length=1, max_length=80)
     subtitle: str | None = Field(default=None, max_length=80)
-    image_url: HttpUrl | None = None
-    url: HttpUrl | None = Field(default=None, description="opened when the card is tapped")
+    image_url: WebUrl | None = None
+    url: WebUrl | None = Field(default=None, description="opened when the card is tapped")
     buttons: list[Button] = Field(default_factory=list, max_length=3)
+
+
+def _interactive_shape(kind: str, own: str, **more: Any) -> dict[str, Any]:
+    """The branch of an interactive message of ``kind``: its own list (of at least one
+    item, each fitting ``items`` if given) and no other; a list needs its button's text."""
+    others = {name: {"maxItems": 0} for name in ("buttons", "sections", "cards") if name != own}
+    items = {"items": more.pop("items")} if "items" in more else {}
+    required = [own, *more]
+    return branch(
+        required, kind={"const": kind}, **{own: {"minItems": 1, **items}}, **others, **more
+    )
 
 
 class Interactive(_Strict):
@@ -224,6 +298,18 @@ class Interactive(_Strict):
     - ``list``: a menu of sections and rows opened by ``button_text``;
     - ``cards``: a carousel of cards, each with its own buttons.
     """
+
+    # What ``_shape`` checks: each kind has its own list, and only that one.
+    schema_rules: ClassVar = [
+        [
+            _interactive_shape("buttons", "buttons"),
+            _interactive_shape(
+                "quick_replies", "buttons", items={"properties": {"type": {"const": "reply"}}}
+            ),
+            _interactive_shape("list", "sections", button_text={"type": "string"}),
+            _interactive_shape("cards", "cards"),
+        ]
+    ]
 
     kind: Literal["buttons", "quick_replies", "list", "cards"]
     body: str = Field(min_length=1, max_length=MAX_TEXT)
@@ -251,7 +337,7 @@ class Interactive(_Strict):
         return self
 
 
-class InteractiveContent(_Strict):
+class InteractiveContent(_Content):
     """Reply buttons, link buttons or a list of choices."""
 
     type: Literal["interactive"] = "interactive"
@@ -267,7 +353,7 @@ class Location(_Strict):
     address: str | None = Field(default=None, max_length=1000)
 
 
-class LocationContent(_Strict):
+class LocationContent(_Content):
     """A location pin."""
 
     type: Literal["location"] = "location"
@@ -276,6 +362,13 @@ class LocationContent(_Strict):
 
 class ContactCard(_Strict):
     """A person's card: a name and at least one phone or email."""
+
+    schema_rules: ClassVar = [
+        [
+            branch(["phones"], phones={"minItems": 1}),
+            branch(["emails"], emails={"minItems": 1}),
+        ]
+    ]
 
     name: str = Field(min_length=1, max_length=200)
     phones: list[str] = Field(default_factory=list, max_length=10)
@@ -289,7 +382,7 @@ class ContactCard(_Strict):
         return self
 
 
-class ContactContent(_Strict):
+class ContactContent(_Content):
     """One or more contact cards."""
 
     type: Literal["contact"] = "contact"
@@ -303,7 +396,7 @@ class Reaction(_Strict):
     emoji: str = Field(max_length=16)
 
 
-class ReactionContent(_Strict):
+class ReactionContent(_Content):
     """A reaction to a message."""
 
     type: Literal["reaction"] = "reaction"
@@ -318,7 +411,7 @@ class Sticker(_Strict):
     sticker_id: str = Field(min_length=1, max_length=20, pattern=r"^[0-9]+$")
 
 
-class StickerContent(_Strict):
+class StickerContent(_Content):
     """A sticker sent alone."""
 
     type: Literal["sticker"] = "sticker"

@@ -17,12 +17,13 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chatgate.domain.content import MAX_CAPTION, MAX_TEXT
+from chatgate.domain.content import BUTTON_TARGETS, MAX_CAPTION, MAX_TEXT, Boolean, Integer
+from chatgate.domain.schema_rules import with_rules
 
 VariableType = Literal["text", "number", "currency", "date_time", "url"]
 
@@ -74,7 +75,7 @@ class TemplateError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=with_rules)
 
 
 class Variable(_Strict):
@@ -82,7 +83,7 @@ class Variable(_Strict):
 
     name: VariableName
     type: VariableType = "text"
-    required: bool = True
+    required: Boolean = True
     example: str | None = Field(default=None, max_length=MAX_VALUE)
 
 
@@ -96,7 +97,7 @@ class WhatsAppHeader(_Strict):
 class WhatsAppButton(_Strict):
     """The variable that fills one WhatsApp button (quick-reply payload or URL suffix)."""
 
-    index: int = Field(ge=0, le=9)
+    index: Integer = Field(ge=0, le=9)
     sub_type: Literal["quick_reply", "url"] = "quick_reply"
     variable: VariableName
 
@@ -127,6 +128,8 @@ class KakaoBinding(_Strict):
 
 class BindingButton(_Strict):
     """A button whose strings may hold placeholders: a reply, a link or a phone call."""
+
+    schema_rules: ClassVar = [BUTTON_TARGETS]
 
     type: Literal["reply", "url", "call"] = "reply"
     title: Pattern

@@ -53,7 +53,9 @@ class ContactChanges:
 
 
 def _invalid(error: InvalidContact) -> InvalidRequest:
-    return InvalidRequest(error.message, field=error.field)
+    # An unassigned number has the shape the schema states: the API tells it apart by code.
+    code = "invalid_address" if error.unassigned else "invalid_request"
+    return InvalidRequest(error.message, field=error.field, code=code)
 
 
 def _identities(raw: Sequence[Pair]) -> tuple[Pair, ...]:

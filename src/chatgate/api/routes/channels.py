@@ -56,7 +56,7 @@ async def create_channel(
     gateway = gateway_of(request)
     service = gateway.channels
     actor = actor_of(request, key)
-    await service.check_reach(body.type, body.credentials, body.settings)
+    await service.check_reach(body.type, body.credentials, body.settings_given())
 
     async def produce(conn: AsyncConnection) -> ChannelOut:
         # Audited inside produce: an idempotent replay does not run it, so logs nothing.
@@ -66,7 +66,7 @@ async def create_channel(
             channel_type=body.type,
             name=body.name,
             credentials=body.credentials,
-            settings=body.settings,
+            settings=body.settings_given(),
             is_default=body.default,
             now=utcnow(),
         )
@@ -125,7 +125,7 @@ async def update_channel(
     service = gateway.channels
     async with gateway.database.read() as conn:
         stored = await service.get(conn, key.account_id, channel_id)
-    await service.check_update_reach(stored, body.credentials, body.settings)
+    await service.check_update_reach(stored, body.credentials, body.settings_given())
     async with gateway.database.write() as conn:
         updated = await service.update(
             conn,
@@ -133,7 +133,7 @@ async def update_channel(
             channel_id,
             name=body.name,
             credentials=body.credentials,
-            settings=body.settings,
+            settings=body.settings_given(),
             is_default=body.default,
             now=utcnow(),
         )

@@ -19,6 +19,7 @@ from chatgate.api.schemas.contacts import (
 )
 from chatgate.api.state import gateway_of
 from chatgate.domain import contacts as rules
+from chatgate.domain.addresses import ADDRESS_PATTERNS
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
@@ -72,14 +73,18 @@ def _filters(
             name_prefix=q,
         )
     except rules.InvalidContact as error:
-        raise InvalidRequest(error.message, field=error.field) from None
+        code = "invalid_address" if error.unassigned else "invalid_request"
+        raise InvalidRequest(error.message, field=error.field, code=code) from None
 
 
 @router.get("", response_model=ContactList)
 async def list_contacts(
     request: Request,
     key: Reader,
-    phone: Annotated[str | None, Query(max_length=32, description="E.164")] = None,
+    phone: Annotated[
+        str | None,
+        Query(max_length=32, pattern=ADDRESS_PATTERNS[ChannelType.SMS], description="E.164"),
+    ] = None,
     email: Annotated[str | None, Query(max_length=254, pattern=QUERY_TEXT)] = None,
     channel: Annotated[
         ChannelType | None,

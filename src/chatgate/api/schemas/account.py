@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from chatgate.api.schemas.common import ApiModel
 from chatgate.domain.billing import LedgerKind, format_amount, valid_price_key
+from chatgate.domain.content import Integer
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
 from chatgate.services.billing import AccountSummary
@@ -150,7 +151,7 @@ class LedgerList(BaseModel):
 class CreditRequest(ApiModel):
     """Credit to add (negative: to take back) in micro-units."""
 
-    amount: int = Field(ge=-(10**15), le=10**15, description="micro-units; not zero")
+    amount: Integer = Field(ge=-(10**15), le=10**15, description="micro-units; not zero")
     note: str | None = Field(default=None, max_length=200)
 
 
@@ -158,7 +159,7 @@ class TermsRequest(ApiModel):
     """A new plan, or the account's own prices (``null`` clears them)."""
 
     plan: str | None = Field(default=None, min_length=1, max_length=40)
-    prices: dict[str, int] | None = Field(
+    prices: dict[str, Integer] | None = Field(
         default=None, description='e.g. {"*": 5000, "whatsapp.template": 25000}'
     )
 

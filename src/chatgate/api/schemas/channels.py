@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from chatgate.api.schemas.common import ApiModel
+from chatgate.channels.base import ChannelSettings
+from chatgate.channels.registry import supported_types
+from chatgate.domain.content import Boolean
 from chatgate.services.channels import ConnectionView
+
+
+def _connectable(value: object) -> object:
+    if value not in supported_types():
+        raise PydanticCustomError(
+            "unknown_channel",
+            "must be one of: {choices}",
+            {"choices": ", ".join(supported_types())},
+        )
+    return value
+
+
+if TYPE_CHECKING:
+    ConnectableType = str
+else:
+    # The platforms a connection can be made to (those with an adapter).
+    ConnectableType = Annotated[Literal[tuple(supported_types())], BeforeValidator(_connectable)]
+_SETTINGS = "api_base, api_version, rate_per_second, per_recipient_seconds, …"
 
 ChannelName = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")
@@ -18,18 +40,19 @@ ChannelName = Annotated[
 class CreateChannelRequest(ApiModel):
     """A new connection to a platform."""
 
-    type: str = Field(description="whatsapp, telegram, messenger or instagram", max_length=20)
+    type: ConnectableType = Field(description="the platform")
     name: ChannelName
     credentials: dict[str, Any] = Field(
         description="the platform's secrets and ids; write-only, stored encrypted"
     )
-    settings: dict[str, Any] = Field(
-        default_factory=dict,
-        description="api_base, api_version, rate_per_second, per_recipient_seconds",
-    )
-    default: bool | None = Field(
+    settings: ChannelSettings = Field(default_factory=ChannelSettings, description=_SETTINGS)
+    default: Boolean | None = Field(
         default=None, description="the connection used when a send names no `from`"
     )
+
+    def settings_given(self) -> dict[str, Any]:
+        """The settings the request names, as the service takes them."""
+        return self.settings.model_dump(exclude_unset=True)
 
 
 class UpdateChannelRequest(ApiModel):
@@ -37,8 +60,12 @@ class UpdateChannelRequest(ApiModel):
 
     name: ChannelName | None = None
     credentials: dict[str, Any] | None = None
-    settings: dict[str, Any] | None = None
+    settings: ChannelSettings | None = Field(default=None, description=_SETTINGS)
     default: Literal[True] | None = None
+
+    def settings_given(self) -> dict[str, Any] | None:
+        """The settings the request names (to merge into the old), as the service takes them."""
+        return None if self.settings is None else self.settings.model_dump(exclude_unset=True)
 
 
 class ChannelOut(BaseModel):

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from chatgate.domain.json_body import MAX_DEPTH
+from chatgate.domain.schema_rules import with_rules
 
 # The JSON encoder writes integers of at most 64 bits (signed, or unsigned when positive).
 _INT_RANGE = range(-(2**63), 2**64)
@@ -106,10 +108,16 @@ def utc_or_none(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def semantic_error(code: str, where: str, message: str) -> PydanticCustomError:
+    """A refusal on grounds the OpenAPI document cannot state, with its own public code (one
+    of ``api.errors.SEMANTIC_CODES``), naming the field ``where``."""
+    return PydanticCustomError(code, "{where}: {message}", {"where": where, "message": message})
+
+
 class ApiModel(BaseModel):
     """A request body: unknown fields are refused, every string must be storable as given."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra=with_rules)
 
     @model_validator(mode="before")
     @classmethod

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    create_model,
+)
 
 from chatgate.api.schemas.common import ApiModel
+from chatgate.domain.addresses import ADDRESS_PATTERNS, PHONE_CHANNELS, USER_ID_CHANNELS
 from chatgate.domain.channels import ChannelType
-from chatgate.domain.contacts import MAX_ATTRIBUTES, MAX_IDENTITIES, MAX_NAME, Contact
+from chatgate.domain.contacts import (
+    EMAIL_PATTERN,
+    MAX_ATTRIBUTES,
+    MAX_IDENTITIES,
+    MAX_NAME,
+    Contact,
+)
 from chatgate.services.contacts import ContactChanges
 
 AttributeValue = StrictStr | StrictBool | StrictInt | StrictFloat
@@ -20,12 +36,47 @@ _IDENTITIES = (
 )
 
 
-class IdentityIn(ApiModel):
+class _Identity(ApiModel):
     """The contact's address on one channel (on WhatsApp a phone or a business-scoped user
     id such as ``BR.1502576394655843``)."""
 
-    channel: ChannelType
-    id: str = Field(min_length=1, max_length=256, examples=["+14155550123"])
+    channel: str
+    id: str
+
+
+def _identity_on(channels: list[ChannelType]) -> type[_Identity]:
+    """The identity of a contact on ``channels``, which share one address shape: so that the
+    schema states the shape of ``id`` for each channel."""
+    shape = ADDRESS_PATTERNS[channels[0]]
+    address = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=shape)]
+    names = tuple(channel.value for channel in channels)
+    # Channels addressed by phone alone share one member; WhatsApp also takes user ids.
+    phone = channels[0] in PHONE_CHANNELS and channels[0] not in USER_ID_CHANNELS
+    model: type[_Identity] = create_model(
+        "PhoneIdentity" if phone else f"{names[0].title()}Identity",
+        __base__=_Identity,
+        __doc__=f"The contact's address on {', '.join(names)}.",
+        channel=(Literal[names], ...),
+        id=(address, Field(examples=["+14155550123" if phone else "123456789"])),
+    )
+    return model
+
+
+def _by_shape() -> dict[str, list[ChannelType]]:
+    groups: dict[str, list[ChannelType]] = {}
+    for channel in ChannelType:
+        groups.setdefault(ADDRESS_PATTERNS[channel], []).append(channel)
+    return groups
+
+
+if TYPE_CHECKING:
+    IdentityIn = _Identity
+else:
+    # One member per address shape, told apart by ``channel``.
+    IdentityIn = Annotated[
+        Union[tuple(_identity_on(channels) for channels in _by_shape().values())],  # noqa: UP007
+        Field(discriminator="channel"),
+    ]
 
 
 class IdentityOut(BaseModel):
@@ -53,10 +104,11 @@ class CreateContactRequest(ApiModel):
     phone: str | None = Field(
         default=None,
         max_length=32,
+        pattern=ADDRESS_PATTERNS[ChannelType.SMS],
         description="E.164, e.g. +14155550123",
         examples=["+14155550123"],
     )
-    email: str | None = Field(default=None, max_length=254)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
     # Values are checked by the service, which names the attribute that is wrong.
     attributes: dict[str, Any] | None = Field(
         default=None,
@@ -66,6 +118,8 @@ class CreateContactRequest(ApiModel):
     preferred_channels: list[ChannelType] | None = Field(
         default=None,
         max_length=len(ChannelType),
+        # Checked by the service (which names the repeated one); stated here for clients.
+        json_schema_extra={"uniqueItems": True},
         description='the order in which "channel": "auto" tries the contact\'s channels',
     )
     identities: list[IdentityIn] | None = Field(
@@ -82,7 +136,7 @@ class CreateContactRequest(ApiModel):
             preferred_channels=[c.value for c in self.preferred_channels]
             if self.preferred_channels is not None
             else None,
-            identities=[(i.channel.value, i.id) for i in self.identities]
+            identities=[(i.channel, i.id) for i in self.identities]
             if self.identities is not None
             else None,
             given=frozenset(self.model_fields_set),

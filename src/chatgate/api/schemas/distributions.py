@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
@@ -11,13 +11,15 @@ from chatgate.api.schemas.common import ApiModel, ZonedDateTime
 from chatgate.api.schemas.messages import (
     AUTO,
     MAX_BATCH,
+    Address,
     Metadata,
     SendOptions,
+    address_on,
     channel_choice,
 )
-from chatgate.domain.addresses import InvalidAddress, normalize_address
 from chatgate.domain.channels import ChannelType
-from chatgate.domain.content import Content
+from chatgate.domain.content import Boolean, Content
+from chatgate.domain.schema_rules import branch
 from chatgate.storage.distributions import Distribution
 
 ChannelChoice = Annotated[ChannelType | Literal["auto"], BeforeValidator(channel_choice)]
@@ -27,7 +29,7 @@ class RecipientIn(ApiModel):
     """An address on a channel, or a contact (on a channel, or ``auto`` by default)."""
 
     channel: ChannelChoice | None = None
-    to: str | None = Field(default=None, min_length=1, max_length=256)
+    to: Address | None = None
     contact_id: str | None = Field(default=None, pattern=r"^ct_[0-9A-Z]{26}$")
 
     @model_validator(mode="after")
@@ -42,10 +44,7 @@ class RecipientIn(ApiModel):
         if self.channel is None or self.channel == AUTO:
             raise ValueError('channel: is required with to ("auto" needs a contact_id)')
         assert isinstance(self.channel, ChannelType)
-        try:
-            self.to = normalize_address(self.channel, self.to)
-        except InvalidAddress as exc:
-            raise ValueError(f"to: {exc}") from exc
+        self.to = address_on(self.channel, self.to, "to")
         return self
 
 
@@ -67,6 +66,14 @@ class ContactSelectionIn(ApiModel):
 class DistributeRequest(ApiModel):
     """One content for many recipients: listed ones, a contact selection, or both."""
 
+    # What ``_someone`` checks.
+    schema_rules: ClassVar = [
+        [
+            branch(["recipients"], recipients={"minItems": 1}),
+            branch(["contacts"], contacts={"type": "object"}),
+        ]
+    ]
+
     content: Content
     recipients: list[dict[str, Any]] = Field(
         default_factory=list,
@@ -77,8 +84,8 @@ class DistributeRequest(ApiModel):
     metadata: Metadata | None = None
     schedule_at: ZonedDateTime | None = None
     options: SendOptions | None = None
-    degrade: bool = False
-    track_links: bool = False
+    degrade: Boolean = False
+    track_links: Boolean = False
 
     @model_validator(mode="after")
     def _someone(self) -> DistributeRequest:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from ipaddress import ip_network
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, Strict, StringConstraints, field_validator
 
-from chatgate.api.schemas.common import ApiModel
+from chatgate.api.schemas.common import ApiModel, semantic_error
 from chatgate.domain.channels import ChannelType
-from chatgate.domain.content import Integer
+from chatgate.domain.content import json_integer
 from chatgate.domain.dialects import Dialect
 from chatgate.domain.keys import KeyMode, Scope
 from chatgate.domain.records import ApiKey
+
+# An IPv4 or IPv6 address, or a CIDR range, with surrounding whitespace trimmed.
+IpRange = Annotated[
+    str,
+    StringConstraints(pattern=r"^\s*[0-9A-Fa-f:.]{2,45}(?:/[0-9]{1,3})?\s*$"),
+    Field(examples=["203.0.113.0/24"]),
+]
+
+
+# The bounds come before the integer's own checks: after its BeforeValidator they would
+# not reach the schema (which said "ge" where JSON Schema says "minimum").
+RateLimit = Annotated[int, Field(ge=1, le=1_000_000), Strict(), BeforeValidator(json_integer)]
 
 
 class CreateKeyRequest(ApiModel):
@@ -22,11 +34,11 @@ class CreateKeyRequest(ApiModel):
     name: str = Field(default="api key", min_length=1, max_length=100)
     mode: KeyMode | None = None
     scopes: list[Scope] | None = Field(default=None, min_length=1, max_length=20)
-    ip_allowlist: list[str] = Field(
+    ip_allowlist: list[IpRange] = Field(
         default_factory=list, max_length=100, examples=[["203.0.113.0/24", "2001:db8::/32"]]
     )
     allowed_channels: list[ChannelType] | None = Field(default=None, min_length=1)
-    rate_limit: Integer | None = Field(default=None, ge=1, le=1_000_000, description="per minute")
+    rate_limit: RateLimit | None = Field(default=None, description="per minute")
     dialect: Dialect | None = Field(
         default=None,
         description="a vendor API's key, with its prefix (tk_live_…, cpk_live_…), accepted on "
@@ -40,8 +52,14 @@ class CreateKeyRequest(ApiModel):
         for index, cidr in enumerate(value):
             try:
                 normalised.append(str(ip_network(cidr.strip(), strict=False)))
-            except ValueError as exc:
-                raise ValueError(f"{index}: {cidr!r} is not an IP address or CIDR range") from exc
+            except ValueError:
+                # The pattern admits the characters of an address; whether they make one
+                # (octets up to 255, one "::", a prefix that fits) is ipaddress' to say.
+                raise semantic_error(
+                    "invalid_ip_range",
+                    str(index),
+                    f"{cidr!r} is not an IP address or CIDR range",
+                ) from None
         return normalised
 
 

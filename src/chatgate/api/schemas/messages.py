@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,21 +13,38 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime
-from chatgate.domain.addresses import InvalidAddress, normalize_address
+from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime, semantic_error
+from chatgate.domain.addresses import ANY_ADDRESS_PATTERN, InvalidAddress, normalize_address
 from chatgate.domain.channels import ChannelType
-from chatgate.domain.content import Content
+from chatgate.domain.content import Boolean, Content
 from chatgate.domain.fallback import FallbackStep, Trigger, parse_duration
 from chatgate.domain.records import ROUTE, SENDER_PROFILE, Message, MessageEvent
 from chatgate.domain.status import Status
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_BATCH = 1000
+
+# An address beside the field naming its channel: the schema states the shape of an address
+# on any channel; which channel's shape applies (and whether a phone number of that shape is
+# assigned) is checked against the channel, and refused as ``invalid_address``.
+Address = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=ANY_ADDRESS_PATTERN)
+]
+_ANY_ADDRESS = re.compile(ANY_ADDRESS_PATTERN)
+
+
+def address_on(channel: ChannelType, raw: str, where: str, hint: str = "") -> str:
+    """``raw`` normalised as an address on ``channel``, or an ``invalid_address`` refusal."""
+    try:
+        return normalize_address(channel, raw)
+    except InvalidAddress as exc:
+        raise semantic_error("invalid_address", where, f"{exc}{hint}") from None
 
 
 class NotWithin(ApiModel):
@@ -48,11 +66,8 @@ class FallbackStepIn(ApiModel):
     """A step to try if the one before fails, or does not get far enough in time."""
 
     channel: ChannelType
-    to: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=256,
-        description="the recipient on this channel; the message's `to` if absent",
+    to: Address | None = Field(
+        default=None, description="the recipient on this channel; the message's `to` if absent"
     )
     content: Content | None = Field(default=None, description="the message's content if absent")
     on: Literal["failed"] | NotWithin = "failed"
@@ -150,6 +165,8 @@ def _recipient(value: object) -> object:
     if isinstance(value, str | ContactRecipient):
         if isinstance(value, str) and not 1 <= len(value) <= 256:
             raise ValueError("must be 1 to 256 characters")
+        if isinstance(value, str) and not _ANY_ADDRESS.fullmatch(value):
+            raise ValueError("must be an address on a channel, e.g. +14155550123")
         return value
     if isinstance(value, dict):
         try:
@@ -168,7 +185,7 @@ class SendMessageRequest(ApiModel):
         description='the channel; "auto" (with a contact as `to`) picks one of the '
         "contact's by its preference, an open conversation, then cost"
     )
-    to: Annotated[str | ContactRecipient, BeforeValidator(_recipient)] = Field(
+    to: Annotated[Address | ContactRecipient, BeforeValidator(_recipient)] = Field(
         examples=["+14155550123", {"contact_id": "ct_01JD5Z6Q2N3F4X8Y9Z0A1B2C3D"}],
         description='an address on the channel, or {"contact_id": "ct_…"}',
     )
@@ -197,14 +214,14 @@ class SendMessageRequest(ApiModel):
     options: SendOptions | None = Field(
         default=None, description="per-platform options, e.g. Messenger's message tag"
     )
-    degrade: bool = Field(
+    degrade: Boolean = Field(
         default=False,
         description="render content the channel cannot carry down to a faithful form "
         "(buttons and lists → numbered text, location → map link, contact → text, media → "
         "link) instead of refusing it with 422 unsupported_content; the message's "
         "`degraded` field records what was changed",
     )
-    track_links: bool = Field(
+    track_links: Boolean = Field(
         default=False,
         description="replace each http(s) link in the text (a text's `text`, a media's "
         "`caption`, an interactive's `body`, in the message and its fallback steps) by a "
@@ -217,30 +234,22 @@ class SendMessageRequest(ApiModel):
         if isinstance(self.to, ContactRecipient):
             return self._contact_steps()
         if self.channel == AUTO:
-            raise ValueError('to: must be {"contact_id": "ct_…"} when the channel is "auto"')
+            # An address is read on a channel; "auto" chooses among a contact's channels.
+            raise semantic_error(
+                "invalid_address", "to", 'must be {"contact_id": "ct_…"} when the channel is "auto"'
+            )
         assert isinstance(self.channel, ChannelType)
-        try:
-            self.to = normalize_address(self.channel, self.to)
-        except InvalidAddress as exc:
-            raise ValueError(f"to: {exc}") from exc
+        self.to = address_on(self.channel, self.to, "to")
         for index, step in enumerate(self.fallback):
-            try:
-                step.to = normalize_address(step.channel, step.to or self.to)
-            except InvalidAddress as exc:
-                hint = (
-                    "" if step.to else f" (the message's `to` is no {step.channel.value} address)"
-                )
-                raise ValueError(f"fallback.{index}.to: {exc}{hint}") from exc
+            hint = "" if step.to else f" (the message's `to` is no {step.channel.value} address)"
+            step.to = address_on(step.channel, step.to or self.to, f"fallback.{index}.to", hint)
         return self
 
     def _contact_steps(self) -> SendMessageRequest:
         """A step with its own ``to`` is checked; one without goes to the contact too."""
         for index, step in enumerate(self.fallback):
             if step.to is not None:
-                try:
-                    step.to = normalize_address(step.channel, step.to)
-                except InvalidAddress as exc:
-                    raise ValueError(f"fallback.{index}.to: {exc}") from exc
+                step.to = address_on(step.channel, step.to, f"fallback.{index}.to")
         return self
 
 
@@ -474,13 +483,10 @@ class SandboxInboundRequest(ApiModel):
     """A message a simulated user sends to the account (test keys only)."""
 
     channel: ChannelType
-    from_: str = Field(alias="from", min_length=1, max_length=256, examples=["123456789"])
+    from_: Address = Field(alias="from", examples=["123456789"])
     content: Content
 
     @model_validator(mode="after")
     def _address(self) -> SandboxInboundRequest:
-        try:
-            self.from_ = normalize_address(self.channel, self.from_)
-        except InvalidAddress as exc:
-            raise ValueError(f"from: {exc}") from exc
+        self.from_ = address_on(self.channel, self.from_, "from")
         return self

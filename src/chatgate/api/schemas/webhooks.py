@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, StringConstraints
 
 from chatgate.api.schemas.common import ApiModel, ZonedDateTime
 from chatgate.api.schemas.events import EventType
+from chatgate.domain.content import Boolean
 from chatgate.domain.dialects import Dialect
+from chatgate.domain.schema_rules import HTTP_URL_PATTERN
 from chatgate.storage.webhook_deliveries import Attempt, Delivery
 from chatgate.storage.webhook_endpoints import StoredEndpoint
 
@@ -29,10 +31,18 @@ def _http_url(value: str) -> str:
     return value
 
 
+WebhookUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2048, pattern=HTTP_URL_PATTERN),
+    AfterValidator(_http_url),
+    Field(description=_URL, json_schema_extra={"format": "uri"}),
+]
+
+
 class CreateWebhookRequest(ApiModel):
     """A new endpoint."""
 
-    url: str = Field(description=_URL, max_length=2048)
+    url: WebhookUrl
     event_types: list[EventType] | None = Field(
         default=None, description=_EVENT_TYPES, max_length=20
     )
@@ -43,36 +53,29 @@ class CreateWebhookRequest(ApiModel):
         description="only the events of this key's messages (and of inbound messages on the "
         "channels it may use)",
     )
-    enabled: bool = True
-    plain_signature: bool = Field(
+    enabled: Boolean = True
+    plain_signature: Boolean = Field(
         default=False,
         description="also sign with X-Chatgate-Signature: sha256=<hex HMAC of the body>",
     )
     format: WebhookFormatName = Field(default="standard", description=_FORMAT)
-
-    _url = field_validator("url")(_http_url)
 
 
 class UpdateWebhookRequest(ApiModel):
     """Changes to an endpoint: only the fields given change (``event_types: null`` is all;
     ``api_key_id: null`` unbinds)."""
 
-    url: str | None = Field(default=None, description=_URL, max_length=2048)
+    url: WebhookUrl | None = None
     event_types: list[EventType] | None = Field(
         default=None, description=_EVENT_TYPES, max_length=20
     )
     description: str | None = Field(default=None, max_length=200, pattern=_DESCRIPTION)
     api_key_id: str | None = Field(default=None, pattern=r"^key_[0-9A-Z]{26}$")
-    enabled: bool | None = Field(
+    enabled: Boolean | None = Field(
         default=None, description="true enables a disabled endpoint and clears its failures"
     )
-    plain_signature: bool | None = None
+    plain_signature: Boolean | None = None
     format: WebhookFormatName | None = Field(default=None, description=_FORMAT)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return None if value is None else _http_url(value)
 
 
 class ReplayRequest(ApiModel):
