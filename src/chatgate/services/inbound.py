@@ -198,22 +198,6 @@ async def _link_recipient(
     )
 
 
-# The inbound log's kind for a signed webhook whose body cannot be read.
-UNREADABLE = "unreadable"
-# How much of an unreadable body the inbound log keeps.
-_UNREADABLE_KEPT = 4096
-
-
-async def log_unreadable(
-    conn: AsyncConnection, connection: StoredConnection, body: bytes, now: datetime
-) -> None:
-    """Keep the start of a signed webhook the adapter could not read, and say so: a signed
-    event is never dropped unseen."""
-    kept = body[:_UNREADABLE_KEPT].decode("utf-8", "replace")
-    await log_raw(conn, connection, UNREADABLE, {"body": kept, "size": len(body)}, now)
-    log.warning("inbound.unreadable", channel_id=connection.id, size=len(body))
-
-
 async def log_refusal(
     conn: AsyncConnection, connection: StoredConnection, reason: str, now: datetime
 ) -> None:

@@ -19,12 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from chatgate.api.state import Gateway, gateway_of
 from chatgate.channels.base import RawRequest, SignatureError
 from chatgate.errors import MalformedBody, NotFound, Unauthenticated
-from chatgate.services.inbound import (
-    WebhookResult,
-    log_refusal,
-    log_unreadable,
-    record_webhook,
-)
+from chatgate.services.inbound import WebhookResult, log_refusal, record_webhook
 from chatgate.storage import channels as channel_store
 from chatgate.storage.channels import StoredConnection
 from chatgate.storage.types import utcnow
@@ -98,8 +93,9 @@ async def receive(request: Request, channel_id: str = CHANNEL_ID) -> Response:
     try:
         events = adapter.parse(raw)
     except ValueError as exc:
-        async with gateway.database.write() as conn:
-            await log_unreadable(conn, connection, raw.body, now)
+        # Nothing of it is kept (a body too deep to read is not stored anywhere), but it is
+        # told: a signed webhook is never dropped unseen.
+        log.warning("inbound.unreadable", channel_id=connection.id, size=len(raw.body))
         raise MalformedBody("the webhook body cannot be read", field="body") from exc
 
     async def store(conn: AsyncConnection) -> WebhookResult:
