@@ -35,6 +35,8 @@ PUBLIC = {
     ("GET", "/inbound/{channel_id}"),  # the platform's handshake, checked by its own token
     ("POST", "/inbound/{channel_id}"),  # the platform's webhook, checked by its signature
     ("GET", "/l/{code}"),  # a tracked link: the unguessable code is all a click presents
+    # An inbound file by a signed, expiring link (dialect webhooks): the signature is the key.
+    ("GET", "/media-links/{token}"),
 }
 # The operator's routes: they act on any account by design, and need the admin scope.
 OPERATOR = {

@@ -116,7 +116,8 @@ def normalize_address(channel: ChannelType, raw: str) -> str:
             return normalize_phone(raw)
         except InvalidAddress as exc:
             raise InvalidAddress(
-                f"{exc} (or a business-scoped user id such as BR.1502576394655843)"
+                f"{exc} (or a business-scoped user id such as BR.1502576394655843)",
+                unassigned=exc.unassigned,
             ) from None
     if channel in PHONE_CHANNELS:
         return normalize_phone(raw)

@@ -109,7 +109,7 @@ BAD_REQUESTS: list[tuple[dict[str, object], str, str]] = [
     ({"channel": "whatsapp", "content": "x"}, "invalid_request", "to"),
     ({"to": USER, "channel": "messenger", "content": "x"}, "invalid_request", "channel"),
     ({"to": USER, "channel": "whatsapp"}, "invalid_request", "content"),
-    ({"to": "12", "channel": "sms", "content": "x"}, "invalid_request", "to"),
+    ({"to": "12", "channel": "sms", "content": "x"}, "invalid_address", "to"),
     (
         {"to": USER, "channel": "sms", "contentType": "template"},
         "invalid_request",

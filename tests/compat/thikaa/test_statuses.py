@@ -58,7 +58,7 @@ async def test_400_names_the_field_of_bad_input(
     ).startswith("channel:")
     placeholder = {**SHIPPED, "to": "0551234567"}  # not E.164
     assert refused(
-        await client.post(f"{url}{SEND}", json=placeholder, headers=headers), 400, "invalid_request"
+        await client.post(f"{url}{SEND}", json=placeholder, headers=headers), 400, "invalid_address"
     ).startswith("to:")
     not_a_url = {"channel": "wa", "to": WA_USER, "media_url": "invoice.pdf"}
     assert refused(

@@ -7,8 +7,9 @@ sandbox; the live key reaches a WhatsApp Cloud number on ``chatgate emulate``, f
 an inbound voice note arrives at the customer's receiver as the page's webhook shows it,
 its attachment fetched over HTTP without a key.
 
-The page's recipient ``+9665XXXXXXXX`` is sent as printed: letters in a phone number are
-read as a phone keypad reads them (X is 9), so it is the valid Saudi number +966599999999.
+The page's recipient ``+9665XXXXXXXX`` is a placeholder, like its key: the client puts a
+real number there, so the tests put the Saudi mobile number +966599999999 in its place
+(Chatgate refuses letters in a phone number rather than reading them as a keypad does).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ CURL = """curl -X POST 'https://thikaa.com/<your-account>/api/messaging/?action=
 MEDIA_BODY = """{ "channel":"wd", "to":"+9665XXXXXXXX",
   "message":"فاتورتك 📄", "media_url":"https://you.com/invoice.pdf", "media_type":"document" }"""
 PAGE_NUMBER = "+966599999999"
+PAGE_PLACEHOLDER = "+9665XXXXXXXX"
 VOICE = b"OggS" + bytes(range(100, 200)) * 5
 
 
@@ -174,7 +176,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
 
 def _run_curl(stack: Stack, key: str) -> dict[str, Any]:
     """The page's curl command with the base URL and key substituted; its JSON answer."""
-    command = CURL.replace(PAGE_BASE, stack.base).replace(PAGE_KEY, key)
+    command = (
+        CURL.replace(PAGE_BASE, stack.base)
+        .replace(PAGE_KEY, key)
+        .replace(PAGE_PLACEHOLDER, PAGE_NUMBER)
+    )
     assert command.count(stack.base) == 1
     done = subprocess.run(
         ["bash", "-c", command],
@@ -222,7 +228,7 @@ async def test_the_media_example_is_sent_byte_exact(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.api_url, trust_env=False) as http:
         answer = await http.post(
             f"{stack.base}?action=send",
-            content=MEDIA_BODY.encode("utf-8"),
+            content=MEDIA_BODY.replace(PAGE_PLACEHOLDER, PAGE_NUMBER).encode("utf-8"),
             headers={**auth(stack.thikaa_test), "Content-Type": "application/json"},
         )
         assert answer.status_code == 200, answer.text
