@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -167,9 +168,19 @@ class SessionPool:
         await self.close_connection(connection_id)
 
 
-_POOL = SessionPool()
+# A session's reader, writer and tasks belong to the event loop that started them, so each
+# loop has a pool of its own: a process runs one loop in production, but an embedded
+# gateway (tests, schemathesis' portal thread) runs on another, and closing sessions of a
+# loop that no longer runs would wait forever.
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionPool] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def session_pool() -> SessionPool:
-    """The process's session pool."""
-    return _POOL
+    """The session pool of the running event loop."""
+    loop = asyncio.get_running_loop()
+    pool = _POOLS.get(loop)
+    if pool is None:
+        pool = _POOLS[loop] = SessionPool()
+    return pool
