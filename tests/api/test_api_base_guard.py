@@ -274,12 +274,19 @@ async def test_an_inbound_attachment_on_the_connections_own_private_host_is_not_
 
         async def fetched() -> bool:
             async with gateway(r.app).database.read() as conn:
-                rows = (await conn.execute(select(media.c.status, media.c.error_code))).all()
+                rows = (
+                    await conn.execute(
+                        select(media.c.status).where(media.c.connection_id == channel_id)
+                    )
+                ).all()
             return bool(rows) and rows[0].status != "pending"
 
         await until(fetched)
         async with gateway(r.app).database.read() as conn:
-            row = (await conn.execute(select(media))).one()
+            # Only this connection's file: the store may hold other tests' rows.
+            row = (
+                await conn.execute(select(media).where(media.c.connection_id == channel_id))
+            ).one()
         assert (row.status, row.error_code) == ("failed", "address_refused")
         served = await r.client.get(f"/v1/media/{row.id}", headers=auth(r.tenant.live))
         assert served.status_code != 200
