@@ -187,12 +187,16 @@ class SmppSession:
         self._closing = True
         if self._writer is not None and self.bound:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._request("unbind"), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await self._request("unbind")
         if self._runner is not None:
-            self._runner.cancel()
-            # Waited for by ``wait``, which never takes a cancellation of the caller (a
-            # worker stopping while it closes a session) for the runner's own.
-            await asyncio.wait({self._runner})
+            # Cancelled until it ends: one cancellation can be absorbed by a step that
+            # finishes at the same moment, and the runner must not go on to bind again.
+            # ``wait`` never takes a cancellation of the caller (a worker stopping while
+            # it closes a session) for the runner's own.
+            while not self._runner.done():
+                self._runner.cancel()
+                await asyncio.wait({self._runner}, timeout=1.0)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -234,10 +238,8 @@ class SmppSession:
 
     async def _connect_and_serve(self) -> None:
         self.state = "connecting"
-        reader, writer = await asyncio.wait_for(
-            open_tcp(self.config.network, self.config.host, self.config.port),
-            timeout=self.config.connect_seconds,
-        )
+        async with asyncio.timeout(self.config.connect_seconds):
+            reader, writer = await open_tcp(self.config.network, self.config.host, self.config.port)
         self.host_refusal = None
         self._writer = writer
         reading = asyncio.create_task(self._read(reader))
@@ -256,13 +258,9 @@ class SmppSession:
                 for task in done:
                     task.result()  # raise what ended it
             finally:
-                keeping.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await keeping
+                await _stopped(keeping)
         finally:
-            reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reading
+            await _stopped(reading)
 
     async def _bind(self) -> None:
         answer = await self._request(
@@ -314,7 +312,8 @@ class SmppSession:
         self._pending[sequence] = future
         try:
             self._send(bytes(pdu(name, sequence, **fields).generate()))
-            return await asyncio.wait_for(future, timeout=self.config.response_seconds)
+            async with asyncio.timeout(self.config.response_seconds):
+                return await future
         except TimeoutError:
             # A missing answer means the session can no longer be trusted.
             self._drop_connection()
@@ -394,6 +393,18 @@ class SmppSession:
                 self._next_slot = start + 1.0 / self.config.tps
             if start > now:
                 await asyncio.sleep(start - now)
+
+
+async def _stopped(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it to end, its outcome consumed.
+
+    Unlike awaiting it under ``suppress(CancelledError)``, a cancellation of the caller
+    itself still propagates: a session being closed stops here instead of binding again.
+    """
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()  # what ended it was already handled by the caller, or is moot
 
 
 def _text(value: Any) -> str:

@@ -150,7 +150,8 @@ class Smsc:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), timeout=2.0)
+                async with asyncio.timeout(2.0):
+                    await self._server.wait_closed()
         self._server = None
 
     def reset(self) -> None:
@@ -366,7 +367,8 @@ class Smsc:
         link.waiting[sequence] = future
         try:
             link.send(bytes(pdu("enquire_link", sequence).generate()))
-            status = await asyncio.wait_for(future, timeout=5.0)
+            async with asyncio.timeout(5.0):
+                status = await future
             return bool(status == consts.SMPP_ESME_ROK)
         except (TimeoutError, ConnectionError, OSError):
             return False
@@ -379,7 +381,8 @@ class Smsc:
         link.waiting[sequence] = future
         try:
             link.send(bytes(pdu("deliver_sm", sequence, **fields).generate()))
-            status = await asyncio.wait_for(future, timeout=10.0)
+            async with asyncio.timeout(10.0):
+                status = await future
         except (TimeoutError, ConnectionError, OSError):
             return False
         finally:

@@ -35,7 +35,8 @@ class LocalWakeup:
     async def wait(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for a notification; ``True`` if one came."""
         try:
-            await asyncio.wait_for(self._event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
         except TimeoutError:
             return False
         finally:

@@ -133,7 +133,8 @@ class Worker:
         if task is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+            async with asyncio.timeout(grace_seconds):
+                await asyncio.shield(task)
         except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -75,6 +76,32 @@ async def test_closing_a_session_leaves_its_closer_cancelable() -> None:
     with pytest.raises(asyncio.CancelledError):
         await closing
     await session.close()
+
+
+class _BindAbsorbingCancellation(SmppSession):
+    """Its bind completes even when cancelled, as Python 3.11's ``wait_for`` could when
+    the SMSC's answer arrived at the moment of the cancellation."""
+
+    binding: asyncio.Event
+
+    async def _bind(self) -> None:
+        self.binding.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await super()._bind()
+
+
+async def test_closing_ends_a_session_whose_bind_absorbed_the_cancellation(smsc: Smsc) -> None:
+    """Closed mid-bind, the session must not run on bound and kept alive, its closer
+    waiting forever (nothing to unbind yet, so only cancellation can stop it)."""
+    session = _BindAbsorbingCancellation(fast_config(smsc.port))
+    session.binding = asyncio.Event()
+    session.start()
+    await session.binding.wait()
+    async with asyncio.timeout(10):  # a guard against hanging, not a timing assertion
+        await session.close()
+    assert session.state == "closed"
+    await eventually(lambda: smsc.bound(SYSTEM_ID) == 0)
 
 
 async def test_enquire_link_keeps_the_session_alive_both_ways(smsc: Smsc) -> None:
