@@ -27,3 +27,17 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` to completion on the fast loop (like ``asyncio.run``)."""
     with asyncio.Runner(loop_factory=fast_event_loop()) as runner:
         return runner.run(main)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> BaseException | None:
+    """Cancel ``task``, wait for it to end, and return what it failed with (``None`` when it
+    was cancelled or finished).
+
+    Unlike awaiting it under ``suppress(CancelledError)``, this never swallows a cancellation
+    of the caller itself: a caller being stopped still stops here. The task's failure is
+    consumed (returned, not raised), so a caller that already handled it is not handed it
+    twice.
+    """
+    task.cancel()
+    await asyncio.wait({task})
+    return None if task.cancelled() else task.exception()

@@ -37,6 +37,7 @@ import structlog
 from smpplib import command, command_codes, consts
 
 from chatgate.channels.sms_smpp_pdu import ProtocolError, pdu, read_pdu, response
+from chatgate.event_loop import cancel_and_wait
 from chatgate.guarded_http import open_tcp
 from chatgate.net_guard import NetworkPolicy, UnsafeURL
 
@@ -258,9 +259,9 @@ class SmppSession:
                 for task in done:
                     task.result()  # raise what ended it
             finally:
-                await _stopped(keeping)
+                await cancel_and_wait(keeping)
         finally:
-            await _stopped(reading)
+            await cancel_and_wait(reading)
 
     async def _bind(self) -> None:
         answer = await self._request(
@@ -393,18 +394,6 @@ class SmppSession:
                 self._next_slot = start + 1.0 / self.config.tps
             if start > now:
                 await asyncio.sleep(start - now)
-
-
-async def _stopped(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` and wait for it to end, its outcome consumed.
-
-    Unlike awaiting it under ``suppress(CancelledError)``, a cancellation of the caller
-    itself still propagates: a session being closed stops here instead of binding again.
-    """
-    task.cancel()
-    await asyncio.wait({task})
-    if not task.cancelled():
-        task.exception()  # what ended it was already handled by the caller, or is moot
 
 
 def _text(value: Any) -> str:

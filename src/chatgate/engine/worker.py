@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.engine.clock import Clock, system_clock
 from chatgate.engine.wakeup import LocalWakeup
+from chatgate.event_loop import cancel_and_wait
 from chatgate.storage import jobs as job_store
 from chatgate.storage.database import Database
 from chatgate.storage.jobs import Job
@@ -136,9 +137,7 @@ class Worker:
             async with asyncio.timeout(grace_seconds):
                 await asyncio.shield(task)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -173,9 +172,7 @@ class Worker:
             )
         finally:
             # Stopped before writing: the write renews the leases itself, under its locks.
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            await cancel_and_wait(heartbeat)
         return len(claimed)
 
     async def _run_kind(self, kind: str, batch: Sequence[Job]) -> None:

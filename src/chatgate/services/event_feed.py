@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from chatgate.event_loop import cancel_and_wait
 from chatgate.storage import events as event_store
 from chatgate.storage.database import Database
 
@@ -59,9 +60,7 @@ class EventFeed:
     async def close(self) -> None:
         """Stop watching."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _signature(self) -> Sequence[Any]:
         async with self._database.read() as conn:

@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.event_loop import cancel_and_wait
+
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
@@ -59,9 +61,7 @@ class GroupCommitter:
         """Stop the committer once the queue is empty."""
         if self._task is not None:
             await self._queue.join()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:
