@@ -245,6 +245,14 @@ class Button(_Strict):
     id: str | None = Field(default=None, min_length=1, max_length=256)
     url: WebUrl | None = None
     phone: str | None = Field(default=None, min_length=3, max_length=32)
+    row: Integer | None = Field(
+        default=None,
+        ge=0,
+        le=12,
+        description="where a platform lays buttons out in rows (Telegram's inline keyboard): "
+        "buttons of one row number sit side by side, rows in the order of their first "
+        "button; a button without one has a row of its own. Other platforms ignore it",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> Button:
