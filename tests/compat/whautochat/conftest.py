@@ -44,12 +44,13 @@ async def contact_on(
     return contact_id
 
 
-def refused(answer: httpx.Response, status: int, field: str) -> str:
-    """Assert a ``MessageResponse`` refusal with ``status`` whose error names ``field``;
-    the error."""
+def refused(answer: httpx.Response, status: int, field: str | None) -> str:
+    """Assert a ``MessageResponse`` refusal with ``status`` whose error names ``field`` (or,
+    with ``None``, is about no field); the error."""
     assert answer.status_code == status, answer.text
     body = answer.json()
     assert body == {"id": None, "status": "failed", "error": body["error"]}
     error: str = body["error"]
-    assert error.startswith(f"{field}: "), error
+    if field is not None:
+        assert error.startswith(f"{field}: "), error
     return error

@@ -54,11 +54,15 @@ class Translation:
     native: dict[str, Any]
     # Where each Telegram button stood in the request ("0.1": row 0, its second button).
     positions: list[str] = field(default_factory=list)
+    # The request's field that holds what the message carries (the native "content").
+    carried_in: str = "textMessage"
 
     def field(self, native: str | None) -> str | None:
         """``native`` (a field of the native request) as the WhautoChat request names it."""
         if native is None:
             return None
+        if native in ("content", "content.interactive", "content.interactive.kind"):
+            return self.carried_in
         for ours, theirs in _FIELDS:
             if native == ours or native.startswith(f"{ours}."):
                 return theirs + self._rest(theirs, native[len(ours) :])
@@ -187,4 +191,14 @@ def translate(channel: ChannelType, body: wac._Request) -> Translation:
     schedule = getattr(body, "scheduleDateTime", None)
     if schedule is not None:
         native["schedule_at"] = schedule.isoformat()
-    return Translation(channel, native, positions)
+    return Translation(channel, native, positions, _carried_in(body))
+
+
+def _carried_in(body: wac._Request) -> str:
+    """The field a refusal of the whole content names (a rule of the channel, say)."""
+    if isinstance(body, wac.TelegramTemplateMessageRequest):
+        return "buttons" if any(body.buttons) else "textMessage"
+    for name in ("elements", "template", "mimeType"):
+        if name in type(body).model_fields:
+            return name
+    return "textMessage"
