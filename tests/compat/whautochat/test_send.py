@@ -333,3 +333,19 @@ async def test_a_contact_made_with_the_native_api_is_reached(
     answer = await wac_post(client, wac_key, "telegram/sendtemplate", body)
     native = await _native(client, tenant, answer)
     assert native["to"] == "700000078"
+
+
+async def test_a_mime_type_with_parameters_is_the_type_it_names(
+    client: httpx.AsyncClient, tenant: Tenant, wac_key: str
+) -> None:
+    await user_writes(client, tenant, "whatsapp", PHONE)
+    body = {
+        "recepient": {"phoneNumber": PHONE},
+        "workspace": {"id": tenant.account_id},
+        "mediaUrl": "https://cdn.example.com/voice/1",
+        "mimeType": "audio/OGG; codecs=opus",
+    }
+    answer = await wac_post(client, wac_key, "whatsapp/sendmedia", body)
+    native = await _native(client, tenant, answer)
+    media = native["content"]["media"]
+    assert (media["kind"], media["mime_type"]) == ("audio", "audio/ogg")

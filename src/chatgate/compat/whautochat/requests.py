@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from chatgate.api.schemas.common import iso_date_time
+from chatgate.api.schemas.common import ApiModel, iso_date_time
 from chatgate.domain.content import MAX_TEXT
 
 
@@ -74,7 +74,8 @@ _TEXT = Field(min_length=1, max_length=MAX_TEXT, description="the message text")
 _MEDIA_URL = Field(min_length=1, max_length=2048, description="the media file's public URL")
 _MIME_TYPE = Field(
     max_length=127,
-    pattern=r"^[\w.+-]+/[\w.+-]+$",
+    # A type, and parameters the platforms do not need (audio/ogg; codecs=opus).
+    pattern=r"^[\w.+-]+/[\w.+-]+(?:\s*;[^\x00]*)?$",
     description="the file's MIME type: image/…, video/… and audio/… are sent as such, others "
     "as a document",
     examples=["image/jpeg"],
@@ -82,11 +83,12 @@ _MIME_TYPE = Field(
 _WHATSAPP_ONLY = "sends to a phone number on WhatsApp only; on this channel give contact (its id)"
 
 
-class _Request(BaseModel):
-    """What every request has: who it is for and whose workspace sends it."""
+class _Request(ApiModel):
+    """What every request has: who it is for and whose workspace sends it.
 
-    # A misspelt field is refused naming it, rather than left out of the message.
-    model_config = ConfigDict(extra="forbid")
+    As every request body, it refuses a misspelt field naming it (rather than leave it out
+    of the message) and text that cannot be stored as given (a NUL character).
+    """
 
     contact: ContactRef | None = Field(default=None, description="an existing contact")
     workspace: Workspace

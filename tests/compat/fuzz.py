@@ -1,0 +1,42 @@
+"""What the dialects' schema fuzzing shares: a dialect's own OpenAPI document, read from an
+app that is never started, and a stand-in app for schemathesis until a test names its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from schemathesis.python import asgi
+from starlette.routing import Mount
+
+from chatgate.api.app import create_app
+from chatgate.config import Settings
+from tests.support import settings_for
+
+# Never connected to: this app is only asked for its dialects' OpenAPI documents.
+SCHEMA_ONLY = create_app(settings_for("sqlite:///schema-only-never-opened.db"))
+
+
+def dialect_document(mount_path: str) -> dict[str, Any]:
+    """The OpenAPI document of the dialect mounted at ``mount_path`` (``/compat/…``)."""
+    [mount] = [
+        route
+        for route in SCHEMA_ONLY.routes
+        if isinstance(route, Mount) and route.path == mount_path
+    ]
+    assert isinstance(mount.app, FastAPI)
+    return mount.app.openapi()
+
+
+async def no_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Stands in for the app until a test names its own: reaching it is a harness bug."""
+    raise AssertionError("a schemathesis request went out without app=fuzz_app")
+
+
+@pytest.fixture
+def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
+    """A gateway of its own on the current store; schemathesis starts it, this stops it."""
+    yield create_app(settings)
+    asgi.shutdown_lifespans()
