@@ -19,10 +19,15 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
 
 from chatgate.domain.dialects import Dialect
-from chatgate.domain.keys import KeyMode
-from tests.compat.fuzz import SCHEMA_ONLY, dialect_document, fuzz_app, no_app
+from tests.compat.fuzz import (
+    SCHEMA_ONLY,
+    dialect_document,
+    dialect_test_key,
+    fuzz_app,
+    fuzzed_schema,
+)
 from tests.compat.messagehub.page import ALIMTALK_PARAMETERS, BRAND_TEXT
-from tests.support import Tenant, auth, make_key
+from tests.support import Tenant, auth
 
 MOUNT = "/compat/messagehub"
 BASE_URL = f"http://testserver{MOUNT}"
@@ -36,16 +41,14 @@ _CONFIG = schemathesis.Config.from_dict(
         "generation": {"with-security-parameters": False},
     }
 )
-schema = schemathesis.openapi.from_dict(dialect_document(MOUNT), config=_CONFIG)
-schema.app = no_app
+schema = fuzzed_schema(MOUNT, _CONFIG)
 __all__ = ["fuzz_app"]  # the module's fixtures
 
 
 @pytest.fixture
 async def hub_secret(app: FastAPI, tenant: Tenant) -> str:
-    """A MessageHub test key of every scope, stored before schemathesis' gateway starts."""
-    _, secret = await make_key(app, tenant.account_id, KeyMode.TEST, dialect=Dialect.MESSAGEHUB)
-    return secret
+    """A MessageHub test key of every scope."""
+    return await dialect_test_key(app, tenant, Dialect.MESSAGEHUB)
 
 
 def test_the_document_is_messagehubs_own() -> None:

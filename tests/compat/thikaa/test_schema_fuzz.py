@@ -17,7 +17,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
 
-from tests.compat.fuzz import dialect_document, fuzz_app, no_app
+from tests.compat.fuzz import fuzz_app, fuzzed_schema
 from tests.compat.thikaa.conftest import Instance
 from tests.support import auth
 
@@ -34,8 +34,7 @@ _CONFIG = schemathesis.Config.from_dict(
         "generation": {"with-security-parameters": False},
     }
 )
-schema = schemathesis.openapi.from_dict(dialect_document("/compat/thikaa"), config=_CONFIG)
-schema.app = no_app
+schema = fuzzed_schema("/compat/thikaa", _CONFIG)
 __all__ = ["fuzz_app"]  # the module's fixtures
 
 

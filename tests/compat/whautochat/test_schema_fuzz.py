@@ -18,10 +18,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
 
 from chatgate.domain.dialects import Dialect
-from chatgate.domain.keys import KeyMode
-from tests.compat.fuzz import dialect_document, fuzz_app, no_app
+from tests.compat.fuzz import dialect_document, dialect_test_key, fuzz_app, fuzzed_schema
 from tests.compat.whautochat.page import ENDPOINTS
-from tests.support import Tenant, make_key
+from tests.support import Tenant
 
 MOUNT = "/compat/whautochat"
 BASE_URL = f"http://testserver{MOUNT}"
@@ -37,8 +36,7 @@ _CONFIG = schemathesis.Config.from_dict(
         "generation": {"with-security-parameters": False},
     }
 )
-schema = schemathesis.openapi.from_dict(dialect_document(MOUNT), config=_CONFIG)
-schema.app = no_app
+schema = fuzzed_schema(MOUNT, _CONFIG)
 __all__ = ["fuzz_app"]  # the module's fixtures
 
 
@@ -59,9 +57,8 @@ def refusals_are_message_responses(
 
 @pytest.fixture
 async def wac_secret(app: FastAPI, tenant: Tenant) -> str:
-    """A WhautoChat test key of every scope, stored before schemathesis' gateway starts."""
-    _, secret = await make_key(app, tenant.account_id, KeyMode.TEST, dialect=Dialect.WHAUTOCHAT)
-    return secret
+    """A WhautoChat test key of every scope."""
+    return await dialect_test_key(app, tenant, Dialect.WHAUTOCHAT)
 
 
 def test_the_document_is_whautochats_own() -> None:
