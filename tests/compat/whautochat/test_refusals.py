@@ -243,6 +243,17 @@ async def test_past_the_rate_limit_is_429_with_retry_after(
             "messenger/sendtemplate",
             {
                 "contact": {"id": CONTACT},
+                "elements": [
+                    {"title": "A", "buttons": [{"type": "web_url", "title": "Go", "url": "x:y"}]}
+                ],
+            },
+            "elements.0.buttons.0.url",
+            "",
+        ),
+        (
+            "messenger/sendtemplate",
+            {
+                "contact": {"id": CONTACT},
                 "elements": [{"title": "A", "image_url": "ftp://x/y.png"}],
             },
             "elements.0.image_url",

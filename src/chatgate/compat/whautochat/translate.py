@@ -42,7 +42,9 @@ _FIELDS = (
     ("content.interactive.buttons", "buttons"),
     ("schedule_at", "scheduleDateTime"),
 )
-_CARD_FIELDS = {"url": "default_action.url", "id": "payload", "phone": "payload"}
+# A card's fields (elements.N.x) and its buttons' (elements.N.buttons.M.x) by native name.
+_CARD_FIELDS = {"url": "default_action.url"}
+_CARD_BUTTON_FIELDS = {"id": "payload", "phone": "payload"}
 _BUTTON_FIELDS = {"title": "text", "id": "callback_data"}
 
 
@@ -72,8 +74,8 @@ class Translation:
         parts = rest.split(".")[1:]
         if theirs == "elements" and parts:
             # elements.N.image_url, elements.N.buttons.M.payload …
-            last = parts[-1]
-            parts[-1] = _CARD_FIELDS.get(last, last) if len(parts) in (2, 4) else last
+            names = {2: _CARD_FIELDS, 4: _CARD_BUTTON_FIELDS}.get(len(parts), {})
+            parts[-1] = names.get(parts[-1], parts[-1])
         elif theirs == "buttons" and parts and parts[0].isdigit():
             index = int(parts[0])
             parts[0] = self.positions[index] if index < len(self.positions) else parts[0]
