@@ -28,6 +28,8 @@ def test_secret_carries_256_bits_and_its_kind() -> None:
     [
         (Dialect.THIKAA, KeyMode.LIVE, "tk_live_"),
         (Dialect.THIKAA, KeyMode.TEST, "tk_test_"),
+        (Dialect.WHAUTOCHAT, KeyMode.LIVE, "wac_live_"),
+        (Dialect.WHAUTOCHAT, KeyMode.TEST, "wac_test_"),
         (Dialect.MESSAGEHUB, KeyMode.LIVE, "cpk_live_"),
         (Dialect.MESSAGEHUB, KeyMode.TEST, "cpk_test_"),
     ],

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.world import Session, Stack, running_stack
+from tests.e2e.world import Session, Stack, running_stack, session_on
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,5 @@ def stack(
 @pytest.fixture
 async def session(stack: Stack) -> AsyncIterator[Session]:
     """Clients of both processes for one test."""
-    async with (
-        httpx.AsyncClient(base_url=stack.api_url, trust_env=False, timeout=10.0) as api,
-        httpx.AsyncClient(base_url=stack.emulator_url, trust_env=False, timeout=10.0) as emulator,
-    ):
-        yield Session(stack, api, emulator)
+    async with session_on(stack) as session:
+        yield session

@@ -16,8 +16,8 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from tests.processes import Processes, chatgate_env, free_port, processes
 from tests.support import TEST_SECRET_KEY, auth, until, wait_for_status
 
 LOOPBACK = "127.0.0.1"
+DATABASE_FILE = "chatgate.db"
 START_LIMIT = 30.0
 CHANNELS_DIR = Path(__file__).parent.parent / "channels"
 
@@ -345,6 +346,11 @@ class Stack:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     _numbers: Iterator[int] = field(default_factory=itertools.count)
 
+    @property
+    def database_url(self) -> str:
+        """The store both processes use (a SQLite file in the working folder)."""
+        return f"sqlite:///{self.log_dir / DATABASE_FILE}"
+
     def new_user(self, platform: Platform) -> str:
         """A user of ``platform`` that no other test has used."""
         return platform.user(next(self._numbers))
@@ -423,7 +429,7 @@ def _connect(http: httpx.Client, stack: Stack, platform: Platform) -> dict[str, 
 @contextmanager
 def running_stack(tmp_path: Path, database_template: Path) -> Iterator[Stack]:
     """Start ``emulate`` and ``serve`` on free loopback ports and connect every platform."""
-    database = tmp_path / "chatgate.db"
+    database = tmp_path / DATABASE_FILE
     database.write_bytes(database_template.read_bytes())
     database_url = f"sqlite:///{database}"
     secret = _create_tenant(database_url)
@@ -453,6 +459,16 @@ def running_stack(tmp_path: Path, database_template: Path) -> Iterator[Stack]:
         yield stack
         for child in running.children:
             running.stop(child)
+
+
+@asynccontextmanager
+async def session_on(stack: Stack) -> AsyncIterator[Session]:
+    """Clients of both processes of ``stack``, for one test."""
+    async with (
+        httpx.AsyncClient(base_url=stack.api_url, trust_env=False, timeout=10.0) as api,
+        httpx.AsyncClient(base_url=stack.emulator_url, trust_env=False, timeout=10.0) as emulator,
+    ):
+        yield Session(stack, api, emulator)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ Choices where Telegram has no exact counterpart:
 
 - Interactive messages are a text message: header, body and footer joined by blank lines
   (no ``parse_mode``, so nothing in them is read as markup), with the choices as a keyboard.
-- ``buttons``: an inline keyboard, one button per row (reply buttons carry their id as
-  ``callback_data``, at most 64 bytes; link buttons their ``url``). Call buttons do not exist.
+- ``buttons``: an inline keyboard, one button per row unless buttons share a ``row`` number
+  (reply buttons carry their id as ``callback_data``, at most 64 bytes; link buttons their
+  ``url``). Call buttons do not exist.
 - ``quick_replies``: a one-time reply keyboard, one button per row. Telegram sends a pressed
   reply-keyboard button back as a plain text message with the button's title, so the ids of
   quick replies never come back.
@@ -146,7 +147,7 @@ def _interactive(interactive: Mapping[str, Any]) -> tuple[str, Params]:
     text = "\n\n".join(part for part in parts if part)
     shape = interactive["kind"]
     if shape == "buttons":
-        markup: Params = {"inline_keyboard": [[_inline_button(b)] for b in interactive["buttons"]]}
+        markup: Params = {"inline_keyboard": _keyboard(interactive["buttons"])}
     elif shape == "quick_replies":
         markup = {
             "keyboard": [[{"text": button["title"]}] for button in interactive["buttons"]],
@@ -164,6 +165,18 @@ def _interactive(interactive: Mapping[str, Any]) -> tuple[str, Params]:
     else:
         raise UnsupportedContent(CHANNEL, cap.CARDS)
     return "sendMessage", {"text": text, "reply_markup": markup}
+
+
+def _keyboard(buttons: list[Mapping[str, Any]]) -> list[list[Params]]:
+    """The inline keyboard's rows: buttons of one ``row`` number side by side, rows in the
+    order of their first button; a button without a ``row`` alone on its own."""
+    rows: dict[object, list[Params]] = {}
+    for index, button in enumerate(buttons):
+        row = button.get("row")
+        rows.setdefault(("row", row) if row is not None else ("alone", index), []).append(
+            _inline_button(button)
+        )
+    return list(rows.values())
 
 
 def _inline_button(button: Mapping[str, Any]) -> Params:

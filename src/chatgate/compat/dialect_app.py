@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
@@ -56,6 +57,13 @@ class DialectApi:
     def mount_path(self) -> str:
         """Where the dialect is served: ``/compat/<dialect>``."""
         return f"{COMPAT_PREFIX}{self.dialect.value}"
+
+
+def error_responses(
+    model: type[BaseModel], descriptions: dict[int, str]
+) -> dict[int | str, dict[str, Any]]:
+    """A router's ``responses``: each refusal status, described, with the dialect's body."""
+    return {status: {"model": model, "description": text} for status, text in descriptions.items()}
 
 
 def webhook_formats(apis: Sequence[DialectApi], settings: Settings) -> WebhookFormats:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from chatgate.compat.dialect_app import DialectApi
 from chatgate.compat.messagehub import MESSAGEHUB
 from chatgate.compat.thikaa import THIKAA
+from chatgate.compat.whautochat import WHAUTOCHAT
 
 
 def dialect_apis() -> tuple[DialectApi, ...]:
     """Every dialect package's API, in mounting order."""
-    return (THIKAA, MESSAGEHUB)
+    return (THIKAA, MESSAGEHUB, WHAUTOCHAT)

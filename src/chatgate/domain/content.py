@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+from annotated_types import Ge, Le
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -245,6 +246,13 @@ class Button(_Strict):
     id: str | None = Field(default=None, min_length=1, max_length=256)
     url: WebUrl | None = None
     phone: str | None = Field(default=None, min_length=3, max_length=32)
+    # The bounds before the JSON-integer reading, where the schema states them as bounds.
+    row: Annotated[int, Strict(), Ge(0), Le(12), BeforeValidator(json_integer)] | None = Field(
+        default=None,
+        description="where a platform lays buttons out in rows (Telegram's inline keyboard): "
+        "buttons of one row number sit side by side, rows in the order of their first "
+        "button; a button without one has a row of its own. Other platforms ignore it",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> Button:

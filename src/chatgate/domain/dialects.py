@@ -17,6 +17,7 @@ class Dialect(StrEnum):
     """A vendor API served under ``/compat/<dialect>/``."""
 
     THIKAA = "thikaa"
+    WHAUTOCHAT = "whautochat"
     MESSAGEHUB = "messagehub"
 
 
@@ -25,6 +26,8 @@ _PREFIXES: dict[Dialect | None, dict[KeyMode, str]] = {
     None: {KeyMode.LIVE: "cg_live_", KeyMode.TEST: "cg_test_"},
     # The vendor documents only live keys; test keys follow its pattern.
     Dialect.THIKAA: {KeyMode.LIVE: "tk_live_", KeyMode.TEST: "tk_test_"},
+    # The page shows no key format: "wac_" (WhautoChat) and the mode.
+    Dialect.WHAUTOCHAT: {KeyMode.LIVE: "wac_live_", KeyMode.TEST: "wac_test_"},
     Dialect.MESSAGEHUB: {KeyMode.LIVE: "cpk_live_", KeyMode.TEST: "cpk_test_"},
 }
 

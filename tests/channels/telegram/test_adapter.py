@@ -191,6 +191,20 @@ def test_reply_ids_longer_than_64_bytes_are_unsupported() -> None:
     assert _unsupported(too_long) == "interactive.buttons.reply"
 
 
+def test_buttons_of_one_row_number_share_a_row_of_the_keyboard() -> None:
+    content = _buttons(
+        {"type": "reply", "id": "y", "title": "Yes", "row": 1},
+        {"type": "url", "title": "Site", "url": "https://example.com/", "row": 0},
+        {"type": "reply", "id": "n", "title": "No", "row": 1},
+        {"type": "reply", "id": "h", "title": "Help"},
+    )
+    assert _build(content)[1]["reply_markup"]["inline_keyboard"] == [
+        [{"text": "Yes", "callback_data": "y"}, {"text": "No", "callback_data": "n"}],
+        [{"text": "Site", "url": "https://example.com/"}],
+        [{"text": "Help", "callback_data": "h"}],
+    ]
+
+
 def test_list_rows_with_long_ids_are_unsupported() -> None:
     content = {
         "type": "interactive",

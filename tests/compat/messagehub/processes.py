@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.world import Session, Stack, running_stack
+from tests.e2e.world import Session, Stack, running_stack, session_on
 from tests.support import auth
 
 
@@ -49,10 +49,5 @@ def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
 @pytest.fixture
 async def session(hub: Hub) -> AsyncIterator[Session]:
     """Clients of both processes for one test."""
-    async with (
-        httpx.AsyncClient(base_url=hub.stack.api_url, trust_env=False, timeout=10.0) as api,
-        httpx.AsyncClient(
-            base_url=hub.stack.emulator_url, trust_env=False, timeout=10.0
-        ) as emulator,
-    ):
-        yield Session(hub.stack, api, emulator)
+    async with session_on(hub.stack) as session:
+        yield session

@@ -11,43 +11,27 @@ left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.python import asgi
-from starlette.routing import Mount
 
-from chatgate.api.app import create_app
-from chatgate.config import Settings
 from chatgate.domain.dialects import Dialect
-from chatgate.domain.keys import KeyMode
+from tests.compat.fuzz import (
+    SCHEMA_ONLY,
+    dialect_document,
+    dialect_test_key,
+    fuzz_app,
+    fuzzed_schema,
+)
 from tests.compat.messagehub.page import ALIMTALK_PARAMETERS, BRAND_TEXT
-from tests.support import Tenant, auth, make_key, settings_for
+from tests.support import Tenant, auth
 
-BASE_URL = "http://testserver/compat/messagehub"
+MOUNT = "/compat/messagehub"
+BASE_URL = f"http://testserver{MOUNT}"
 ACCEPTED = ["2xx", "400", "401", "403", "404", "429", "5xx"]
-_SCHEMA_ONLY = create_app(settings_for("sqlite:///schema-only-never-opened.db"))
-
-
-def _dialect_document(app: FastAPI) -> dict[str, Any]:
-    [mount] = [
-        route
-        for route in app.routes
-        if isinstance(route, Mount) and route.path == "/compat/messagehub"
-    ]
-    assert isinstance(mount.app, FastAPI)
-    return mount.app.openapi()
-
-
-async def _no_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Stands in for the app until a test names its own: reaching it is a harness bug."""
-    raise AssertionError("a schemathesis request went out without app=fuzz_app")
-
-
 _CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {
@@ -57,26 +41,18 @@ _CONFIG = schemathesis.Config.from_dict(
         "generation": {"with-security-parameters": False},
     }
 )
-schema = schemathesis.openapi.from_dict(_dialect_document(_SCHEMA_ONLY), config=_CONFIG)
-schema.app = _no_app
-
-
-@pytest.fixture
-def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
-    """A gateway of its own on the current store; schemathesis starts it, this stops it."""
-    yield create_app(settings)
-    asgi.shutdown_lifespans()
+schema = fuzzed_schema(MOUNT, _CONFIG)
+__all__ = ["fuzz_app"]  # the module's fixtures
 
 
 @pytest.fixture
 async def hub_secret(app: FastAPI, tenant: Tenant) -> str:
-    """A MessageHub test key of every scope, stored before schemathesis' gateway starts."""
-    _, secret = await make_key(app, tenant.account_id, KeyMode.TEST, dialect=Dialect.MESSAGEHUB)
-    return secret
+    """A MessageHub test key of every scope."""
+    return await dialect_test_key(app, tenant, Dialect.MESSAGEHUB)
 
 
 def test_the_document_is_messagehubs_own() -> None:
-    document = _dialect_document(_SCHEMA_ONLY)
+    document = dialect_document(MOUNT)
     assert set(document["paths"]) == {
         "/api/v1/messages/send",
         "/api/v1/messages/batch",
@@ -91,7 +67,7 @@ def test_the_document_is_messagehubs_own() -> None:
     assert alimtalk["templateParams"] == ALIMTALK_PARAMETERS
     assert examples["kakao_brand_message"]["value"]["content"] == BRAND_TEXT
     assert sorted(send["responses"]) == ["200", "400", "401", "403", "404", "429", "500"]
-    native = _SCHEMA_ONLY.openapi()
+    native = SCHEMA_ONLY.openapi()
     assert not any(path.startswith("/compat") for path in native["paths"])
 
 

@@ -11,36 +11,17 @@ is left out, because Thikaa's page lists no 405: it is a 400 here, ``Allow`` sti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.python import asgi
 
-from chatgate.api.app import create_app
-from chatgate.config import Settings
+from tests.compat.fuzz import fuzz_app, fuzzed_schema
 from tests.compat.thikaa.conftest import Instance
-from tests.support import auth, settings_for
+from tests.support import auth
 
 BASE_URL = "http://testserver/compat/thikaa"
-_SCHEMA_ONLY = create_app(settings_for("sqlite:///schema-only-never-opened.db"))
-
-
-def _document() -> dict[str, Any]:
-    for route in _SCHEMA_ONLY.routes:
-        if getattr(route, "path", None) == "/compat/thikaa":
-            app: FastAPI = route.app  # type: ignore[attr-defined]
-            return app.openapi()
-    raise AssertionError("the thikaa dialect is not mounted")
-
-
-async def _no_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    raise AssertionError("a schemathesis request went out without app=fuzz_app")
-
-
 _CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {
@@ -53,8 +34,8 @@ _CONFIG = schemathesis.Config.from_dict(
         "generation": {"with-security-parameters": False},
     }
 )
-schema = schemathesis.openapi.from_dict(_document(), config=_CONFIG)
-schema.app = _no_app
+schema = fuzzed_schema("/compat/thikaa", _CONFIG)
+__all__ = ["fuzz_app"]  # the module's fixtures
 
 
 def refusals_name_a_code(
@@ -70,13 +51,6 @@ def refusals_name_a_code(
     assert body["ok"] is False
     assert body["error"]["code"]
     assert body["error"]["message"]
-
-
-@pytest.fixture
-def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
-    """A gateway of its own on the current store; schemathesis starts it, this stops it."""
-    yield create_app(settings)
-    asgi.shutdown_lifespans()
 
 
 @schema.parametrize()

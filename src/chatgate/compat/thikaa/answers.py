@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from chatgate.compat.dialect_app import error_responses
 from chatgate.compat.thikaa.channels import ThikaaChannel
 from chatgate.domain.keys import KeyMode
 
@@ -72,9 +73,7 @@ _DESCRIPTIONS = {
     429: "Rate limit (default 60/min per key); see Retry-After",
     500: "An unexpected error, logged",
 }
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorAnswer, "description": text} for status, text in _DESCRIPTIONS.items()
-}
+ERROR_RESPONSES = error_responses(ErrorAnswer, _DESCRIPTIONS)
 
 
 def instance_id(key_id: str) -> str:
