@@ -120,7 +120,9 @@ async def test_enquire_link_keeps_the_session_alive_both_ways(smsc: Smsc) -> Non
 async def test_a_wrong_password_is_refused_and_reported(smsc: Smsc, sink: RecordingSink) -> None:
     pool = SessionPool()
     pool.set_sink(sink)
-    config = fast_config(smsc.port, password="wrong")
+    # The refusal ends the wait at once; the long limit only keeps a loaded machine from
+    # reading a slow first bind as an unreachable SMSC.
+    config = fast_config(smsc.port, password="wrong", bind_wait_seconds=15.0)
     try:
         with pytest.raises(BindRefused) as refused:
             await pool.submit_message("ch_1", config, submit_fields())
