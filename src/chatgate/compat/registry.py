@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chatgate.compat.bik import BIK
 from chatgate.compat.dialect_app import DialectApi
 from chatgate.compat.messagehub import MESSAGEHUB
 from chatgate.compat.thikaa import THIKAA
@@ -9,4 +10,4 @@ from chatgate.compat.thikaa import THIKAA
 
 def dialect_apis() -> tuple[DialectApi, ...]:
     """Every dialect package's API, in mounting order."""
-    return (THIKAA, MESSAGEHUB)
+    return (THIKAA, MESSAGEHUB, BIK)

@@ -18,6 +18,7 @@ class Dialect(StrEnum):
 
     THIKAA = "thikaa"
     MESSAGEHUB = "messagehub"
+    BIK = "bik"
 
 
 # The secret prefix of each kind of key and mode; ``None`` is the native API's.
@@ -26,6 +27,8 @@ _PREFIXES: dict[Dialect | None, dict[KeyMode, str]] = {
     # The vendor documents only live keys; test keys follow its pattern.
     Dialect.THIKAA: {KeyMode.LIVE: "tk_live_", KeyMode.TEST: "tk_test_"},
     Dialect.MESSAGEHUB: {KeyMode.LIVE: "cpk_live_", KeyMode.TEST: "cpk_test_"},
+    # Bik's page shows its token only as AUTH_TOKEN: ours carry the dialect's name.
+    Dialect.BIK: {KeyMode.LIVE: "bik_live_", KeyMode.TEST: "bik_test_"},
 }
 
 
