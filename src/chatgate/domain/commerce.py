@@ -17,15 +17,16 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from chatgate.domain.schema_rules import branch, with_rules
+from chatgate.domain.content_base import StrictModel
+from chatgate.domain.schema_rules import NO_NUL, branch
 
 # WhatsApp's product-list limit: items across every section.
 MAX_PRODUCTS = 30
 # A catalog's id, and an item's id in it (its retailer id, "Content ID" in Commerce Manager).
-CatalogId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(?:.*\S)?$")]
-ProductId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(?:.*\S)?$")]
+CatalogId = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+ProductId = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 # The fields of WhatsApp's address form, with the labels it shows (what a prefilled value
 # reads as when the form is written out as text).
@@ -54,10 +55,7 @@ PostalCode = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_min_length=0, json_schema_extra=with_rules
-    )
+_Strict = StrictModel
 
 
 class AddressValues(_Strict):
