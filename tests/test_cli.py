@@ -124,6 +124,18 @@ def test_keys_create_makes_a_dialect_key_with_its_vendors_prefix(cli: Invoke) ->
     assert "unknown channels ['pigeon']" in flat(unknown.output)
 
 
+def test_keys_create_makes_the_auth_token_a_bik_client_sends(cli: Invoke) -> None:
+    """``--dialect bik``: ``bik_live_…`` and ``bik_test_…`` keys."""
+    ok_json(cli("accounts", "create", "acme", "--json"))
+    for mode in ("live", "test"):
+        made = cli(
+            "keys", "create", "--account", "acme", "--dialect", "bik", "--mode", mode, "--json"
+        )
+        key = ok_json(made)
+        assert key["key"].startswith(f"bik_{mode}_")
+        assert key["dialect"] == "bik"
+
+
 def test_keys_list_never_shows_a_secret(cli: Invoke) -> None:
     """Listing shows each key's id, scopes and limit, but no secret, as JSON or a table."""
     ok_json(cli("accounts", "create", "acme", "--json"))

@@ -160,7 +160,18 @@ def test_the_document_states_which_fields_go_together(app: FastAPI) -> None:
     kinds = [
         branch["properties"]["kind"]["const"] for branch in _schema(app, "Interactive")["anyOf"]
     ]
-    assert kinds == ["buttons", "quick_replies", "list", "cards"]
+    assert kinds == [
+        "buttons",
+        "quick_replies",
+        "list",
+        "cards",
+        "product",
+        "product_list",
+        "address",
+    ]
+    product_list = _schema(app, "Interactive")["anyOf"][5]
+    assert set(product_list["required"]) >= {"catalog_id", "header", "body", "sections"}
+    assert product_list["properties"]["sections"]["items"]["required"] == ["product_ids"]
     # A media kind is given, or told by the URL's extension.
     assert "pattern" in _schema(app, "Media")["allOf"][0]["anyOf"][1]["properties"]["url"]
     # Free text may not hold NUL, which cannot be stored.

@@ -160,6 +160,37 @@ SAMPLES: Mapping[str, dict[str, Any]] = {
             ],
         },
     },
+    "product": {
+        "type": "interactive",
+        "interactive": {
+            "kind": "product",
+            "body": "Back in stock ☕",
+            "footer": "Free delivery over €30",
+            "catalog_id": "194836987003835",
+            "product_id": "MUG-BLUE-01",
+        },
+    },
+    "product_list": {
+        "type": "interactive",
+        "interactive": {
+            "kind": "product_list",
+            "header": "Our mugs",
+            "body": "Pick one or two",
+            "catalog_id": "194836987003835",
+            "sections": [
+                {"title": "Blue", "product_ids": ["MUG-BLUE-01", "MUG-BLUE-02"]},
+                {"title": "Red", "product_ids": ["MUG-RED-01"]},
+            ],
+        },
+    },
+    "address": {
+        "type": "interactive",
+        "interactive": {
+            "kind": "address",
+            "body": "Where should we deliver your order?",
+            "address": {"country": "IN", "values": {"name": "Asha Rao", "city": "Pune"}},
+        },
+    },
     "location": {
         "type": "location",
         "location": {

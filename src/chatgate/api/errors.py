@@ -155,9 +155,18 @@ def describe_validation_error(error: dict[str, Any]) -> tuple[str, str | None, s
     return code, field, message
 
 
-def install_error_handlers(app: FastAPI, render: ErrorRenderer = native_error) -> None:
+def _described(error: dict[str, Any]) -> dict[str, Any]:
+    code, field, message = describe_validation_error(error)
+    return {"code": code, "field": field, "message": message}
+
+
+def install_error_handlers(
+    app: FastAPI, render: ErrorRenderer = native_error, *, every_error: bool = False
+) -> None:
     """Make every error, ours or the framework's, leave in the envelope (or as ``render``
-    shapes it: a dialect's errors)."""
+    shapes it: a dialect's errors). With ``every_error``, a request's validation errors are
+    all handed to ``render`` as ``details["errors"]`` (``[{code, field, message}]``), for
+    a vendor that lists every problem of a request."""
 
     @app.exception_handler(ChatgateError)
     async def _ours(request: Request, exc: ChatgateError) -> JSONResponse:
@@ -172,7 +181,10 @@ def install_error_handlers(app: FastAPI, render: ErrorRenderer = native_error) -
             else ("invalid_request", None, "invalid request")
         )
         status = 400 if code == "invalid_json" else 422
-        return error_response(request, status, code, message, field, render=render)
+        details = None
+        if every_error and len(errors) > 1:
+            details = {"errors": [_described(dict(error)) for error in errors]}
+        return error_response(request, status, code, message, field, details=details, render=render)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatgate.domain.capabilities import commerce_feature
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 from chatgate.guarded_http import AddressRefused
@@ -118,6 +119,14 @@ class UnsupportedContent(Exception):
         super().__init__(f"{channel} cannot carry {feature}")
         self.channel = channel
         self.feature = feature
+
+
+def refuse_commerce(channel: str, interactive: Mapping[str, Any]) -> None:
+    """Refuse WhatsApp's commerce messages (a product, a product list, an address form),
+    naming their feature: a platform without them has no faithful form of them."""
+    feature = commerce_feature(interactive)
+    if feature is not None:
+        raise UnsupportedContent(channel, feature)
 
 
 class ProviderError(Exception):

@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chatgate.channels.base import OutboundMessage, UnsupportedContent
+from chatgate.channels.base import OutboundMessage, UnsupportedContent, refuse_commerce
 from chatgate.domain import capabilities as cap
 
 CHANNEL = "kakao"
@@ -168,6 +168,7 @@ def _content(text: str, feature: str) -> str:
 
 
 def _links(interactive: Mapping[str, Any]) -> Json:
+    refuse_commerce(CHANNEL, interactive)
     shape = interactive["kind"]
     if shape != "buttons":
         features = {"quick_replies": cap.QUICK_REPLIES, "list": cap.LIST}

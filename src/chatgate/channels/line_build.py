@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chatgate.channels.base import OutboundMessage, UnsupportedContent
+from chatgate.channels.base import OutboundMessage, UnsupportedContent, refuse_commerce
 from chatgate.domain import capabilities as cap
 
 CHANNEL = "line"
@@ -215,6 +215,7 @@ def _location(location: Mapping[str, Any]) -> Params:
 
 
 def _interactive(interactive: Mapping[str, Any]) -> list[Params]:
+    refuse_commerce(CHANNEL, interactive)
     shape = interactive["kind"]
     if shape == "buttons":
         return [_buttons_template(interactive)]

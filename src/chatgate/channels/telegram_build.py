@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chatgate.channels.base import OutboundMessage, UnsupportedContent
+from chatgate.channels.base import OutboundMessage, UnsupportedContent, refuse_commerce
 from chatgate.domain import capabilities as cap
 
 CHANNEL = "telegram"
@@ -143,6 +143,7 @@ def _media(media: Mapping[str, Any]) -> tuple[str, Params]:
 
 
 def _interactive(interactive: Mapping[str, Any]) -> tuple[str, Params]:
+    refuse_commerce(CHANNEL, interactive)
     parts = (interactive.get("header"), interactive["body"], interactive.get("footer"))
     text = "\n\n".join(part for part in parts if part)
     shape = interactive["kind"]

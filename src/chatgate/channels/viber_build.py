@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chatgate.channels.base import OutboundMessage, UnsupportedContent
+from chatgate.channels.base import OutboundMessage, UnsupportedContent, refuse_commerce
 from chatgate.domain import capabilities as cap
 
 CHANNEL = "viber"
@@ -101,6 +101,7 @@ def _file_name(media: Mapping[str, Any], url: str) -> str:
 
 
 def _interactive(interactive: Mapping[str, Any]) -> Body:
+    refuse_commerce(CHANNEL, interactive)
     parts = (interactive.get("header"), interactive["body"], interactive.get("footer"))
     text = "\n\n".join(part for part in parts if part)
     shape = interactive["kind"]

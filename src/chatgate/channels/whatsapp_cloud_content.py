@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chatgate.channels.base import UnsupportedContent
+from chatgate.channels.whatsapp_cloud_commerce import COMMERCE_TYPES, commerce_action
 from chatgate.domain import capabilities as cap
 
 CHANNEL = "whatsapp"
@@ -155,12 +156,17 @@ def _interactive(interactive: Mapping[str, Any]) -> Json:
     shape = interactive["kind"]
     if shape == "cards":
         raise _unsupported(cap.CARDS)
-    if shape == "list":
+    if shape in COMMERCE_TYPES:
+        if len(interactive.get("body") or "") > MAX_BUTTON_BODY:
+            raise _unsupported(cap.SHAPE_FEATURES[shape])
+        body = commerce_action(interactive)
+    elif shape == "list":
         body = _list(interactive)
     else:
         feature = cap.QUICK_REPLIES if shape == "quick_replies" else None
         body = _buttons(interactive["buttons"], interactive["body"], feature)
-    body["body"] = {"text": interactive["body"]}
+    if interactive.get("body"):
+        body["body"] = {"text": interactive["body"]}
     if interactive.get("header"):
         body["header"] = {"type": "text", "text": interactive["header"]}
     if interactive.get("footer"):

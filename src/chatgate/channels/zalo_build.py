@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatgate.channels.base import OutboundMessage, UnsupportedContent
+from chatgate.channels.base import OutboundMessage, UnsupportedContent, refuse_commerce
 from chatgate.domain import capabilities as cap
 
 CHANNEL = "zalo"
@@ -179,6 +179,7 @@ def _lead(interactive: Mapping[str, Any]) -> Body:
 
 
 def _interactive(interactive: Mapping[str, Any]) -> Body:
+    refuse_commerce(CHANNEL, interactive)
     shape = interactive["kind"]
     lead = _lead(interactive)
     if shape == "buttons":

@@ -52,6 +52,9 @@ class DialectApi:
     # ASGI middleware around the whole dialect app (outside the gateway's), each made as
     # ``factory(app, gateway=gateway)``: what the vendor adds to every answer of its own.
     middleware: Sequence[Callable[..., ASGIApp]] = ()
+    # Whether every validation error of a request reaches ``render_error`` (as
+    # ``details["errors"]``), for a vendor whose error body lists each problem.
+    every_error: bool = False
 
     @property
     def mount_path(self) -> str:
@@ -108,7 +111,7 @@ def build_dialect_app(api: DialectApi, gateway: Gateway) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = gateway
-    install_error_handlers(app, api.render_error)
+    install_error_handlers(app, api.render_error, every_error=api.every_error)
     for router in api.routers:
         app.include_router(router)
     _document_own_statuses(app, api.render_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chatgate.compat.bik import BIK
 from chatgate.compat.dialect_app import DialectApi
 from chatgate.compat.messagehub import MESSAGEHUB
 from chatgate.compat.thikaa import THIKAA
@@ -10,4 +11,4 @@ from chatgate.compat.whautochat import WHAUTOCHAT
 
 def dialect_apis() -> tuple[DialectApi, ...]:
     """Every dialect package's API, in mounting order."""
-    return (THIKAA, MESSAGEHUB, WHAUTOCHAT)
+    return (THIKAA, WHAUTOCHAT, MESSAGEHUB, BIK)

@@ -24,6 +24,9 @@ BUTTONS_CALL = "interactive.buttons.call"
 QUICK_REPLIES = "interactive.quick_replies"
 LIST = "interactive.list"
 CARDS = "interactive.cards"
+PRODUCT = "interactive.product"
+PRODUCT_LIST = "interactive.product_list"
+ADDRESS = "interactive.address"
 LOCATION = "location"
 CONTACT = "contact"
 REACTION = "reaction"
@@ -45,6 +48,9 @@ ALL_FEATURES = (
     QUICK_REPLIES,
     LIST,
     CARDS,
+    PRODUCT,
+    PRODUCT_LIST,
+    ADDRESS,
     LOCATION,
     CONTACT,
     REACTION,
@@ -53,6 +59,17 @@ ALL_FEATURES = (
 )
 
 _BUTTON_FEATURES = {"reply": BUTTONS_REPLY, "url": BUTTONS_URL, "call": BUTTONS_CALL}
+# The feature each kind of interactive message needs by its kind alone (buttons: by theirs).
+SHAPE_FEATURES = {
+    "quick_replies": QUICK_REPLIES,
+    "list": LIST,
+    "cards": CARDS,
+    "product": PRODUCT,
+    "product_list": PRODUCT_LIST,
+    "address": ADDRESS,
+}
+# WhatsApp's commerce messages: no other platform has a form of them.
+COMMERCE_SHAPES = {"product": PRODUCT, "product_list": PRODUCT_LIST, "address": ADDRESS}
 
 
 def features_of(content: Mapping[str, Any], *, reply_to: bool = False) -> list[str]:
@@ -69,12 +86,8 @@ def features_of(content: Mapping[str, Any], *, reply_to: bool = False) -> list[s
     elif kind == "interactive":
         interactive = content["interactive"]
         shape = interactive["kind"]
-        if shape == "quick_replies":
-            needed.append(QUICK_REPLIES)
-        elif shape == "list":
-            needed.append(LIST)
-        elif shape == "cards":
-            needed.append(CARDS)
+        if shape in SHAPE_FEATURES:
+            needed.append(SHAPE_FEATURES[shape])
         # The buttons a message or its cards carry each need their kind of button.
         buttons = [
             *(interactive.get("buttons", []) if shape == "buttons" else []),
@@ -93,3 +106,9 @@ def missing_features(
 ) -> list[str]:
     """The features ``content`` needs that a channel with ``has`` lacks."""
     return [feature for feature in features_of(content, reply_to=reply_to) if feature not in has]
+
+
+def commerce_feature(interactive: Mapping[str, Any]) -> str | None:
+    """The feature of a commerce message (a product, a product list, an address form), which
+    only WhatsApp carries; ``None`` for any other interactive message."""
+    return COMMERCE_SHAPES.get(str(interactive.get("kind")))

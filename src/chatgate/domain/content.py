@@ -9,39 +9,30 @@ from __future__ import annotations
 
 import posixpath
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from annotated_types import Ge, Le
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    Strict,
-    field_validator,
-    model_validator,
+from pydantic import Field, field_validator, model_validator
+
+from chatgate.domain.content_base import (
+    MAX_CAPTION,
+    MAX_TEXT,
+    Boolean,
+    Integer,
+    Number,
+    StrictModel,
+    WebUrl,
+    json_integer,
 )
-
-from chatgate.domain.schema_rules import HTTP_URL_PATTERN, branch, with_rules
-
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
-
-
-def json_integer(value: object) -> object:
-    """JSON Schema's integer is a number without a fractional part: 160.0 is 160."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-# JSON's own types, not pydantic's coercions: no false or "1.5" for a number, no 0 or
-# "yes" for a boolean (the schema says number and boolean).
-Number = Annotated[float, Strict()]
-Integer = Annotated[int, Strict(), BeforeValidator(json_integer)]
-Boolean = Annotated[bool, Strict()]
+from chatgate.domain.interactive import (
+    BUTTON_TARGETS,
+    Button,
+    Card,
+    Interactive,
+    ListRow,
+    ListSection,
+)
+from chatgate.domain.schema_rules import branch
 
 
 class MediaKind(StrEnum):
@@ -70,10 +61,7 @@ def media_kind_from_url(url: str) -> MediaKind | None:
     return _EXTENSION_KINDS.get(extension)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_min_length=0, json_schema_extra=with_rules
-    )
+_Strict = StrictModel
 
 
 class _Content(_Strict):
@@ -92,14 +80,6 @@ def _extension_pattern(kinds: set[MediaKind]) -> str:
 
 
 _ANY_KIND = set(MediaKind)
-# An http(s) URL; the pattern states for the schema what HttpUrl checks.
-WebUrl = Annotated[HttpUrl, Field(json_schema_extra={"pattern": HTTP_URL_PATTERN})]
-# The target each button type needs (checked by ``Button._target``).
-BUTTON_TARGETS = [
-    branch(["id"], type={"const": "reply"}, id={"type": "string"}),
-    branch(["type", "url"], type={"const": "url"}, url={"type": "string"}),
-    branch(["type", "phone"], type={"const": "call"}, phone={"type": "string"}),
-]
 
 
 class Media(_Strict):
@@ -236,117 +216,8 @@ class TemplateContent(_Content):
     template: Template
 
 
-class Button(_Strict):
-    """One button: a reply with an ``id``, a link, or a phone call."""
-
-    schema_rules: ClassVar = [BUTTON_TARGETS]
-
-    type: Literal["reply", "url", "call"] = "reply"
-    title: str = Field(min_length=1, max_length=40)
-    id: str | None = Field(default=None, min_length=1, max_length=256)
-    url: WebUrl | None = None
-    phone: str | None = Field(default=None, min_length=3, max_length=32)
-    # The bounds before the JSON-integer reading, where the schema states them as bounds.
-    row: Annotated[int, Strict(), Ge(0), Le(12), BeforeValidator(json_integer)] | None = Field(
-        default=None,
-        description="where a platform lays buttons out in rows (Telegram's inline keyboard): "
-        "buttons of one row number sit side by side, rows in the order of their first "
-        "button; a button without one has a row of its own. Other platforms ignore it",
-    )
-
-    @model_validator(mode="after")
-    def _target(self) -> Button:
-        needed = {"reply": "id", "url": "url", "call": "phone"}[self.type]
-        if getattr(self, needed) is None:
-            raise ValueError(f"a {self.type} button needs {needed}")
-        return self
-
-
-class ListRow(_Strict):
-    """One choice in a list section."""
-
-    id: str = Field(min_length=1, max_length=200)
-    title: str = Field(min_length=1, max_length=24)
-    description: str | None = Field(default=None, max_length=72)
-
-
-class ListSection(_Strict):
-    """A titled group of list rows."""
-
-    title: str | None = Field(default=None, max_length=24)
-    rows: list[ListRow] = Field(min_length=1, max_length=10)
-
-
-class Card(_Strict):
-    """One card of a carousel: a title, an optional picture and link, and buttons."""
-
-    title: str = Field(min_length=1, max_length=80)
-    subtitle: str | None = Field(default=None, max_length=80)
-    image_url: WebUrl | None = None
-    url: WebUrl | None = Field(default=None, description="opened when the card is tapped")
-    buttons: list[Button] = Field(default_factory=list, max_length=3)
-
-
-def _interactive_shape(kind: str, own: str, **more: Any) -> dict[str, Any]:
-    """The branch of an interactive message of ``kind``: its own list (of at least one
-    item, each fitting ``items`` if given) and no other; a list needs its button's text."""
-    others = {name: {"maxItems": 0} for name in ("buttons", "sections", "cards") if name != own}
-    items = {"items": more.pop("items")} if "items" in more else {}
-    required = [own, *more]
-    return branch(
-        required, kind={"const": kind}, **{own: {"minItems": 1, **items}}, **others, **more
-    )
-
-
-class Interactive(_Strict):
-    """Choices under a body text.
-
-    - ``buttons``: buttons on the message (reply, link or call buttons);
-    - ``quick_replies``: reply choices offered above the keyboard (reply buttons only);
-    - ``list``: a menu of sections and rows opened by ``button_text``;
-    - ``cards``: a carousel of cards, each with its own buttons.
-    """
-
-    # What ``_shape`` checks: each kind has its own list, and only that one.
-    schema_rules: ClassVar = [
-        [
-            _interactive_shape("buttons", "buttons"),
-            _interactive_shape(
-                "quick_replies", "buttons", items={"properties": {"type": {"const": "reply"}}}
-            ),
-            _interactive_shape("list", "sections", button_text={"type": "string"}),
-            _interactive_shape("cards", "cards"),
-        ]
-    ]
-
-    kind: Literal["buttons", "quick_replies", "list", "cards"]
-    body: str = Field(min_length=1, max_length=MAX_TEXT)
-    header: str | None = Field(default=None, max_length=60)
-    footer: str | None = Field(default=None, max_length=60)
-    buttons: list[Button] = Field(default_factory=list, max_length=13)
-    button_text: str | None = Field(default=None, min_length=1, max_length=20)
-    sections: list[ListSection] = Field(default_factory=list, max_length=10)
-    cards: list[Card] = Field(default_factory=list, max_length=10)
-
-    @model_validator(mode="after")
-    def _shape(self) -> Interactive:
-        needs = {"buttons": "buttons", "quick_replies": "buttons", "list": "sections"}
-        needed = needs.get(self.kind, "cards")
-        for name in ("buttons", "sections", "cards"):
-            given = bool(getattr(self, name))
-            if name == needed and not given:
-                raise ValueError(f"{name}: a {self.kind} message needs at least one")
-            if name != needed and given:
-                raise ValueError(f"{name}: a {self.kind} message has {needed}, not {name}")
-        if self.kind == "list" and self.button_text is None:
-            raise ValueError("button_text: a list message needs the text of its button")
-        if self.kind == "quick_replies" and any(b.type != "reply" for b in self.buttons):
-            raise ValueError("buttons: quick replies are reply buttons only")
-        return self
-
-
 class InteractiveContent(_Content):
-    """Reply buttons, link buttons or a list of choices."""
+    """Reply buttons, link buttons, a list of choices, or a commerce message."""
 
     type: Literal["interactive"] = "interactive"
     interactive: Interactive
@@ -448,3 +319,40 @@ CONTENT_TYPES = (
     "reaction",
     "sticker",
 )
+
+# What other modules take from here, parts defined beside it included.
+__all__ = [
+    "BUTTON_TARGETS",
+    "CONTENT_TYPES",
+    "MAX_CAPTION",
+    "MAX_TEXT",
+    "Boolean",
+    "Button",
+    "Card",
+    "ContactCard",
+    "ContactContent",
+    "Content",
+    "Integer",
+    "Interactive",
+    "InteractiveContent",
+    "ListRow",
+    "ListSection",
+    "Location",
+    "LocationContent",
+    "Media",
+    "MediaContent",
+    "MediaKind",
+    "Number",
+    "Reaction",
+    "ReactionContent",
+    "Sticker",
+    "StickerContent",
+    "Template",
+    "TemplateButton",
+    "TemplateContent",
+    "TemplateHeader",
+    "TextContent",
+    "WebUrl",
+    "json_integer",
+    "media_kind_from_url",
+]

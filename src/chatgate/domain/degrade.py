@@ -1,7 +1,8 @@
 """Rendering a content down to what a channel can carry (``"degrade": true`` on a send).
 
 Nothing is dropped silently: every part of the content reappears as text. Buttons, quick
-replies, lists and cards become numbered choices (a link or phone number written out), a
+replies, lists and cards become numbered choices (a link or phone number written out),
+products their ids in the catalog, an address form its country and prefilled values, a
 location becomes its name, address and a map link, contact cards become their lines, and
 media the channel cannot show (or cannot caption) becomes its caption and link. A reply-to
 the channel cannot thread is left out, and that is recorded like the rest.
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chatgate.domain import capabilities as cap
+from chatgate.domain.commerce import ADDRESS_LABELS
 from chatgate.domain.content import MAX_TEXT
 
 MAP_LINK = "https://www.google.com/maps/search/?"
@@ -109,18 +111,24 @@ def _choice(number: int, button: Mapping[str, Any]) -> str:
 
 def _interactive_lines(interactive: Mapping[str, Any]) -> list[str]:
     lines = [interactive["header"]] if interactive.get("header") else []
-    lines += [interactive["body"], ""]
+    if interactive.get("body"):
+        lines += [interactive["body"], ""]
     number = 0
     for button in interactive.get("buttons", []):
         number += 1
         lines.append(_choice(number, button))
+    if interactive.get("catalog_id"):
+        lines += _product_lines(interactive)
     for section in interactive.get("sections", []):
         if section.get("title"):
             lines.append(section["title"])
-        for row in section["rows"]:
+        for row in section.get("rows") or ():
             number += 1
             described = f" — {row['description']}" if row.get("description") else ""
             lines.append(f"{number}. {row['title']}{described}")
+        for product_id in section.get("product_ids") or ():
+            number += 1
+            lines.append(f"{number}. {product_id}")
     for card in interactive.get("cards", []):
         lines.append(card["title"])
         lines += [str(card[name]) for name in ("subtitle", "image_url", "url") if card.get(name)]
@@ -128,9 +136,28 @@ def _interactive_lines(interactive: Mapping[str, Any]) -> list[str]:
             number += 1
             lines.append(_choice(number, button))
         lines.append("")
+    if interactive.get("address"):
+        lines += _address_lines(interactive["address"])
     if interactive.get("footer"):
         lines += ["", interactive["footer"]]
     return lines
+
+
+def _product_lines(interactive: Mapping[str, Any]) -> list[str]:
+    # A product is named by its id in the catalog: what the platform would have shown.
+    catalog = f"catalog {interactive['catalog_id']}"
+    if interactive.get("product_id"):
+        return [f"Product {interactive['product_id']} ({catalog})"]
+    return [f"Products ({catalog}):"]
+
+
+def _address_lines(form: Mapping[str, Any]) -> list[str]:
+    # The form's country and every prefilled value, under the labels the form shows.
+    values = form.get("values") or {}
+    return [
+        f"Country: {form['country']}",
+        *(f"{label}: {values[name]}" for name, label in ADDRESS_LABELS.items() if values.get(name)),
+    ]
 
 
 def _location_lines(location: Mapping[str, Any]) -> list[str]:

@@ -19,6 +19,7 @@ class Dialect(StrEnum):
     THIKAA = "thikaa"
     WHAUTOCHAT = "whautochat"
     MESSAGEHUB = "messagehub"
+    BIK = "bik"
 
 
 # The secret prefix of each kind of key and mode; ``None`` is the native API's.
@@ -29,6 +30,8 @@ _PREFIXES: dict[Dialect | None, dict[KeyMode, str]] = {
     # The page shows no key format: "wac_" (WhautoChat) and the mode.
     Dialect.WHAUTOCHAT: {KeyMode.LIVE: "wac_live_", KeyMode.TEST: "wac_test_"},
     Dialect.MESSAGEHUB: {KeyMode.LIVE: "cpk_live_", KeyMode.TEST: "cpk_test_"},
+    # Bik's page shows its token only as AUTH_TOKEN: ours carry the dialect's name.
+    Dialect.BIK: {KeyMode.LIVE: "bik_live_", KeyMode.TEST: "bik_test_"},
 }
 
 

@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+from chatgate.emulators.whatsapp_commerce_checks import COMMERCE_TYPES, check_commerce
+
 MESSAGE_TYPES = (
     "audio",
     "contacts",
@@ -162,6 +164,8 @@ def _check_interactive(kind: str, value: Any) -> Problem | None:
     header_text = header.get("text") if isinstance(header, dict) else None
     if header_text is not None and len(str(header_text)) > 60:
         return _invalid("Header text length is invalid. Max length is 60")
+    if shape in COMMERCE_TYPES:
+        return check_commerce(shape, value, action)
     if shape == "button":
         return _check_reply_buttons(action, str(text))
     if shape == "list":

@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from pywa.types.base_update import BaseUpdate
+from pywa.types.sent_update import RecipientType
 from pywa_async import WhatsApp
 from pywa_async.errors import (
     AuthorizationError,
@@ -45,6 +46,7 @@ from pywa_async.types import (
     MessageStatus,
     MessageStatusType,
     MessageType,
+    ProductsSection,
     RawUpdate,
     Section,
     SectionList,
@@ -170,6 +172,42 @@ def _as_meta_reads(value: Any) -> Any:
 
 Send = Callable[[WhatsApp, str], Awaitable[SentMessage]]
 
+
+async def _api_send(
+    wa: WhatsApp, typ: str, msg: dict[str, Any], tracker: str | None = None
+) -> dict[str, Any]:
+    """A message sent through pywa's API layer, which takes the type-named object as is."""
+    answer: dict[str, Any] = await wa.api.send_message(
+        sender=contract.PHONE_NUMBER_ID,
+        to=USER,
+        recipient=None,
+        recipient_type="individual",
+        typ=typ,
+        msg=msg,
+        biz_opaque_callback_data=tracker,
+    )
+    return answer
+
+
+async def _send_address(wa: WhatsApp, tracker: str) -> SentMessage:
+    """pywa has no typed call for an address message: its API layer sends the interactive
+    object as Meta's address-message page prints it."""
+    address = {
+        "type": "address_message",
+        "body": {"text": "Where should we deliver your order?"},
+        "action": {
+            "name": "address_message",
+            "parameters": {"country": "IN", "values": {"name": "Asha Rao", "city": "Pune"}},
+        },
+    }
+    return SentMessage.from_sent_update(
+        client=wa,
+        update=await _api_send(wa, "interactive", address, tracker),
+        from_phone_id=contract.PHONE_NUMBER_ID,
+        recipient_type=RecipientType.WA_ID,
+    )
+
+
 # Each case of the contract suite, said with pywa's typed API: (wa, tracker) -> its answer.
 PYWA_SENDS: dict[str, Send] = {
     "text_emoji": lambda wa, tracker: wa.send_message(
@@ -255,6 +293,26 @@ PYWA_SENDS: dict[str, Send] = {
         ),
         tracker=tracker,
     ),
+    "product": lambda wa, tracker: wa.send_product(
+        USER,
+        catalog_id="194836987003835",
+        sku="MUG-BLUE-01",
+        body="Back in stock ☕",
+        footer="Free delivery over €30",
+        tracker=tracker,
+    ),
+    "product_list": lambda wa, tracker: wa.send_products(
+        USER,
+        catalog_id="194836987003835",
+        product_sections=[
+            ProductsSection(title="Blue", skus=["MUG-BLUE-01", "MUG-BLUE-02"]),
+            ProductsSection(title="Red", skus=["MUG-RED-01"]),
+        ],
+        title="Our mugs",
+        body="Pick one or two",
+        tracker=tracker,
+    ),
+    "address": lambda wa, tracker: _send_address(wa, tracker),
     "location": lambda wa, tracker: wa.send_location(
         USER, 48.8584, 2.2945, name="Tour Eiffel", address="Champ de Mars, Paris", tracker=tracker
     ),
@@ -314,24 +372,12 @@ async def test_coordinates_as_strings_go_through_pywas_api(
     emulator: ServedEmulator, wa: WhatsApp
 ) -> None:
     # Meta documents latitude and longitude as strings; pywa's own API layer sends them so.
-    answer = await wa.api.send_message(
-        sender=contract.PHONE_NUMBER_ID,
-        to=USER,
-        recipient=None,
-        recipient_type="individual",
-        typ="location",
-        msg={"latitude": "38.7223", "longitude": "-9.1393", "name": "Baixa"},
+    answer = await _api_send(
+        wa, "location", {"latitude": "38.7223", "longitude": "-9.1393", "name": "Baixa"}
     )
     assert answer["messages"][0]["id"].startswith("wamid.")
     with pytest.raises(InvalidParameter) as refused:
-        await wa.api.send_message(
-            sender=contract.PHONE_NUMBER_ID,
-            to=USER,
-            recipient=None,
-            recipient_type="individual",
-            typ="location",
-            msg={"latitude": "north", "longitude": "-9.1393"},
-        )
+        await _api_send(wa, "location", {"latitude": "north", "longitude": "-9.1393"})
     assert refused.value.details == "location['latitude'] must be a number in decimal degrees"
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.compat.stack import dialect_key
 from tests.e2e.world import Session, Stack, running_stack, session_on
-from tests.support import auth
 
 
 @dataclass(frozen=True)
@@ -26,21 +25,14 @@ class Hub:
     native_test: str
 
 
-def _key(http: httpx.Client, stack: Stack, **body: Any) -> str:
-    made = http.post("/v1/keys", json={"name": "messagehub", **body}, headers=auth(stack.secret))
-    assert made.status_code == 201, made.text
-    secret: str = made.json()["key"]
-    return secret
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Hub]:
     """One ``serve`` and one ``emulate`` for the module; MessageHub keys live and test."""
     with running_stack(tmp_path_factory.mktemp("messagehub"), sqlite_template) as stack:
         with httpx.Client(base_url=stack.api_url, trust_env=False, timeout=10.0) as http:
-            live = _key(http, stack, dialect="messagehub", rate_limit=100_000)
-            test = _key(http, stack, dialect="messagehub", mode="test", rate_limit=100_000)
-            native_test = _key(http, stack, mode="test")
+            live = dialect_key(http, stack, dialect="messagehub", rate_limit=100_000)
+            test = dialect_key(http, stack, dialect="messagehub", mode="test", rate_limit=100_000)
+            native_test = dialect_key(http, stack, mode="test")
         assert live.startswith("cpk_live_")
         assert test.startswith("cpk_test_")
         yield Hub(stack, f"{stack.api_url}/compat/messagehub/api/v1", live, test, native_test)
@@ -49,5 +41,5 @@ def hub(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
 @pytest.fixture
 async def session(hub: Hub) -> AsyncIterator[Session]:
     """Clients of both processes for one test."""
-    async with session_on(hub.stack) as session:
-        yield session
+    async with session_on(hub.stack) as opened:
+        yield opened

@@ -26,7 +26,7 @@ from tests.channels.whatsapp import contract as whatsapp
 from tests.compat.thikaa.conftest import Instance, thikaa_endpoint, user_writes
 from tests.support import auth, gateway, make_key, until
 from tests.webhooks.conftest import clear_webhooks
-from tests.webhooks.receiver import Received, Receiver, serving_receiver
+from tests.webhooks.receiver import Received, Receiver, serving_receiver, verify_officially
 
 # A voice note, small and unlike any other file of the suite.
 VOICE = b"OggS" + bytes(range(200, 256)) * 9
@@ -86,6 +86,8 @@ async def test_an_inbound_emoji_text_arrives_signed_as_the_php_snippet_checks_it
     assert php_signature_ok(secret, delivered)
     assert not php_signature_ok(secret + "x", delivered)
     assert delivered.headers["x-thikaa-event"] == "message.received"
+    # The Standard Webhooks headers ride along, as on every endpoint.
+    assert verify_officially(secret, delivered) == json.loads(delivered.body)
     assert "شكراً 🌹".encode() in delivered.body  # raw UTF-8, not escaped
     assert json.loads(delivered.body) == {
         "event": "message.received",

@@ -3,7 +3,8 @@
 ``message.received`` as the page shows it, and ``message.status`` (Chatgate's extension)
 for the messages the key sent; nothing else. Signed as the page's PHP snippet checks it:
 ``X-Thikaa-Signature: sha256=<hex HMAC-SHA256 of the raw body>``, keyed with the
-endpoint's secret string as it was shown.
+endpoint's secret string as it was shown. The Standard Webhooks headers ride along, as on
+every endpoint.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from chatgate.compat.thikaa.channels import code_of
 from chatgate.config import Settings
 from chatgate.domain.dialects import Dialect
 from chatgate.services.media_links import MediaLinks
-from chatgate.services.webhook_formats import Signing, body_hmac
+from chatgate.services.webhook_formats import Signing, StandardFormat, body_hmac
 from chatgate.storage.events import LoggedEvent
 from chatgate.storage.webhook_endpoints import StoredEndpoint
 
@@ -95,8 +96,10 @@ class ThikaaFormat:
         }
 
     def headers(self, signing: Signing, endpoint: StoredEndpoint) -> dict[str, str]:
-        """``X-Thikaa-Event`` and ``X-Thikaa-Signature``."""
+        """``X-Thikaa-Event`` and ``X-Thikaa-Signature``, and the Standard Webhooks headers
+        that every format carries (so that any receiver can verify and deduplicate)."""
         return {
+            **StandardFormat().headers(signing, endpoint),
             "X-Thikaa-Event": signing.event_type,
             "X-Thikaa-Signature": body_hmac(signing.secrets[0], signing.body),
         }
