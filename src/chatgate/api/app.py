@@ -35,6 +35,7 @@ from chatgate.api.routes import (
     media_links,
     messages,
     sandbox,
+    sessions,
     templates,
     webhooks,
 )
@@ -68,6 +69,7 @@ from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.retention import Retention
+from chatgate.services.sessions import SessionService
 from chatgate.services.settlement import Settlement
 from chatgate.services.smpp_events import SmppEvents
 from chatgate.services.smpp_sessions import SmppSessionKeeper
@@ -105,6 +107,7 @@ ROUTE_MODULES = (
     media,
     media_links,
     channels,
+    sessions,
     inbound,
     sandbox,
     links,
@@ -150,6 +153,7 @@ def build_gateway(
         ),
         webhook_wakeup=LocalWakeup(),
         billing=Billing(settings),
+        sessions=SessionService(box),
     )
 
 
