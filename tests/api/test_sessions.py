@@ -145,11 +145,20 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
         yield base_url
 
 
+Seen = list[tuple[str | None, str, dict[str, Any]]]
+
+
 async def _read(
-    http: httpx.AsyncClient, path: str, secret: str, count: int, last: str | None = None
-) -> list[tuple[str | None, str, dict[str, Any]]]:
+    http: httpx.AsyncClient,
+    path: str,
+    secret: str,
+    count: int,
+    last: str | None = None,
+    found: Seen | None = None,
+) -> Seen:
+    """The first ``count`` messages of the stream (into ``found`` as they come, if given)."""
     headers = {**auth(secret), **({"Last-Event-ID": last} if last else {})}
-    found: list[tuple[str | None, str, dict[str, Any]]] = []
+    found = [] if found is None else found
     async with asyncio.timeout(15), aconnect_sse(http, "GET", path, headers=headers) as source:
         assert source.response.status_code == 200
         async for sse in source.aiter_sse():
@@ -170,8 +179,13 @@ async def test_the_stream_shows_codes_then_connected_and_resumes(
     async with database.write() as conn:
         await service.show_qr(conn, session_id, "2@first,code", utcnow())
     async with httpx.AsyncClient(base_url=served, timeout=20) as http:
-        reader = asyncio.create_task(_read(http, path, tenant.live, 3))
-        await asyncio.sleep(0.3)  # the stream opens with the code shown now
+        seen: Seen = []
+        reader = asyncio.create_task(_read(http, path, tenant.live, 3, found=seen))
+
+        async def opened() -> bool:
+            return bool(seen)  # the stream opens with the code shown now
+
+        await until(opened)
         async with database.write() as conn:
             await service.show_qr(conn, other["id"], "2@not,mine", utcnow())
             await service.show_qr(conn, session_id, "2@second,code", utcnow())

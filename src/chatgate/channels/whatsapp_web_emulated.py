@@ -8,6 +8,8 @@ platform's protocol does below the driver contract needs a real phone.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +29,8 @@ from chatgate.channels.device_driver import (
 
 # How long one poll waits for an event on the platform's side (seconds).
 POLL_WAIT = 10.0
+# Tries of one call whose transport broke before the platform's answer.
+TRANSPORT_TRIES = 3
 _RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
 
 
@@ -87,11 +91,7 @@ class EmulatedWebDriver:
         url = f"{self.base}/connections/{connection}/events"
         while True:
             try:
-                response = await self.http.get(
-                    url,
-                    params={"after": self._seq, "wait": self.poll_wait},
-                    timeout=self.poll_wait + 10.0,
-                )
+                response = await self._call("GET", url, self.poll_wait + 10.0, after=self._seq)
             except httpx.HTTPError as exc:
                 yield Disconnected(f"unreachable: {type(exc).__name__}")
                 return
@@ -105,6 +105,24 @@ class EmulatedWebDriver:
                     yield translated
                 if isinstance(translated, LoggedOut | Disconnected):
                     return
+
+    async def _call(
+        self, method: str, url: str, wait_for: float | None = None, **params: Any
+    ) -> httpx.Response:
+        """One call, tried again on a broken transport: a keep-alive connection the server
+        closed as it was reused fails at once, and says nothing of the platform's."""
+        if method == "GET":
+            params["wait"] = self.poll_wait
+        for attempt in range(TRANSPORT_TRIES):
+            try:
+                return await self.http.request(
+                    method, url, params=params or None, timeout=wait_for or httpx.USE_CLIENT_DEFAULT
+                )
+            except httpx.TransportError:
+                if attempt == TRANSPORT_TRIES - 1:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _translate(self, event: dict[str, Any]) -> DriverEvent | None:
         kind = event["type"]
@@ -159,10 +177,6 @@ class EmulatedWebDriver:
         if connection is None:
             return
         url = f"{self.base}/connections/{connection}{action}"
-        try:
-            if action:
-                await self.http.post(url)
-            else:
-                await self.http.delete(url)
-        except httpx.HTTPError:
-            pass  # the platform is away: the connection is gone as far as we can tell
+        # The platform away: the connection is gone as far as we can tell.
+        with contextlib.suppress(httpx.HTTPError):
+            await self._call("POST" if action else "DELETE", url)

@@ -26,6 +26,7 @@ from chatgate.errors import NotFound
 from chatgate.services import events as event_service
 from chatgate.services.event_feed import EventFeed
 from chatgate.services.sessions import REMOVED
+from chatgate.storage import sessions as session_store
 from chatgate.storage.database import Database
 from chatgate.storage.events import EventFilter, LoggedEvent
 from chatgate.storage.sessions import StoredSession
@@ -110,18 +111,29 @@ async def session_stream(
         )
     except NotFound as exc:
         raise NotFound(exc.message, field="Last-Event-ID") from None
-    opening = snapshot(stored) if after is None else None
+    opening = None
+    if after is None:
+        # Read after the stream's start was fixed: a change in between is in the snapshot
+        # or the stream (or both), never lost.
+        async with database.read() as conn:
+            now = await session_store.get_session(conn, stored.id)
+        opening = snapshot(now or stored)
 
     async def messages() -> AsyncIterator[StreamMessage]:
+        said: tuple[str, dict[str, Any]] | None = None
         if opening is not None:
+            said = (opening.event, opening.data)
             yield opening
         async for event in events:
             if (event.detail or {}).get("session_id") != stored.id:
                 continue
             message = _message(event)
-            if message is not None:
-                yield message
-                if message.data.get("state") == REMOVED:
-                    return
+            # The opening snapshot may also come as the event it shows: said once.
+            if message is None or (message.event, message.data) == said:
+                continue
+            said = (message.event, message.data)
+            yield message
+            if message.data.get("state") == REMOVED:
+                return
 
     return messages()
