@@ -159,6 +159,27 @@ class SessionService:
             raise NotFound("no such session", field="id")
         return found
 
+    async def find(self, conn: AsyncConnection, account_id: str, reference: str) -> StoredSession:
+        """A session of the account by id or name, or 404."""
+        found = await session_store.find_session(conn, account_id, reference)
+        if found is None:
+            raise NotFound(f"no session {reference!r}", field="id")
+        return found
+
+    async def pair_again(
+        self, conn: AsyncConnection, actor: Actor, session_id: str, now: datetime
+    ) -> StoredSession:
+        """Run a session that is stopped or failed again (a logged-out one shows a new QR
+        code); one that runs already is left as it is."""
+        stored = await self.get(conn, actor.account_id, session_id)
+        if stored.wanted and stored.state not in ("failed", "stopped"):
+            return stored
+        await self.set_wanted(conn, stored.id, True, now)
+        after = await self.change_state(conn, stored.id, "starting", reason=None, now=now)
+        assert after is not None  # read in this very transaction
+        await record(conn, actor, "session.started", stored.id, {"name": stored.name})
+        return after
+
     async def update(
         self,
         conn: AsyncConnection,

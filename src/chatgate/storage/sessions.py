@@ -61,6 +61,21 @@ async def get_session(
     return None if row is None else _session(row)
 
 
+async def find_session(
+    conn: AsyncConnection, account_id: str, reference: str
+) -> StoredSession | None:
+    """The account's session named ``reference`` by id or by name."""
+    row = (
+        await conn.execute(
+            select(sessions).where(
+                sessions.c.account_id == account_id,
+                (sessions.c.id == reference) | (sessions.c.name == reference),
+            )
+        )
+    ).first()
+    return None if row is None else _session(row)
+
+
 async def list_sessions(conn: AsyncConnection, account_id: str) -> list[StoredSession]:
     """Every session of an account, oldest first."""
     rows = await conn.execute(
