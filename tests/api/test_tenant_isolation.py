@@ -258,6 +258,8 @@ SCOPES: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/sessions/{session_id}"): "channels:manage",
     ("GET", "/v1/sessions/{session_id}/stream"): "channels:manage",
     ("GET", "/v1/sessions/{session_id}/qr.png"): "channels:manage",
+    ("POST", "/v1/sessions/{session_id}/start"): "channels:manage",
+    ("POST", "/v1/sessions/{session_id}/stop"): "channels:manage",
     ("POST", "/v1/contacts"): "contacts:write",
     ("GET", "/v1/contacts"): "contacts:read",
     ("GET", "/v1/contacts/{contact_id}"): "contacts:read",

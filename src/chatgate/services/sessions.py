@@ -180,6 +180,18 @@ class SessionService:
         await record(conn, actor, "session.started", stored.id, {"name": stored.name})
         return after
 
+    async def stop(
+        self, conn: AsyncConnection, actor: Actor, session_id: str, now: datetime
+    ) -> StoredSession:
+        """Stop a session: its worker closes the connection, the device stays linked, and
+        it stays stopped (across restarts too) until started again."""
+        stored = await self.get(conn, actor.account_id, session_id)
+        await self.set_wanted(conn, stored.id, False, now)
+        after = await self.change_state(conn, stored.id, "stopped", reason=None, now=now)
+        assert after is not None  # read in this very transaction
+        await record(conn, actor, "session.stopped", stored.id, {"name": stored.name})
+        return after
+
     async def update(
         self,
         conn: AsyncConnection,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -133,4 +133,37 @@ async def test_a_session_removed_through_the_api_is_logged_out(
         return [(d["linked"], d["connections"]) for d in devices] == [(False, 0)]
 
     await until(unlinked)
+    await phone.aclose()
+
+
+async def test_a_stopped_session_stays_stopped_and_starts_again_without_a_code(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, emulator_url: str
+) -> None:
+    phone = httpx.AsyncClient(base_url=emulator_url)
+    created = await client.post("/v1/sessions", json={"name": "desk"}, headers=auth(tenant.live))
+    url = f"/v1/sessions/{created.json()['id']}"
+
+    async def shows_a_code() -> bool:
+        return bool(await _qr_events(client, tenant))
+
+    await until(shows_a_code)
+    code = (await _qr_events(client, tenant))[-1]
+    assert (await phone.post(f"{CONTROL}/scan", json={"phone": PHONE, "code": code})).is_success
+
+    def state_is(state: str, connections: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            found = (await client.get(url, headers=auth(tenant.live))).json()
+            devices = (await phone.get(f"{CONTROL}/devices")).json()
+            return bool(found["state"] == state and devices[0]["connections"] == connections)
+
+        return check
+
+    await until(state_is("working", 1))
+    stopped = await client.post(f"{url}/stop", headers=auth(tenant.live))
+    assert (stopped.status_code, stopped.json()["state"]) == (200, "stopped")
+    await until(state_is("stopped", 0))
+    started = await client.post(f"{url}/start", headers=auth(tenant.live))
+    assert (started.status_code, started.json()["state"]) == (200, "starting")
+    await until(state_is("working", 1))
+    assert await _qr_events(client, tenant) == [code]
     await phone.aclose()

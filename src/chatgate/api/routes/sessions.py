@@ -7,7 +7,7 @@ Server-Sent Events, ``GET /v1/sessions/{id}/qr.png`` is the code shown now.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ from chatgate.api.state import gateway_of
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
 from chatgate.errors import Conflict
+from chatgate.services.audit import Actor
 from chatgate.services.session_stream import qr_png, session_stream
 from chatgate.services.sessions import SessionService
 from chatgate.storage import sessions as session_store
@@ -108,6 +109,38 @@ async def update_session(
             now=utcnow(),
         )
     return SessionOut.of(gateway.sessions.view(stored))
+
+
+Change = Callable[[AsyncConnection, Actor], Awaitable[StoredSession]]
+
+
+async def _changed(request: Request, key: ApiKey, change: Change) -> SessionOut:
+    """Make ``change`` as the key's actor in one transaction; the session after it."""
+    async with gateway_of(request).database.write() as conn:
+        stored = await change(conn, actor_of(request, key))
+    return SessionOut.of(SessionService.view(stored))
+
+
+@router.post("/{session_id}/start", response_model=SessionOut)
+async def start_session(
+    request: Request, session_id: str = SESSION_ID, key: ApiKey = MANAGE
+) -> SessionOut:
+    """Run a stopped or failed session again (one logged out shows a new QR code)."""
+    sessions = gateway_of(request).sessions
+    return await _changed(
+        request, key, lambda conn, actor: sessions.pair_again(conn, actor, session_id, utcnow())
+    )
+
+
+@router.post("/{session_id}/stop", response_model=SessionOut)
+async def stop_session(
+    request: Request, session_id: str = SESSION_ID, key: ApiKey = MANAGE
+) -> SessionOut:
+    """Stop a session; the device stays linked, and a start resumes it without a QR code."""
+    sessions = gateway_of(request).sessions
+    return await _changed(
+        request, key, lambda conn, actor: sessions.stop(conn, actor, session_id, utcnow())
+    )
 
 
 @router.delete("/{session_id}", status_code=204)
