@@ -54,106 +54,24 @@ import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from chatgate.emulators.core import Account, EmulatorState, PlatformEmulator, Received
+from chatgate.emulators.whatsapp_web_parts import (
+    Connection,
+    Device,
+    PhoneRef,
+    Scan,
+    WebSettings,
+    refusal,
+)
 
 NAME = "whatsapp_web"
 MAX_WAIT = 30.0
 INBOUND_KINDS = ("text", "image", "video", "document", "audio", "voice")
-
-
-class WebSettings(BaseModel):
-    """How the fake platform paces QR codes and receipts (seconds)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    qr_interval: float = Field(default=20.0, gt=0, le=3600)
-    qr_limit: int = Field(default=6, ge=1, le=10_000)
-    sent_after: float | None = Field(default=0.05, ge=0, le=3600)
-    delivered_after: float | None = Field(default=0.1, ge=0, le=3600)
-    read_after: float | None = Field(default=0.2, ge=0, le=3600)
-
-
-class Scan(BaseModel):
-    """The phone scans a QR code."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    code: str | None = None
-    phone: str = Field(min_length=3, max_length=32)
-    name: str = Field(default="", max_length=100)
-
-
-class PhoneRef(BaseModel):
-    """A linked phone, or every one when ``phone`` is not set."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    phone: str | None = None
-
-
-@dataclass
-class Device:
-    """A linked device: the phone it belongs to and the key it resumes with."""
-
-    key: str
-    phone: str
-    name: str
-    linked: bool = True
-    # Receipts and messages that reached the device while no connection was open.
-    waiting: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def jid(self) -> str:
-        """The device's WhatsApp id, as whatsmeow writes it."""
-        return f"{self.phone.lstrip('+')}:1@s.whatsapp.net"
-
-
-@dataclass
-class Connection:
-    """One open connection of a driver: its events, and the device once linked."""
-
-    id: str
-    device: Device | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    qr: str | None = None
-    closed: bool = False
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    rotation: asyncio.Task[None] | None = None
-
-    def push(self, event: dict[str, Any]) -> None:
-        """Append an event and wake the pollers."""
-        if self.closed:
-            return
-        self.events.append({"seq": len(self.events) + 1, **event})
-        self.changed.set()
-        self.changed = asyncio.Event()
-
-    def close(self, reason: str) -> None:
-        """The last event: the connection is gone."""
-        self.push({"type": "closed", "reason": reason})
-        self.closed = True
-        self.qr = None
-        if self.rotation is not None and self.rotation is not asyncio.current_task():
-            self.rotation.cancel()
-
-    async def after(self, seq: int, wait: float) -> list[dict[str, Any]]:
-        """The events after ``seq``, waiting up to ``wait`` seconds for one."""
-        if len(self.events) <= seq and not self.closed:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self.changed.wait()
-        return self.events[seq:]
-
-
-def _refusal(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
 
 
 class WhatsAppWebEmulator(PlatformEmulator):
@@ -317,10 +235,10 @@ class WhatsAppWebEmulator(PlatformEmulator):
     def _send(self, connection: Connection, body: dict[str, Any]) -> Response | dict[str, Any]:
         device = connection.device
         if device is None or connection.closed or not device.linked:
-            return _refusal(409, "not_connected", "the device is not connected")
+            return refusal(409, "not_connected", "the device is not connected")
         recipient = str(body.get("to") or "")
         if not recipient or not isinstance(body.get("kind"), str):
-            return _refusal(400, "bad_request", "to and kind are required")
+            return refusal(400, "bad_request", "to and kind are required")
         fault = self.state.take_fault(NAME, recipient)
         message_id = self.new_id("3EB0")
         status = 200
@@ -331,7 +249,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
                 "permanent": (400, "bad_request"),
                 "rate_limit": (429, "rate_limited"),
             }.get(fault.kind, (500, "server_error"))
-            answer = _refusal(status, error, f"the platform refused the send ({fault.kind})")
+            answer = refusal(status, error, f"the platform refused the send ({fault.kind})")
         self.state.record(
             Received(
                 platform=NAME,
@@ -393,14 +311,14 @@ class WhatsAppWebEmulator(PlatformEmulator):
             key = payload.get("device_key")
             connection = self.connect(key if isinstance(key, str) else None)
             if connection is None:
-                return _refusal(401, "logged_out", "the device was logged out")
+                return refusal(401, "logged_out", "the device was logged out")
             return JSONResponse({"connection": connection.id}, status_code=201)
 
         @router.get("/whatsapp-web/connections/{connection_id}/events")
         async def events(connection_id: str, after: int = 0, wait: float = 0.0) -> Response:
             connection = self._connection(connection_id)
             if connection.closed and after >= len(connection.events):
-                return _refusal(410, "connection_closed", "the connection is closed")
+                return refusal(410, "connection_closed", "the connection is closed")
             found = await connection.after(max(after, 0), min(max(wait, 0.0), MAX_WAIT))
             return JSONResponse({"events": found})
 
