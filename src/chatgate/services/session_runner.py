@@ -47,6 +47,8 @@ from chatgate.storage.database import Database
 
 log = structlog.get_logger(__name__)
 
+# The reason of the sessions a stopping worker hands back.
+WORKER_STOPPED = "worker_stopped"
 DriverFactory = Callable[[], DeviceDriver]
 Sleep = Callable[[float], Awaitable[None]]
 # What the runner does with the other events (messages and receipts): none by default.
@@ -116,7 +118,9 @@ class SessionRunner:
             if stored is None or not stored.wanted:
                 return  # removed or stopped meanwhile
             device_state = self.sessions.device_state(stored)
-            await self._state("starting", reason)
+            if stored.state != "starting" or reason is not None:
+                # (A session handed back ``starting`` keeps the reason it was handed back for.)
+                await self._state("starting", reason)
             attempt = await self._connect_once(device_state)
             if attempt.final:
                 return
@@ -258,6 +262,19 @@ class SessionHost:
         await self.stop(session_id)
 
     async def close(self) -> None:
-        """Stop every runner of this process."""
+        """Stop every runner of this process. The sessions it ran are ``starting`` again
+        (reason ``worker_stopped``), never left claiming to work: whichever worker runs them
+        next resumes them."""
+        held = self.running()
         for session_id in list(self.runners):
             await self.stop(session_id)
+        try:
+            async with self.database.write() as conn:
+                for session_id in held:
+                    stored = await session_store.get_session(conn, session_id)
+                    if stored is not None and stored.state in ("scan_qr", "working"):
+                        await self.sessions.change_state(
+                            conn, session_id, "starting", reason=WORKER_STOPPED, now=self.clock()
+                        )
+        except Exception:  # the store is away: the next holder corrects the states
+            log.exception("sessions.close_failed")

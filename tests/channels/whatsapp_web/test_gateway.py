@@ -91,6 +91,18 @@ async def test_pairing_over_the_stream_and_resuming_after_a_restart(
             return devices[0]["connections"] == 1 and shown.json()["state"] == "working"
 
         await until(working_again)
+
+        async def handed_over() -> bool:
+            # The first process handed the session back as it stopped; this one resumed it.
+            # (On PostgreSQL the log shows an event once the transactions before it ended.)
+            statuses = await http.get(
+                "/v1/events", params={"type": "session.status"}, headers=auth(tenant.live)
+            )
+            data = [e["data"] for e in statuses.json()["data"]]
+            states = [(d["state"], d["reason"]) for d in data]
+            return states[-2:] == [("starting", "worker_stopped"), ("working", None)]
+
+        await until(handed_over)
         # (On PostgreSQL the store may hold other tests' sessions, pairing on this
         # emulator too: this account's codes are what tell.)
         assert await _qr_events(http, tenant) == codes
