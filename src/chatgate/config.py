@@ -117,6 +117,21 @@ class Settings(BaseSettings):
         "api_base or SMSC on this machine or network, such as the local emulator); off, "
         "such a channel is refused and nothing connects there",
     )
+    whatsapp_web_driver: Literal["emulated"] | None = Field(
+        default=None,
+        description="the driver linked-device sessions run on in this worker: 'emulated' "
+        "(the fake WhatsApp Web of `chatgate emulate`); unset, this process runs no sessions",
+    )
+    whatsapp_web_emulator_url: str = Field(
+        default="http://127.0.0.1:9000",
+        description="where the emulated driver finds `chatgate emulate`",
+    )
+    session_reconnect_cap_seconds: float = Field(
+        default=300.0, gt=0, le=3600, description="the longest wait between reconnects"
+    )
+    session_concurrent_connects: int = Field(
+        default=4, ge=1, le=256, description="session connects in progress at once per worker"
+    )
     webhook_endpoint_concurrency: int = Field(
         default=64, ge=1, le=256, description="deliveries in flight to one endpoint at once"
     )

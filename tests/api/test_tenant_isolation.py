@@ -128,6 +128,7 @@ async def world(client: httpx.AsyncClient, app: FastAPI) -> World:
     assert inbound.status_code == 201, inbound.text
     threads = await client.get("/v1/conversations", headers=auth(owner.test))
     channel = await _made(client, owner.live, "/v1/channels", whatsapp())
+    session = await _made(client, owner.live, "/v1/sessions", {"name": "front desk"})
     endpoint = await _made(client, owner.test, "/v1/webhooks", {"url": "http://127.0.0.1:9/hook"})
     pinged = await client.post(f"/v1/webhooks/{endpoint}/test", headers=auth(owner.test))
     assert pinged.status_code in (200, 202), pinged.text
@@ -150,6 +151,7 @@ async def world(client: httpx.AsyncClient, app: FastAPI) -> World:
             "message_id": message,
             "key_id": key_id,
             "channel_id": channel,
+            "session_id": session,
             "endpoint_id": endpoint,
             "delivery_id": deliveries.json()["data"][0]["id"],
             "template_id": template,
@@ -166,6 +168,7 @@ async def world(client: httpx.AsyncClient, app: FastAPI) -> World:
 # A valid body for each route that takes one, so that only the id can be at fault.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/channels/{channel_id}"): {"name": "taken over"},
+    ("PATCH", "/v1/sessions/{session_id}"): {"name": "taken over"},
     ("PATCH", "/v1/contacts/{contact_id}"): {"name": "taken over"},
     ("PATCH", "/v1/templates/{template_id}"): {"body": "taken over"},
     ("POST", "/v1/templates/{template_id}/preview"): {"channel": "sms", "variables": {}},
@@ -176,6 +179,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 READ_BACK = {
     "message_id": "/v1/messages/{message_id}",
     "channel_id": "/v1/channels/{channel_id}",
+    "session_id": "/v1/sessions/{session_id}",
     "endpoint_id": "/v1/webhooks/{endpoint_id}",
     "template_id": "/v1/templates/{template_id}",
     "contact_id": "/v1/contacts/{contact_id}",
@@ -215,7 +219,7 @@ async def test_another_accounts_ids_are_never_found(
     # The owner's objects are as they were (B's PATCH and DELETE changed nothing).
     owner = world.owner
     for name, path in READ_BACK.items():
-        secret = owner.live if name == "channel_id" else owner.test
+        secret = owner.live if name in ("channel_id", "session_id") else owner.test
         found = await client.get(_with_ids(path, world.ids), headers=auth(secret))
         assert found.status_code == 200, (name, found.text)
         assert "taken over" not in found.text
@@ -247,6 +251,15 @@ SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/v1/channels/{channel_id}"): "channels:manage",
     ("PATCH", "/v1/channels/{channel_id}"): "channels:manage",
     ("DELETE", "/v1/channels/{channel_id}"): "channels:manage",
+    ("POST", "/v1/sessions"): "channels:manage",
+    ("GET", "/v1/sessions"): "channels:manage",
+    ("GET", "/v1/sessions/{session_id}"): "channels:manage",
+    ("PATCH", "/v1/sessions/{session_id}"): "channels:manage",
+    ("DELETE", "/v1/sessions/{session_id}"): "channels:manage",
+    ("GET", "/v1/sessions/{session_id}/stream"): "channels:manage",
+    ("GET", "/v1/sessions/{session_id}/qr.png"): "channels:manage",
+    ("POST", "/v1/sessions/{session_id}/start"): "channels:manage",
+    ("POST", "/v1/sessions/{session_id}/stop"): "channels:manage",
     ("POST", "/v1/contacts"): "contacts:write",
     ("GET", "/v1/contacts"): "contacts:read",
     ("GET", "/v1/contacts/{contact_id}"): "contacts:read",
@@ -306,6 +319,7 @@ SHAPED_IDS = {
     "key_id": "key",
     "media_id": "med",
     "message_id": "msg",
+    "session_id": "ses",
     "template_id": "tpl",
 }
 

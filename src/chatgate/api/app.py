@@ -35,6 +35,7 @@ from chatgate.api.routes import (
     media_links,
     messages,
     sandbox,
+    sessions,
     templates,
     webhooks,
 )
@@ -42,6 +43,7 @@ from chatgate.api.send_lane import SendLane
 from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.channels.sms_smpp_pool import session_pool
+from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
 from chatgate.compat.dialect_app import (
     COMPAT_PREFIX,
     DialectApi,
@@ -68,6 +70,9 @@ from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.retention import Retention
+from chatgate.services.session_keeper import SessionKeeper
+from chatgate.services.session_runner import RunnerSettings, SessionHost
+from chatgate.services.sessions import SessionService
 from chatgate.services.settlement import Settlement
 from chatgate.services.smpp_events import SmppEvents
 from chatgate.services.smpp_sessions import SmppSessionKeeper
@@ -105,6 +110,7 @@ ROUTE_MODULES = (
     media,
     media_links,
     channels,
+    sessions,
     inbound,
     sandbox,
     links,
@@ -150,6 +156,7 @@ def build_gateway(
         ),
         webhook_wakeup=LocalWakeup(),
         billing=Billing(settings),
+        sessions=SessionService(box),
     )
 
 
@@ -201,6 +208,27 @@ def build_worker(gateway: Gateway) -> Worker:
         concurrency=settings.worker_concurrency,
         clock=system_clock,
     )
+
+
+def build_session_host(gateway: Gateway) -> tuple[SessionHost, httpx.AsyncClient] | None:
+    """The host of this worker's linked-device sessions and the client its drivers share,
+    or ``None`` when no driver is configured (``CHATGATE_WHATSAPP_WEB_DRIVER``)."""
+    settings = gateway.settings
+    if settings.whatsapp_web_driver is None:
+        return None
+    # The operator's own emulator URL, not a tenant's: no SSRF guard; long polls need time.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    url = settings.whatsapp_web_emulator_url
+    host = SessionHost(
+        gateway.database,
+        gateway.sessions,
+        lambda: EmulatedWebDriver(http, url),
+        settings=RunnerSettings(
+            backoff=RetryPolicy(base=1.0, cap=settings.session_reconnect_cap_seconds),
+            concurrent_connects=settings.session_concurrent_connects,
+        ),
+    )
+    return host, http
 
 
 def build_webhook_sender(gateway: Gateway) -> WebhookSender:
@@ -288,6 +316,7 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         ]
     worker = build_worker(gateway) if with_worker else None
     keeper: SmppSessionKeeper | None = None
+    session_host: tuple[SessionHost, httpx.AsyncClient] | None = None
     if worker is not None:
         # SMPP sessions (one per SMPP connection, kept bound by the worker that holds it)
         # record what the SMSC delivers through this process's store.
@@ -308,6 +337,10 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
             hold_seconds=settings.worker_lease_seconds,
         )
         tasks.append(asyncio.create_task(keeper.run(), name="smpp-sessions"))
+        session_host = build_session_host(gateway)
+        if session_host is not None:
+            session_keeper = SessionKeeper(gateway.database, session_host[0], gateway.event_feed)
+            tasks.append(asyncio.create_task(session_keeper.run(), name="linked-sessions"))
         worker.start()
     try:
         yield gateway
@@ -317,6 +350,9 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if session_host is not None:
+            await session_host[0].close()  # the devices stay linked: a restart resumes them
+            await session_host[1].aclose()
         if worker is not None:
             await session_pool().close()  # unbind every SMPP session
             session_pool().set_sink(None)

@@ -16,6 +16,7 @@ from chatgate.services.billing import Billing
 from chatgate.services.channels import ChannelService
 from chatgate.services.event_feed import EventFeed
 from chatgate.services.key_cache import KeyCache
+from chatgate.services.sessions import SessionService
 from chatgate.services.webhook_endpoints import WebhookEndpoints
 from chatgate.storage.database import Database
 
@@ -38,6 +39,7 @@ class Gateway:
     # Wakes this process's webhook sender when deliveries are queued.
     webhook_wakeup: LocalWakeup
     billing: Billing
+    sessions: SessionService
     # (account id, Idempotency-Key) of the requests this process is running now.
     idempotency_in_flight: set[tuple[str, str]] = field(default_factory=set)
 

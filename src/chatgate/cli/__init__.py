@@ -1,5 +1,5 @@
-"""The ``chatgate`` command: serve, worker, migrate, emulate, accounts, keys, channels and
-contacts.
+"""The ``chatgate`` command: serve, worker, migrate, emulate, accounts, keys, channels,
+contacts and sessions.
 
 Every flag also reads a ``CHATGATE_*`` variable, and the store is ``CHATGATE_DATABASE_URL``.
 The command tree is put together here, in the order ``chatgate --help`` lists it; each
@@ -15,6 +15,7 @@ from chatgate.cli.accounts import accounts_app
 from chatgate.cli.channels import channels_app
 from chatgate.cli.contacts import contacts_app
 from chatgate.cli.keys import keys_app
+from chatgate.cli.sessions import sessions_app
 
 __all__ = ["app"]
 
@@ -27,3 +28,4 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(channels_app, name="channels")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(sessions_app, name="sessions")

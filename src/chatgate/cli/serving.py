@@ -163,7 +163,8 @@ def emulate(
     """Serve local emulators of the platforms (WhatsApp, Telegram, Messenger, Instagram).
 
     Point a channel's ``settings.api_base`` at ``http://HOST:PORT/graph`` (Meta platforms)
-    or ``http://HOST:PORT/telegram``; drive users and faults through ``/_emulator``.
+    or ``http://HOST:PORT/telegram``; drive users and faults through ``/_emulator``. Linked-device
+    sessions reach its fake WhatsApp Web with ``CHATGATE_WHATSAPP_WEB_DRIVER=emulated``.
     """
     from chatgate.emulators.app import create_emulator_app
 

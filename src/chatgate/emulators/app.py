@@ -39,6 +39,7 @@ def _platform_classes() -> list[PlatformFactory]:
     from chatgate.emulators.twilio import TwilioEmulator
     from chatgate.emulators.viber import ViberEmulator
     from chatgate.emulators.whatsapp import WhatsAppEmulator
+    from chatgate.emulators.whatsapp_web import WhatsAppWebEmulator
     from chatgate.emulators.zalo import ZaloEmulator
 
     return [
@@ -53,6 +54,7 @@ def _platform_classes() -> list[PlatformFactory]:
         ZaloEmulator,
         LineEmulator,
         SmppEmulator,
+        WhatsAppWebEmulator,
     ]
 
 

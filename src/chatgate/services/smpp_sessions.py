@@ -122,17 +122,13 @@ class SmppSessionKeeper:
         """Whether an SMS connection was made, changed or removed since the last read."""
         if self._after is None:
             return True
-        found = False
         async with self.database.read() as conn:
-            while True:
-                events = await event_store.read_log(
-                    conn, None, None, after=self._after, filters=CHANNEL_EVENTS, limit=READ_BATCH
-                )
-                if events:
-                    self._after = events[-1].place
-                found = found or any(_changes_a_connection(event) for event in events)
-                if len(events) < READ_BATCH:
-                    return found
+            events = await event_store.read_all_new(
+                conn, self._after, CHANNEL_EVENTS, batch=READ_BATCH
+            )
+        if events:
+            self._after = events[-1].place
+        return any(_changes_a_connection(event) for event in events)
 
     async def look(self) -> int:
         """Hold and bind the SMPP connections no other worker holds, close the sessions of

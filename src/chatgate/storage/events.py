@@ -217,6 +217,20 @@ async def read_log(
     return [_logged(row) for row in await conn.execute(query)]
 
 
+async def read_all_new(
+    conn: AsyncConnection, after: LogPosition | None, filters: EventFilter, *, batch: int = 500
+) -> list[LoggedEvent]:
+    """Every settled event of every account after ``after`` that ``filters`` wants, read
+    ``batch`` at a time (for processes that follow a few kinds of event of the whole log)."""
+    found: list[LoggedEvent] = []
+    while True:
+        events = await read_log(conn, None, None, after=after, filters=filters, limit=batch)
+        found += events
+        if len(events) < batch:
+            return found
+        after = events[-1].place
+
+
 async def place_of(
     conn: AsyncConnection, account_id: str, mode: KeyMode, event_id: str
 ) -> LogPosition | None:

@@ -228,6 +228,31 @@ session_holds = Table(
     Column("held_until", UtcDateTime, nullable=False),
 )
 
+# Linked-device sessions (a WhatsApp phone paired by QR): their state as the runner last saw
+# it, the paired phone, the device's keys (encrypted) to resume without a new QR, and pacing.
+# ``wanted`` says whether the session should run: a stopped one stays stopped on restart.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("reason", String(200), nullable=True),
+    Column("wanted", Boolean, nullable=False),
+    Column("phone", String(32), nullable=True),
+    Column("push_name", String(100), nullable=True),
+    Column("jid", String(100), nullable=True),
+    Column("device_state", LargeBinary, nullable=True),
+    # The QR code shown now (state ``scan_qr``), for late readers of the stream and qr.png.
+    Column("qr", Text, nullable=True),
+    Column("pacing", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("state_changed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_sessions_account_name"),
+)
+
 # Webhooks from platforms that did not become a message or a status: refused signatures,
 # events we do not understand, statuses of messages we do not know. Kept for inspection.
 inbound_log = Table(

@@ -22,7 +22,16 @@ router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONS
 EVENT_ID = r"^evt_[0-9A-Z]{26}$"
 MESSAGE_ID = r"^msg_[0-9A-Z]{26}$"
 # A comment line this often keeps proxies from closing a quiet stream.
-_PING_SECONDS = 15
+PING_SECONDS = 15
+# The id an EventSource sends when it reconnects to a stream of the log's events.
+LastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        pattern=EVENT_ID,
+        description="sent by an EventSource that reconnects: resume after this event",
+    ),
+]
 
 
 def event_filter(
@@ -67,14 +76,7 @@ async def stream_events(
     after: Annotated[
         str | None, Query(pattern=EVENT_ID, description="resume after this event")
     ] = None,
-    last_event_id: Annotated[
-        str | None,
-        Header(
-            alias="Last-Event-ID",
-            pattern=EVENT_ID,
-            description="sent by an EventSource that reconnects: resume after this event",
-        ),
-    ] = None,
+    last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     """Every new event of the account as it is committed; resumable with ``Last-Event-ID``.
 
@@ -88,7 +90,7 @@ async def stream_events(
         key,
         filters,
         after=last_event_id or after,
-        idle_seconds=_PING_SECONDS,
+        idle_seconds=PING_SECONDS,
     )
 
     async def messages() -> AsyncIterator[dict[str, Any]]:
@@ -96,4 +98,4 @@ async def stream_events(
             payload = event_service.event_payload(event)
             yield {"id": event.id, "event": event.type, "data": orjson.dumps(payload).decode()}
 
-    return EventSourceResponse(messages(), ping=_PING_SECONDS)
+    return EventSourceResponse(messages(), ping=PING_SECONDS)

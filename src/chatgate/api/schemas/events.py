@@ -18,6 +18,8 @@ class EventType(StrEnum):
     MESSAGE_LINK_CLICKED = "message.link_clicked"
     WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
     CHANNEL_STATUS = "channel.status"
+    SESSION_STATUS = "session.status"
+    SESSION_QR = "session.qr"
 
 
 class EventOut(BaseModel):

@@ -1,0 +1,122 @@
+"""The linked-device driver contract: what a session runner asks of a driver, and hears back.
+
+A linked device (a WhatsApp Web session) is one long-lived connection that the gateway
+holds for a paired phone. A driver opens and closes it and sends through it; everything
+the platform says comes back as typed events on one async stream, so a runner never needs
+to know which driver it drives (the emulated one, or the real one behind an extra).
+
+The stream of one ``start()`` ends after its ``Disconnected`` or ``LoggedOut`` event: the
+driver never reconnects by itself; the runner decides whether and when to start again
+(with backoff), so that one policy covers every driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+InboundKind = Literal["text", "image", "video", "document", "audio", "voice"]
+ReceiptStatus = Literal["sent", "delivered", "read"]
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """A QR code to show the user; it replaces the previous one."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The device is connected as ``jid`` (phone ``phone``, whose profile name is ``name``).
+
+    ``device_state`` is set when the device was just paired: what :meth:`DeviceDriver.start`
+    takes to resume it later without a new QR; the runner stores it (encrypted)."""
+
+    jid: str
+    phone: str
+    name: str
+    device_state: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection ended; the device is still linked (``reason`` says why)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOut:
+    """The device was unlinked (from the phone, or by :meth:`DeviceDriver.logout`): its
+    stored state is worthless and pairing starts over with a new QR."""
+
+    reason: str = "logged_out"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A user wrote to the paired phone."""
+
+    id: str
+    sender: str
+    kind: InboundKind
+    text: str | None = None
+    caption: str | None = None
+    media_id: str | None = None
+    mime_type: str | None = None
+    filename: str | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A message sent through the device reached ``status``."""
+
+    message_id: str
+    status: ReceiptStatus
+
+
+DriverEvent = QrCode | Connected | Disconnected | LoggedOut | IncomingMessage | Receipt
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send through the device (the platform's kinds)."""
+
+    to: str
+    kind: str
+    text: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class DriverError(Exception):
+    """A call the driver could not make; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, code: str, detail: str, *, retryable: bool) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.retryable = retryable
+
+
+class DeviceDriver(Protocol):
+    """One linked device's connection (see the module docstring)."""
+
+    async def start(self, device_state: str | None) -> None:
+        """Open the connection: resume the device of ``device_state``, or pair a new one.
+
+        Raises :class:`DriverError` when the platform cannot be reached at all."""
+
+    def events(self) -> AsyncIterator[DriverEvent]:
+        """What the platform says, from this ``start()`` until the connection ends."""
+
+    async def send(self, message: Outgoing) -> str:
+        """Send ``message``; the platform's message id. Raises :class:`DriverError`."""
+
+    async def stop(self) -> None:
+        """Close the connection; the device stays linked (a later start resumes it)."""
+
+    async def logout(self) -> None:
+        """Unlink the device from the phone and close the connection."""

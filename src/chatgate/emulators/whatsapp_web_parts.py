@@ -1,0 +1,101 @@
+"""The fake WhatsApp Web's parts: its settings, the control API's bodies, linked devices and
+the connections drivers hold (see :mod:`chatgate.emulators.whatsapp_web`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WebSettings(BaseModel):
+    """How the fake platform paces QR codes and receipts (seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    qr_interval: float = Field(default=20.0, gt=0, le=3600)
+    qr_limit: int = Field(default=6, ge=1, le=10_000)
+    sent_after: float | None = Field(default=0.05, ge=0, le=3600)
+    delivered_after: float | None = Field(default=0.1, ge=0, le=3600)
+    read_after: float | None = Field(default=0.2, ge=0, le=3600)
+
+
+class Scan(BaseModel):
+    """The phone scans a QR code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = None
+    phone: str = Field(min_length=3, max_length=32)
+    name: str = Field(default="", max_length=100)
+
+
+class PhoneRef(BaseModel):
+    """A linked phone, or every one when ``phone`` is not set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str | None = None
+
+
+@dataclass
+class Device:
+    """A linked device: the phone it belongs to and the key it resumes with."""
+
+    key: str
+    phone: str
+    name: str
+    linked: bool = True
+    # Receipts and messages that reached the device while no connection was open.
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def jid(self) -> str:
+        """The device's WhatsApp id, as whatsmeow writes it."""
+        return f"{self.phone.lstrip('+')}:1@s.whatsapp.net"
+
+
+@dataclass
+class Connection:
+    """One open connection of a driver: its events, and the device once linked."""
+
+    id: str
+    device: Device | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    qr: str | None = None
+    closed: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    rotation: asyncio.Task[None] | None = None
+
+    def push(self, event: dict[str, Any]) -> None:
+        """Append an event and wake the pollers."""
+        if self.closed:
+            return
+        self.events.append({"seq": len(self.events) + 1, **event})
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def close(self, reason: str) -> None:
+        """The last event: the connection is gone."""
+        self.push({"type": "closed", "reason": reason})
+        self.closed = True
+        self.qr = None
+        if self.rotation is not None and self.rotation is not asyncio.current_task():
+            self.rotation.cancel()
+
+    async def after(self, seq: int, wait: float) -> list[dict[str, Any]]:
+        """The events after ``seq``, waiting up to ``wait`` seconds for one."""
+        if len(self.events) <= seq and not self.closed:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self.changed.wait()
+        return self.events[seq:]
+
+
+def refusal(status: int, error: str, detail: str) -> JSONResponse:
+    """The platform's answer refusing a call: ``{"error", "detail"}`` with ``status``."""
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
