@@ -25,6 +25,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatgate.domain.records import Message
+from chatgate.domain.schema_rules import with_rules
 from chatgate.domain.status import Status
 from chatgate.guarded_http import AddressRefused
 from chatgate.net_guard import NetworkPolicy, split_url
@@ -349,7 +350,8 @@ class ChannelSettings(BaseModel):
     emulator's do); the adapter keeps the platform's own paths after it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Its strings are request text: the schema states they hold no NUL, as the API checks.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=with_rules)
 
     api_base: str | None = Field(
         default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=500

@@ -12,6 +12,7 @@ from chatgate.api.schemas.common import ApiModel
 from chatgate.channels.base import ChannelSettings
 from chatgate.channels.registry import supported_types
 from chatgate.domain.content import Boolean
+from chatgate.domain.free_form import StorableObject
 from chatgate.services.channels import ConnectionView
 
 
@@ -42,7 +43,7 @@ class CreateChannelRequest(ApiModel):
 
     type: ConnectableType = Field(description="the platform")
     name: ChannelName
-    credentials: dict[str, Any] = Field(
+    credentials: StorableObject = Field(
         description="the platform's secrets and ids; write-only, stored encrypted"
     )
     settings: ChannelSettings = Field(default_factory=ChannelSettings, description=_SETTINGS)
@@ -59,7 +60,11 @@ class UpdateChannelRequest(ApiModel):
     """Changes to a connection; credentials and settings given are merged into the old."""
 
     name: ChannelName | None = None
-    credentials: dict[str, Any] | None = None
+    credentials: StorableObject | None = Field(
+        default=None,
+        description="credential fields to change: merged into the stored ones, the result "
+        "checked as the platform's credentials",
+    )
     settings: ChannelSettings | None = Field(default=None, description=_SETTINGS)
     default: Literal[True] | None = None
 

@@ -11,11 +11,12 @@ from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from chatgate.domain.free_form import INT64_END, INT64_MIN
 from chatgate.domain.json_body import MAX_DEPTH
 from chatgate.domain.schema_rules import with_rules
 
 # The JSON encoder writes integers of at most 64 bits (signed, or unsigned when positive).
-_INT_RANGE = range(-(2**63), 2**64)
+_INT_RANGE = range(INT64_MIN, INT64_END)
 
 
 def unstorable_reason(value: str) -> str | None:

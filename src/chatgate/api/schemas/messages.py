@@ -18,12 +18,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime, semantic_error
 from chatgate.domain.addresses import ANY_ADDRESS_PATTERN, InvalidAddress, normalize_address
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Boolean, Content
-from chatgate.domain.fallback import FallbackStep, Trigger, parse_duration
+from chatgate.domain.fallback import WITHIN_PATTERN, FallbackStep, Trigger, parse_duration
+from chatgate.domain.free_form import StorableObject
 from chatgate.domain.records import ROUTE, SENDER_PROFILE, Message, MessageEvent
 from chatgate.domain.status import Status
 
@@ -52,7 +54,11 @@ class NotWithin(ApiModel):
 
     not_: Literal["delivered", "read"] = Field(alias="not")
     within: str = Field(
-        pattern=r"^\d{1,7}(s|m|h|d)$", examples=["90s", "10m"], description="1s to 7d"
+        pattern=r"^\d{1,7}(s|m|h|d)$",
+        examples=["90s", "10m"],
+        description="1s to 7d",
+        # The schema states the bound too; validation says it in words (``_bounded``).
+        json_schema_extra={"pattern": WITHIN_PATTERN},
     )
 
     @field_validator("within")
@@ -139,13 +145,17 @@ class ContactRecipient(ApiModel):
 
 
 def _metadata_size(value: dict[str, Any]) -> dict[str, Any]:
+    # A schema bounds strings and members one by one, never the bytes of a whole encoded
+    # value: a code of its own.
     if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
-        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        raise PydanticCustomError(
+            "metadata_too_large", f"must be at most {MAX_METADATA_BYTES} bytes as JSON"
+        )
     return value
 
 
 # The customer's own data, echoed back unchanged in every event of the message.
-Metadata = Annotated[dict[str, Any], AfterValidator(_metadata_size)]
+Metadata = Annotated[StorableObject, AfterValidator(_metadata_size)]
 
 AUTO: Literal["auto"] = "auto"
 _CHANNEL_CHOICES = (AUTO, *(channel.value for channel in ChannelType))
@@ -256,7 +266,7 @@ class SendMessageRequest(ApiModel):
 class BatchRequest(ApiModel):
     """Up to 1,000 messages; each is checked on its own."""
 
-    messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    messages: list[StorableObject] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class SendError(BaseModel):
