@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from chatgate.domain.records import Message
 from chatgate.domain.schema_rules import with_rules
@@ -343,6 +343,10 @@ def error_from_transport(error: httpx.TransportError) -> ProviderError:
     return ProviderError(code, type(error).__name__, retryable=True)
 
 
+# A JSON number: an integer or a fraction, never ``false`` or ``"5"`` read as one.
+Number = Annotated[float, Strict()]
+
+
 class ChannelSettings(BaseModel):
     """Settings of one channel connection, common to every platform.
 
@@ -357,13 +361,13 @@ class ChannelSettings(BaseModel):
         default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=500
     )
     api_version: str | None = Field(default=None, pattern=r"^v\d+(\.\d+)?$")
-    rate_per_second: float | None = Field(
+    rate_per_second: Number | None = Field(
         default=None, gt=0, le=10_000, description="sends per second from this connection"
     )
-    per_recipient_seconds: float | None = Field(
+    per_recipient_seconds: Number | None = Field(
         default=None, ge=0, le=3600, description="least time between two sends to one user"
     )
-    result_poll_seconds: float | None = Field(
+    result_poll_seconds: Number | None = Field(
         default=None,
         gt=0,
         le=86_400,

@@ -95,6 +95,18 @@ def storable_strings(schema: dict[str, Any]) -> None:
                         _no_nul(item)
 
 
+def storable_everywhere(schema: Any) -> None:
+    """Give every free-text string schema within ``schema``, however deep (object
+    properties, ``oneOf`` branches, items), the NUL-free pattern."""
+    if isinstance(schema, dict):
+        _no_nul(schema)
+        for value in schema.values():
+            storable_everywhere(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            storable_everywhere(value)
+
+
 def _variants(prop: dict[str, Any]) -> list[dict[str, Any]]:
     # A property's schema, or each member of its anyOf (an optional field is [T, null]).
     return [prop, *prop.get("anyOf", ())]
@@ -116,6 +128,9 @@ def _keys_by_pattern(candidate: dict[str, Any]) -> None:
 def _no_nul(candidate: dict[str, Any]) -> None:
     if candidate.get("type") != "string":
         return
-    if any(key in candidate for key in ("pattern", "format", "enum", "const")):
+    if any(key in candidate for key in ("pattern", "enum", "const")):
+        return
+    # A formatted string (a URL, a date) has its own shape; a secret's is free text.
+    if candidate.get("format", "password") != "password":
         return
     candidate["pattern"] = NO_NUL

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, Strict, field_validator
 
 from chatgate.api.schemas.common import ApiModel
 from chatgate.domain.billing import (
@@ -14,7 +14,7 @@ from chatgate.domain.billing import (
     format_amount,
     valid_price_key,
 )
-from chatgate.domain.content import Integer
+from chatgate.domain.content import Integer, json_integer
 from chatgate.domain.free_form import PropertyNames
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
@@ -154,8 +154,9 @@ class LedgerList(BaseModel):
     next_cursor: str | None
 
 
-# A price in micro-units of the account's currency.
-Price = Annotated[Integer, Field(ge=0)]
+# A price in micro-units of the account's currency (Integer's rules, the bound inside them
+# so that the schema states it).
+Price = Annotated[int, Strict(), Field(ge=0), BeforeValidator(json_integer)]
 
 
 class CreditRequest(ApiModel):

@@ -37,6 +37,10 @@ def _number_reason(value: int | float) -> str | None:
         return "must be an integer of at most 64 bits"
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number (JSON has no NaN or Infinity)"
+    # 1.8446744073709552e+19 is a whole number, so JSON Schema counts it an integer (and
+    # holds it to the integers' bounds); so does this check, however it was written.
+    if isinstance(value, float) and value.is_integer() and int(value) not in _INT_RANGE:
+        return "must be an integer of at most 64 bits"
     return None
 
 

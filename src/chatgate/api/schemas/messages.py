@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
 from pydantic import (
@@ -21,12 +21,18 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime, semantic_error
-from chatgate.domain.addresses import ANY_ADDRESS_PATTERN, InvalidAddress, normalize_address
+from chatgate.domain.addresses import (
+    ADDRESS_PATTERNS,
+    ANY_ADDRESS_PATTERN,
+    InvalidAddress,
+    normalize_address,
+)
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Boolean, Content
 from chatgate.domain.fallback import WITHIN_PATTERN, FallbackStep, Trigger, parse_duration
 from chatgate.domain.free_form import StorableObject
 from chatgate.domain.records import ROUTE, SENDER_PROFILE, Message, MessageEvent
+from chatgate.domain.schema_rules import branch
 from chatgate.domain.status import Status
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -39,6 +45,21 @@ Address = Annotated[
     str, StringConstraints(min_length=1, max_length=256, pattern=ANY_ADDRESS_PATTERN)
 ]
 _ANY_ADDRESS = re.compile(ANY_ADDRESS_PATTERN)
+
+
+def addressed_by_channel(field: str, *, auto: bool = False) -> list[dict[str, Any]]:
+    """A model's ``schema_rules`` alternatives: ``field``, when a string, has the shape of an
+    address on the channel named by ``channel`` (``pattern`` leaves an object or null be);
+    with ``auto``, "auto" takes a contact (an object) only."""
+    alternatives = [
+        branch(["channel"], channel={"const": channel.value}, **{field: {"pattern": pattern}})
+        for channel, pattern in ADDRESS_PATTERNS.items()
+    ]
+    if auto:
+        alternatives.append(
+            branch(["channel"], channel={"const": AUTO}, **{field: {"type": "object"}})
+        )
+    return alternatives
 
 
 def address_on(channel: ChannelType, raw: str, where: str, hint: str = "") -> str:
@@ -70,6 +91,10 @@ class NotWithin(ApiModel):
 
 class FallbackStepIn(ApiModel):
     """A step to try if the one before fails, or does not get far enough in time."""
+
+    # Its own ``to`` has its channel's shape; one it takes from the message is checked
+    # against its channel as ``invalid_address`` (the schema states each object alone).
+    schema_rules: ClassVar = [addressed_by_channel("to")]
 
     channel: ChannelType
     to: Address | None = Field(
@@ -190,6 +215,8 @@ def _recipient(value: object) -> object:
 
 class SendMessageRequest(ApiModel):
     """A message to send."""
+
+    schema_rules: ClassVar = [addressed_by_channel("to", auto=True)]
 
     channel: Annotated[ChannelType | Literal["auto"], BeforeValidator(channel_choice)] = Field(
         description='the channel; "auto" (with a contact as `to`) picks one of the '
@@ -491,6 +518,8 @@ class BatchResponse(BaseModel):
 
 class SandboxInboundRequest(ApiModel):
     """A message a simulated user sends to the account (test keys only)."""
+
+    schema_rules: ClassVar = [addressed_by_channel("from")]
 
     channel: ChannelType
     from_: Address = Field(alias="from", examples=["123456789"])
