@@ -7,16 +7,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
+from chatgate.api.schemas.addressing import AUTO, Address, address_on, channel_choice
 from chatgate.api.schemas.common import ApiModel, ZonedDateTime
-from chatgate.api.schemas.messages import (
-    AUTO,
-    MAX_BATCH,
-    Address,
-    Metadata,
-    SendOptions,
-    address_on,
-    channel_choice,
-)
+from chatgate.api.schemas.messages import MAX_BATCH, Metadata, SendOptions
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Boolean, Content
 from chatgate.domain.free_form import PropertyNames, StorableObject, StorableText

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -13,61 +12,30 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime, semantic_error
-from chatgate.domain.addresses import (
-    ADDRESS_PATTERNS,
-    ANY_ADDRESS_PATTERN,
-    InvalidAddress,
-    normalize_address,
+from chatgate.api.schemas.addressing import (
+    ANY_ADDRESS,
+    AUTO,
+    Address,
+    address_on,
+    addressed_by_channel,
+    channel_choice,
 )
+from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime, semantic_error
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Boolean, Content
 from chatgate.domain.fallback import WITHIN_PATTERN, FallbackStep, Trigger, parse_duration
 from chatgate.domain.free_form import StorableObject
 from chatgate.domain.records import ROUTE, SENDER_PROFILE, Message, MessageEvent
-from chatgate.domain.schema_rules import branch
 from chatgate.domain.status import Status
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_BATCH = 1000
-
-# An address beside the field naming its channel: the schema states the shape of an address
-# on any channel; which channel's shape applies (and whether a phone number of that shape is
-# assigned) is checked against the channel, and refused as ``invalid_address``.
-Address = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=ANY_ADDRESS_PATTERN)
-]
-_ANY_ADDRESS = re.compile(ANY_ADDRESS_PATTERN)
-
-
-def addressed_by_channel(field: str, *, auto: bool = False) -> list[dict[str, Any]]:
-    """A model's ``schema_rules`` alternatives: ``field``, when a string, has the shape of an
-    address on the channel named by ``channel`` (``pattern`` leaves an object or null be);
-    with ``auto``, "auto" takes a contact (an object) only."""
-    alternatives = [
-        branch(["channel"], channel={"const": channel.value}, **{field: {"pattern": pattern}})
-        for channel, pattern in ADDRESS_PATTERNS.items()
-    ]
-    if auto:
-        alternatives.append(
-            branch(["channel"], channel={"const": AUTO}, **{field: {"type": "object"}})
-        )
-    return alternatives
-
-
-def address_on(channel: ChannelType, raw: str, where: str, hint: str = "") -> str:
-    """``raw`` normalised as an address on ``channel``, or an ``invalid_address`` refusal."""
-    try:
-        return normalize_address(channel, raw)
-    except InvalidAddress as exc:
-        raise semantic_error("invalid_address", where, f"{exc}{hint}") from None
 
 
 class NotWithin(ApiModel):
@@ -182,25 +150,12 @@ def _metadata_size(value: dict[str, Any]) -> dict[str, Any]:
 # The customer's own data, echoed back unchanged in every event of the message.
 Metadata = Annotated[StorableObject, AfterValidator(_metadata_size)]
 
-AUTO: Literal["auto"] = "auto"
-_CHANNEL_CHOICES = (AUTO, *(channel.value for channel in ChannelType))
-
-
-def channel_choice(value: object) -> object:
-    """A channel's name, or ``auto``, with one error naming every choice."""
-    # One check with one message, where the union would report each of its members.
-    if isinstance(value, ChannelType) or value == AUTO:
-        return value
-    if isinstance(value, str) and value in _CHANNEL_CHOICES:
-        return ChannelType(value)
-    raise ValueError(f"must be one of: {', '.join(_CHANNEL_CHOICES)}")
-
 
 def _recipient(value: object) -> object:
     if isinstance(value, str | ContactRecipient):
         if isinstance(value, str) and not 1 <= len(value) <= 256:
             raise ValueError("must be 1 to 256 characters")
-        if isinstance(value, str) and not _ANY_ADDRESS.fullmatch(value):
+        if isinstance(value, str) and not ANY_ADDRESS.fullmatch(value):
             raise ValueError("must be an address on a channel, e.g. +14155550123")
         return value
     if isinstance(value, dict):
