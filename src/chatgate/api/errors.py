@@ -60,6 +60,10 @@ SEMANTIC_CODES = frozenset(
         "variable_order",
         "invalid_example",
         "variable_mismatch",
+        # Free-form values: a JSON string may escape half a surrogate pair, which no pattern
+        # tells apart from text; and a depth limit could only be stated level by level.
+        "invalid_unicode",
+        "nested_too_deep",
         # A distribution's contact selection is resolved against the stored contacts: how
         # many it matches (none, or more than a distribution takes) is the account's state.
         "no_recipients",

@@ -19,6 +19,14 @@ from chatgate.domain.schema_rules import with_rules
 _INT_RANGE = range(INT64_MIN, INT64_END)
 
 
+UNPAIRED_SURROGATE = "must be valid Unicode (it holds an unpaired surrogate)"
+TOO_DEEP = f"must not nest more than {MAX_DEPTH} levels deep"
+# The storable-value rules no schema states, each a code of its own: a JSON string may
+# escape half a surrogate pair, which no pattern tells apart from text; and a depth limit
+# could only be stated by spelling out every level.
+_SEMANTIC_REASONS = {UNPAIRED_SURROGATE: "invalid_unicode", TOO_DEEP: "nested_too_deep"}
+
+
 def unstorable_reason(value: str) -> str | None:
     """Why ``value`` cannot be stored byte-exact as UTF-8 text, or ``None`` if it can."""
     if "\x00" in value:
@@ -26,7 +34,7 @@ def unstorable_reason(value: str) -> str | None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "must be valid Unicode (it holds an unpaired surrogate)"
+        return UNPAIRED_SURROGATE
     return None
 
 
@@ -57,7 +65,7 @@ def find_unstorable(value: Any, path: str = "", depth: int = 0) -> tuple[str, st
         number_reason = _number_reason(value)
         return (path or "body", number_reason) if number_reason else None
     if isinstance(value, dict | list) and depth >= MAX_DEPTH:
-        return (path or "body", f"must not nest more than {MAX_DEPTH} levels deep")
+        return (path or "body", TOO_DEEP)
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
@@ -130,6 +138,9 @@ class ApiModel(BaseModel):
         found = find_unstorable(data)
         if found:
             path, reason = found
+            code = _SEMANTIC_REASONS.get(reason.removeprefix("has a key that "))
+            if code is not None:
+                raise semantic_error(code, path, reason)
             raise ValueError(f"{path}: {reason}")
         return data
 
