@@ -157,3 +157,17 @@ def test_each_channels_address_shape_is_stated_beside_it(app: FastAPI) -> None:
     sends = schemas["SendMessageRequest"]["anyOf"]
     auto = next(b for b in sends if b["properties"]["channel"]["const"] == "auto")
     assert auto["properties"]["to"] == {"type": "object"}
+
+
+async def test_an_api_base_whose_host_cannot_be_read_is_refused_not_a_500(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # The schema's URL shape, but an unbalanced bracket: urlsplit cannot read the host.
+    body = {
+        "type": "viber",
+        "name": "viber",
+        "credentials": {"auth_token": "t0k3n"},
+        "settings": {"api_base": "http://a[b"},
+    }
+    response = await client.post("/v1/channels", json=body, headers=auth(tenant.live))
+    assert_envelope(response, 422, "address_not_allowed", "settings.api_base")
