@@ -29,6 +29,16 @@ def _schemas(app: FastAPI) -> dict[str, Any]:
     return found
 
 
+def _channel(channel_type: str, credentials: dict[str, str], api_base: str) -> dict[str, Any]:
+    """A connection's creation body."""
+    return {
+        "type": channel_type,
+        "name": channel_type,
+        "credentials": credentials,
+        "settings": {"api_base": api_base},
+    }
+
+
 def test_each_platforms_credentials_are_a_branch_by_type(app: FastAPI) -> None:
     branches = _schemas(app)["CreateChannelRequest"]["oneOf"]
     by_type = {b["properties"]["type"]["const"]: b["properties"]["credentials"] for b in branches}
@@ -55,12 +65,8 @@ def test_each_platforms_credentials_are_a_branch_by_type(app: FastAPI) -> None:
 async def test_credentials_the_schema_allows_are_taken(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    body = {
-        "type": "line",
-        "name": "line",
-        "credentials": {"channel_access_token": "t0k3n", "channel_secret": "0" * 32},
-        "settings": {"api_base": "http://127.0.0.1:9"},
-    }
+    credentials = {"channel_access_token": "t0k3n", "channel_secret": "0" * 32}
+    body = _channel("line", credentials, "http://127.0.0.1:9")
     created = await client.post("/v1/channels", json=body, headers=auth(tenant.live))
     assert created.status_code == 201, created.text
     body["credentials"] = {"channel_access_token": "two words", "channel_secret": "0" * 32}
@@ -163,11 +169,6 @@ async def test_an_api_base_whose_host_cannot_be_read_is_refused_not_a_500(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     # The schema's URL shape, but an unbalanced bracket: urlsplit cannot read the host.
-    body = {
-        "type": "viber",
-        "name": "viber",
-        "credentials": {"auth_token": "t0k3n"},
-        "settings": {"api_base": "http://a[b"},
-    }
+    body = _channel("viber", {"auth_token": "t0k3n"}, "http://a[b")
     response = await client.post("/v1/channels", json=body, headers=auth(tenant.live))
     assert_envelope(response, 422, "address_not_allowed", "settings.api_base")
