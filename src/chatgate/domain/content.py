@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from chatgate.domain.free_form import PropertyNames
 from chatgate.domain.schema_rules import HTTP_URL_PATTERN, branch, with_rules
 
 MAX_TEXT = 4096
@@ -202,7 +203,8 @@ class Template(_Strict):
         description="the platform's (or a stored) template name; required without id",
     )
     language: str = Field(default="en", min_length=2, max_length=15, pattern=r"^[A-Za-z_\-]+$")
-    variables: dict[str, str] | list[str] = Field(
+    # A name is never empty (``_variables_fit``); the schema states it of the keys.
+    variables: Annotated[dict[str, str], PropertyNames(r"^[^\x00]+$")] | list[str] = Field(
         default_factory=dict, description='named ({"name": value}) or positional ([v1, v2])'
     )
     header: TemplateHeader | None = None
