@@ -132,10 +132,14 @@ async def checked_addresses(
 
 def split_url(url: str) -> tuple[str, str, int]:
     """The scheme, host and port an http(s) URL names; :class:`UnsafeURL` for any other."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        # An unbalanced or unreadable bracketed host ("http://a[b"): no host to call.
+        raise UnsafeURL(f"the URL's host cannot be read ({exc})") from exc
     if parts.scheme not in ("http", "https"):
         raise UnsafeURL("only http and https URLs can be called")
-    host = parts.hostname
     if not host:
         raise UnsafeURL("the URL has no host")
     try:

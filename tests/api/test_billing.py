@@ -274,7 +274,7 @@ async def test_only_an_admin_key_can_credit_or_change_a_plan(
     )
     assert_envelope(escalation, 403, "forbidden", "scopes")
     unknown = await client.patch(path, json={"plan": "platinum"}, headers=admin)
-    assert_envelope(unknown, 422, "invalid_request", "plan")
+    assert_envelope(unknown, 422, "unknown_plan", "plan")
     missing = await client.post(
         "/v1/admin/accounts/acc_01JD5Z6Q2N3F4X8Y9Z0A1B2C3D/credit",
         json={"amount": 5},

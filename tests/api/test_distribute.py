@@ -152,8 +152,9 @@ async def test_a_distribution_needs_someone_to_send_to(
         client, tenant.test, recipients=[{"channel": "sms", "to": "+14155550101"}] * 1001
     )
     assert_envelope(too_many, 422, "invalid_request", "recipients")
+    # A selection that matches no stored contact: the schema cannot know, so a code of its own.
     no_match = await _distribute(client, tenant.test, contacts={"attributes": {"tier": "none"}})
-    assert_envelope(no_match, 422, "invalid_request", "recipients")
+    assert_envelope(no_match, 422, "no_recipients", "recipients")
 
 
 async def test_another_accounts_distribution_is_not_found(

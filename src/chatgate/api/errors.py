@@ -29,9 +29,52 @@ _HTTP_CODES = {
     413: "payload_too_large",
 }
 # Refusals on grounds a JSON Schema cannot state, raised by validators as pydantic custom
-# errors of these types; each keeps its type as its public code, so that a client (and the
-# schema fuzz test) can tell them from a request the OpenAPI document already rules out.
-SEMANTIC_CODES = frozenset({"invalid_address", "invalid_ip_range"})
+# errors of these types (or by services as errors with the code); each keeps its type as its
+# public code, so that a client (and the schema fuzz test) can tell them from a request the
+# OpenAPI document already rules out. Why no schema can say each:
+SEMANTIC_CODES = frozenset(
+    {
+        # A phone number of E.164's shape that no country assigns (phonenumbers' metadata),
+        # or an address whose shape is another channel's than the one named in another
+        # field or query parameter.
+        "invalid_address",
+        # An address range of the right characters whose digits make no address (999.1.1.1).
+        "invalid_ip_range",
+        # Metadata is counted in bytes of its JSON encoding; a schema counts characters of
+        # strings and members of objects, never the size of a whole encoded value.
+        "metadata_too_large",
+        # "At most 90 days ahead" is measured from the moment of the request.
+        "schedule_too_far",
+        # Two identities that differ as text but are one address once normalised
+        # ("+1 415 555 0123" and "+14155550123"); uniqueItems compares the text.
+        "duplicate_identity",
+        # A query's parameters depend on each other (identity needs channel); OpenAPI
+        # parameters cannot require one another.
+        "channel_required",
+        # A template's parts must agree with each other: placeholders and bindings name
+        # declared variables, names are unique within the list, positions run 1, 2, …, an
+        # example is a real value of its type (a calendar date, a finite number), WhatsApp's
+        # parameters are required variables. A schema checks each item on its own.
+        "undeclared_variable",
+        "duplicate_variable",
+        "variable_order",
+        "invalid_example",
+        "variable_mismatch",
+        # Free-form values: a JSON string may escape half a surrogate pair, which no pattern
+        # tells apart from text; and a depth limit could only be stated level by level.
+        "invalid_unicode",
+        "nested_too_deep",
+        # A distribution's contact selection is resolved against the stored contacts: how
+        # many it matches (none, or more than a distribution takes) is the account's state.
+        "no_recipients",
+        "too_many_recipients",
+        # A WhatsApp product list counts its products across sections (30 in all), and
+        # needs section titles only when it has several: the document states each section
+        # on its own.
+        "too_many_products",
+        "section_title_required",
+    }
+)
 # Validators' custom error types that are public codes of their own.
 _OWN_CODES = SEMANTIC_CODES | {"unknown_channel"}
 # The framework answers 400 when it cannot parse the body (e.g. JSON nested too deeply).

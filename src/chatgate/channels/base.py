@@ -19,13 +19,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from chatgate.domain.capabilities import commerce_feature
 from chatgate.domain.records import Message
+from chatgate.domain.schema_rules import with_rules
 from chatgate.domain.status import Status
 from chatgate.guarded_http import AddressRefused
 from chatgate.net_guard import NetworkPolicy, split_url
@@ -351,6 +352,10 @@ def error_from_transport(error: httpx.TransportError) -> ProviderError:
     return ProviderError(code, type(error).__name__, retryable=True)
 
 
+# A JSON number: an integer or a fraction, never ``false`` or ``"5"`` read as one.
+Number = Annotated[float, Strict()]
+
+
 class ChannelSettings(BaseModel):
     """Settings of one channel connection, common to every platform.
 
@@ -358,19 +363,20 @@ class ChannelSettings(BaseModel):
     emulator's do); the adapter keeps the platform's own paths after it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Its strings are request text: the schema states they hold no NUL, as the API checks.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=with_rules)
 
     api_base: str | None = Field(
         default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=500
     )
     api_version: str | None = Field(default=None, pattern=r"^v\d+(\.\d+)?$")
-    rate_per_second: float | None = Field(
+    rate_per_second: Number | None = Field(
         default=None, gt=0, le=10_000, description="sends per second from this connection"
     )
-    per_recipient_seconds: float | None = Field(
+    per_recipient_seconds: Number | None = Field(
         default=None, ge=0, le=3600, description="least time between two sends to one user"
     )
-    result_poll_seconds: float | None = Field(
+    result_poll_seconds: Number | None = Field(
         default=None,
         gt=0,
         le=86_400,

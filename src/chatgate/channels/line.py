@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -64,32 +65,42 @@ DATA_API_BASE = "https://api-data.line.me"
 MAX_DOWNLOAD = 300 * 1024 * 1024
 
 
+# One word: no character Python's str.isspace() counts as a space (listed, so that the
+# OpenAPI document's pattern means the same), and no NUL, which cannot be stored.
+_ACCESS_TOKEN = re.compile(
+    "[^\\x00\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]{1,2048}"
+)
+_CHANNEL_SECRET = re.compile("[0-9a-f]{32}")
+
+
 class LineCredentials(BaseModel):
     """A Messaging API channel's access token and its channel secret (both from the console)."""
 
     # A refused value would otherwise be printed back in the validation error.
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    # The validators' shapes, stated for the OpenAPI document as well.
     channel_access_token: SecretStr = Field(
-        description="the channel access token (long-lived or v2.1), sent as a Bearer token"
+        description="the channel access token (long-lived or v2.1), sent as a Bearer token",
+        json_schema_extra={"pattern": f"^{_ACCESS_TOKEN.pattern}$"},
     )
     channel_secret: SecretStr = Field(
-        description="the channel secret: 32 hexadecimal characters; signs LINE's webhooks"
+        description="the channel secret: 32 hexadecimal characters; signs LINE's webhooks",
+        json_schema_extra={"pattern": f"^{_CHANNEL_SECRET.pattern}$"},
     )
 
     @field_validator("channel_access_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value()
-        if not 1 <= len(token) <= 2048 or any(ch.isspace() for ch in token):
+        if not _ACCESS_TOKEN.fullmatch(value.get_secret_value()):
             raise ValueError("a channel access token is one word of at most 2048 characters")
         return value
 
     @field_validator("channel_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr) -> SecretStr:
-        secret = value.get_secret_value()
-        if len(secret) != 32 or any(ch not in "0123456789abcdef" for ch in secret):
+        if not _CHANNEL_SECRET.fullmatch(value.get_secret_value()):
             raise ValueError("a channel secret is 32 hexadecimal characters")
         return value
 

@@ -45,6 +45,7 @@ from chatgate.channels.base import (
     SendResult,
 )
 from chatgate.domain import capabilities as cap
+from chatgate.domain.schema_rules import NO_NUL
 from chatgate.domain.status import Status
 from chatgate.net_guard import NetworkPolicy
 
@@ -64,6 +65,34 @@ _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _SENDER = re.compile(r"\+[1-9][0-9]{6,14}|[0-9]{5,6}|[A-Za-z0-9 ]{1,11}")
 
 
+def _provider_branches(schema: dict[str, Any]) -> None:
+    """The schema's ``oneOf``, one branch a provider: its fields required and checked as
+    ``_checked`` checks them, the other provider's absent or null (as ``_provider_field``)."""
+    from chatgate.channels.sms_smpp import SmppCredentials
+
+    smpp = SmppCredentials.model_json_schema()["properties"]
+    shapes: dict[str, dict[str, Any]] = {
+        "account_sid": {"type": "string", "pattern": f"^{_ACCOUNT_SID.pattern}$"},
+        "auth_token": {"type": "string", "minLength": 1, "pattern": NO_NUL},
+        "from_number": {"type": "string", "pattern": f"^(?:{_SENDER.pattern})$"},
+        **{
+            name: {k: v for k, v in smpp[name].items() if k != "default"}
+            for name in PROVIDER_FIELDS["smpp"]
+        },
+    }
+    every = [name for fields in PROVIDER_FIELDS.values() for name in fields]
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "provider": {"const": provider},
+                **{name: shapes[name] if name in fields else {"type": "null"} for name in every},
+            },
+            "required": ["provider", *fields],
+        }
+        for provider, fields in PROVIDER_FIELDS.items()
+    ]
+
+
 class SmsCredentials(BaseModel):
     """The provider of an ``sms`` connection, and that provider's secrets.
 
@@ -73,7 +102,12 @@ class SmsCredentials(BaseModel):
     """
 
     # A refused value would otherwise be printed back in the validation error.
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+        json_schema_extra=lambda schema: _provider_branches(schema),
+    )
 
     provider: Literal["twilio", "smpp"] = Field(description="twilio or smpp")
     account_sid: str | None = Field(

@@ -72,9 +72,14 @@ class TelegramCredentials(BaseModel):
     # A refused value would otherwise be printed back in the validation error.
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    bot_token: SecretStr = Field(description='the token from @BotFather, "<bot id>:<secret>"')
+    # The validators' shapes, stated for the OpenAPI document as well.
+    bot_token: SecretStr = Field(
+        description='the token from @BotFather, "<bot id>:<secret>"',
+        json_schema_extra={"pattern": f"^{_BOT_TOKEN.pattern}$"},
+    )
     secret_token: SecretStr = Field(
-        description="sent back by Telegram with every webhook: 1-256 of A-Z, a-z, 0-9, _ and -"
+        description="sent back by Telegram with every webhook: 1-256 of A-Z, a-z, 0-9, _ and -",
+        json_schema_extra={"pattern": f"^{_SECRET_TOKEN.pattern}$"},
     )
 
     @field_validator("bot_token")

@@ -110,6 +110,7 @@ class ViberCredentials(BaseModel):
         min_length=1,
         max_length=200,
         description="the bot's token: Viber app, More > Settings > Bots > Edit Info > Your app key",
+        json_schema_extra={"pattern": f"^{_TOKEN.pattern}$"},
     )
 
     @field_validator("auth_token")

@@ -15,7 +15,9 @@ from enum import StrEnum
 
 MICRO = 1_000_000
 ANY = "*"
-_PRICE_KEY = re.compile(r"^(\*|[a-z_]+(\.[a-z_]+)?)$")
+# What names a price: "*", a channel, or "channel.kind" (also the OpenAPI document's pattern).
+PRICE_KEY_PATTERN = r"^(\*|[a-z_]+(\.[a-z_]+)?)$"
+_PRICE_KEY = re.compile(PRICE_KEY_PATTERN)
 
 
 class LedgerKind(StrEnum):
@@ -50,7 +52,7 @@ class Plan:
 
 def valid_price_key(key: str) -> bool:
     """Whether ``key`` can name prices: ``*``, ``channel`` or ``channel.kind``."""
-    return bool(_PRICE_KEY.match(key))
+    return bool(_PRICE_KEY.fullmatch(key))
 
 
 def price_of(prices: Mapping[str, int], channel: str, kind: str) -> int:

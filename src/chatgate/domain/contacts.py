@@ -31,7 +31,8 @@ MAX_IDENTITIES = 20
 MAX_NAME = 200
 MAX_EMAIL = 254
 
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+_ATTRIBUTE_NAME = re.compile(ATTRIBUTE_NAME_PATTERN)
 # One address, no display name: a local part, "@", and a domain of dotted DNS labels.
 _EMAIL_SHAPE = (
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}"
@@ -44,13 +45,19 @@ EMAIL_PATTERN = rf"^\s*{_EMAIL_SHAPE}\s*$"
 
 class InvalidContact(ValueError):
     """A contact's field holds a value we refuse; ``field`` names it (a dotted path), and
-    ``unassigned`` says it is a phone number of the right shape that no country assigns."""
+    ``code`` is the API's code for it: ``invalid_address`` for a phone number of the right
+    shape that no country assigns, ``duplicate_identity`` for an address listed twice."""
 
-    def __init__(self, field: str, message: str, *, unassigned: bool = False) -> None:
+    def __init__(self, field: str, message: str, *, code: str = "invalid_request") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-        self.unassigned = unassigned
+        self.code = code
+
+
+def _address_code(exc: InvalidAddress) -> str:
+    # An unassigned number has the shape the schema states: the API tells it apart by code.
+    return "invalid_address" if exc.unassigned else "invalid_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,7 @@ def normalize_phone(raw: str, where: str = "phone") -> str:
     try:
         return _normalize_phone(raw)
     except InvalidAddress as exc:
-        raise InvalidContact(where, str(exc), unassigned=exc.unassigned) from None
+        raise InvalidContact(where, str(exc), code=_address_code(exc)) from None
 
 
 def normalize_email(raw: str, where: str = "email") -> str:
@@ -110,7 +117,7 @@ def normalize_identity(channel: str, raw: str, where: str) -> str:
     try:
         return normalize_address(ChannelType(channel), raw)
     except InvalidAddress as exc:
-        raise InvalidContact(where, str(exc), unassigned=exc.unassigned) from None
+        raise InvalidContact(where, str(exc), code=_address_code(exc)) from None
 
 
 def check_attributes(raw: Mapping[str, Any], where: str = "attributes") -> dict[str, Any]:

@@ -24,6 +24,7 @@ from chatgate.domain.content_base import (
     WebUrl,
     json_integer,
 )
+from chatgate.domain.free_form import PropertyNames
 from chatgate.domain.interactive import (
     BUTTON_TARGETS,
     Button,
@@ -183,7 +184,8 @@ class Template(_Strict):
         description="the platform's (or a stored) template name; required without id",
     )
     language: str = Field(default="en", min_length=2, max_length=15, pattern=r"^[A-Za-z_\-]+$")
-    variables: dict[str, str] | list[str] = Field(
+    # A name is never empty (``_variables_fit``); the schema states it of the keys.
+    variables: Annotated[dict[str, str], PropertyNames(r"^[^\x00]+$")] | list[str] = Field(
         default_factory=dict, description='named ({"name": value}) or positional ([v1, v2])'
     )
     header: TemplateHeader | None = None

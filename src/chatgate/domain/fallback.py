@@ -7,11 +7,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from chatgate.domain.schema_rules import integer_pattern
 from chatgate.domain.status import Status
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_WITHIN = timedelta(days=7)
+# At most seven digits and a unit, from 1s to 7d: the same bound as a pattern, so that the
+# OpenAPI document states it.
+WITHIN_PATTERN = "^(?:{})$".format(
+    "|".join(
+        integer_pattern(int(MAX_WITHIN.total_seconds()) // seconds, 7) + unit
+        for unit, seconds in _UNIT_SECONDS.items()
+    )
+)
 
 
 def parse_duration(text: str) -> timedelta:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Le
 from pydantic import BeforeValidator, Field, Strict, model_validator
+from pydantic_core import PydanticCustomError
 
 from chatgate.domain.commerce import MAX_PRODUCTS, AddressForm, CatalogId, ProductId
 from chatgate.domain.content_base import MAX_TEXT, StrictModel, WebUrl, json_integer
@@ -223,7 +224,15 @@ class Interactive(_Strict):
             raise ValueError(f"sections: a {self.kind} message's sections hold {holds}")
         if not products:
             return
+        # Public codes of their own (api.errors.SEMANTIC_CODES): the document states each
+        # section on its own, so neither a count across sections nor a title required only
+        # beside other sections is in it.
         if sum(len(s.product_ids or ()) for s in self.sections) > MAX_PRODUCTS:
-            raise ValueError(f"sections: a product list holds at most {MAX_PRODUCTS} products")
+            raise PydanticCustomError(
+                "too_many_products",
+                f"sections: a product list holds at most {MAX_PRODUCTS} products in all",
+            )
         if len(self.sections) > 1 and not all(s.title for s in self.sections):
-            raise ValueError("sections: each needs a title when there is more than one")
+            raise PydanticCustomError(
+                "section_title_required", "sections: each needs a title when there is more than one"
+            )

@@ -24,6 +24,33 @@ HTTP_URL_PATTERN = (
 )
 
 
+def integer_pattern(maximum: int, digits: int) -> str:
+    """A pattern (no anchors) of the integers 1 to ``maximum`` written in at most ``digits``
+    digits, leading zeros allowed: a bound a string field's number must keep, for a schema."""
+    alternatives = []
+    for width in range(1, len(str(maximum)) + 1):
+        low, high = 10 ** (width - 1), min(maximum, 10**width - 1)
+        zeros = f"0{{0,{digits - width}}}" if digits > width else ""
+        alternatives.append(zeros + _digit_range(str(low), str(high)))
+    return f"(?:{'|'.join(alternatives)})"
+
+
+def _digit_range(low: str, high: str) -> str:
+    # The numbers from low to high, both of the same number of digits.
+    if len(low) == 1:
+        return low if low == high else f"[{low}-{high}]"
+    rest = len(low) - 1
+    if low[1:] == "0" * rest and high[1:] == "9" * rest:
+        return _digit_range(low[0], high[0]) + f"[0-9]{{{rest}}}"
+    if low[0] == high[0]:
+        return low[0] + _digit_range(low[1:], high[1:])
+    parts = [low[0] + _digit_range(low[1:], "9" * rest)]
+    if int(high[0]) - int(low[0]) > 1:
+        parts.append(f"[{int(low[0]) + 1}-{int(high[0]) - 1}][0-9]{{{rest}}}")
+    parts.append(high[0] + _digit_range("0" * rest, high[1:]))
+    return f"(?:{'|'.join(parts)})"
+
+
 def branch(required: list[str] | None = None, **properties: Any) -> dict[str, Any]:
     """One ``anyOf``/``oneOf`` branch: these property constraints, these fields required."""
     found: dict[str, Any] = {"properties": properties}
@@ -58,12 +85,26 @@ def with_rules(schema: dict[str, Any], cls: type) -> None:
 
 def storable_strings(schema: dict[str, Any]) -> None:
     """Give every free-text string property of ``schema`` (and every free-text string item
-    of a list property) the NUL-free pattern."""
+    of a list property, or value of an object property) the NUL-free pattern."""
     for prop in schema.get("properties", {}).values():
         for variant in _variants(prop):
             _no_nul(variant)
-            for item in _variants(variant.get("items", {})):
-                _no_nul(item)
+            for key in ("items", "additionalProperties"):
+                if isinstance(member := variant.get(key), dict):
+                    for item in _variants(member):
+                        _no_nul(item)
+
+
+def storable_everywhere(schema: Any) -> None:
+    """Give every free-text string schema within ``schema``, however deep (object
+    properties, ``oneOf`` branches, items), the NUL-free pattern."""
+    if isinstance(schema, dict):
+        _no_nul(schema)
+        for value in schema.values():
+            storable_everywhere(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            storable_everywhere(value)
 
 
 def _variants(prop: dict[str, Any]) -> list[dict[str, Any]]:
@@ -87,6 +128,9 @@ def _keys_by_pattern(candidate: dict[str, Any]) -> None:
 def _no_nul(candidate: dict[str, Any]) -> None:
     if candidate.get("type") != "string":
         return
-    if any(key in candidate for key in ("pattern", "format", "enum", "const")):
+    if any(key in candidate for key in ("pattern", "enum", "const")):
+        return
+    # A formatted string (a URL, a date) has its own shape; a secret's is free text.
+    if candidate.get("format", "password") != "password":
         return
     candidate["pattern"] = NO_NUL

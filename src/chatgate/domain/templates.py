@@ -193,12 +193,18 @@ def placeholders(text: str) -> list[str]:
 def check_definition(definition: TemplateDefinition) -> None:
     """Raise :class:`TemplateError` naming the field at fault if the definition does not
     hold together: duplicate or misnumbered variables, a bad example, or a placeholder or
-    binding that names no declared variable."""
+    binding that names no declared variable.
+
+    Each fault has a code of its own (``undeclared_variable``, ``duplicate_variable``,
+    ``variable_order``, ``invalid_example``, ``variable_mismatch``): these rules relate the
+    definition's parts to each other, which no JSON Schema of the request can state."""
     declared = _check_variables(definition.variables)
     _check_text(definition.body, "body", declared)
     for field, name in _binding_references(definition.bindings):
         if name not in declared:
-            raise TemplateError(f"names no declared variable: {name!r}", field=field)
+            raise TemplateError(
+                f"names no declared variable: {name!r}", code="undeclared_variable", field=field
+            )
     whatsapp = definition.bindings.whatsapp
     if whatsapp is not None:
         _check_whatsapp(whatsapp, declared)
@@ -212,20 +218,27 @@ def _check_variables(variables: Sequence[Variable]) -> dict[str, Variable]:
     for index, variable in enumerate(variables):
         field = f"variables.{index}.name"
         if variable.name in declared:
-            raise TemplateError(f"{variable.name!r} is declared twice", field=field)
+            raise TemplateError(
+                f"{variable.name!r} is declared twice", code="duplicate_variable", field=field
+            )
         if positional[index] != positional[0]:
             raise TemplateError(
-                "variables are either all named or all positional (1, 2, …)", field=field
+                "variables are either all named or all positional (1, 2, …)",
+                code="variable_order",
+                field=field,
             )
         if positional[index] and variable.name != str(index + 1):
             raise TemplateError(
                 f"positional variables are numbered 1, 2, … in order: expected {index + 1}",
+                code="variable_order",
                 field=field,
             )
         if variable.example is not None:
             problem = type_problem(variable.type, variable.example)
             if problem:
-                raise TemplateError(problem, field=f"variables.{index}.example")
+                raise TemplateError(
+                    problem, code="invalid_example", field=f"variables.{index}.example"
+                )
         declared[variable.name] = variable
     return declared
 
@@ -234,7 +247,9 @@ def _check_text(text: str, field: str, declared: Mapping[str, Variable]) -> None
     for name in placeholders(text):
         if name not in declared:
             raise TemplateError(
-                f"the placeholder {{{{{name}}}}} names no declared variable", field=field
+                f"the placeholder {{{{{name}}}}} names no declared variable",
+                code="undeclared_variable",
+                field=field,
             )
 
 
@@ -244,12 +259,15 @@ def _check_whatsapp(binding: WhatsAppBinding, declared: Mapping[str, Variable]) 
         if not declared[name].required:
             raise TemplateError(
                 f"{name!r} is optional, but WhatsApp needs a value for every parameter",
+                code="variable_mismatch",
                 field=field,
             )
     header = binding.header
     if header is not None and header.format != "text" and declared[header.variable].type != "url":
         raise TemplateError(
-            f"a {header.format} header takes a url variable", field="bindings.whatsapp.header"
+            f"a {header.format} header takes a url variable",
+            code="variable_mismatch",
+            field="bindings.whatsapp.header",
         )
 
 

@@ -176,7 +176,9 @@ async def change_terms(
     limit at once."""
     if plan is not None and plan not in settings.plans:
         known = ", ".join(sorted(settings.plans))
-        raise InvalidRequest(f"no plan named {plan!r}; plans: {known}", field="plan")
+        raise InvalidRequest(
+            f"no plan named {plan!r}; plans: {known}", field="plan", code="unknown_plan"
+        )
     await account_store.set_billing(
         conn, actor.account_id, plan=plan, prices=prices, clear_prices=clear_prices
     )

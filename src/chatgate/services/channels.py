@@ -217,7 +217,15 @@ class ChannelService:
             validate_settings(settings),
             network=self.network,
         )
-        for destination in adapter.destinations():
+        try:
+            destinations = adapter.destinations()
+        except UnsafeURL as exc:
+            # A URL of the schema's shape whose host cannot be read: no host to reach, as
+            # for one that does not resolve.
+            raise InvalidRequest(
+                str(exc), code="address_not_allowed", field="settings.api_base"
+            ) from None
+        for destination in destinations:
             try:
                 await self.network.addresses(destination.host, destination.port)
             except UnsafeURL as exc:

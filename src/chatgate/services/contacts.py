@@ -53,9 +53,7 @@ class ContactChanges:
 
 
 def _invalid(error: InvalidContact) -> InvalidRequest:
-    # An unassigned number has the shape the schema states: the API tells it apart by code.
-    code = "invalid_address" if error.unassigned else "invalid_request"
-    return InvalidRequest(error.message, field=error.field, code=code)
+    return InvalidRequest(error.message, field=error.field, code=error.code)
 
 
 def _identities(raw: Sequence[Pair]) -> tuple[Pair, ...]:
@@ -68,7 +66,8 @@ def _identities(raw: Sequence[Pair]) -> tuple[Pair, ...]:
         channel = rules.channel_of(channel, f"{where}.channel")
         pair = (channel, rules.normalize_identity(channel, value, f"{where}.id"))
         if pair in seen:
-            raise InvalidContact(f"{where}.id", "is listed twice")
+            # Told apart by its code: the two may differ as text, the same once normalised.
+            raise InvalidContact(f"{where}.id", "is listed twice", code="duplicate_identity")
         seen.add(pair)
         found.append(pair)
     return tuple(found)

@@ -118,10 +118,16 @@ async def distribute(
     recipients = list(request.recipients)
     if request.contacts is not None:
         recipients += await _selected(conn, key, request.contacts)
+    # The contact selection is resolved against stored contacts: how many it adds is the
+    # account's state, so these refusals have codes of their own.
     if not recipients:
-        raise InvalidRequest("there is no recipient to send to", field="recipients")
+        raise InvalidRequest(
+            "there is no recipient to send to", field="recipients", code="no_recipients"
+        )
     if len(recipients) > MAX_RECIPIENTS:
-        raise InvalidRequest(f"at most {MAX_RECIPIENTS} recipients", field="recipients")
+        raise InvalidRequest(
+            f"at most {MAX_RECIPIENTS} recipients", field="recipients", code="too_many_recipients"
+        )
     distribution_id = new_id("dst", now_ms=int(now.timestamp() * 1000))
     valid = [(i, r) for i, r in enumerate(recipients) if isinstance(r, Recipient)]
     commands = [

@@ -19,7 +19,7 @@ from chatgate.api.schemas.contacts import (
 )
 from chatgate.api.state import gateway_of
 from chatgate.domain import contacts as rules
-from chatgate.domain.addresses import ADDRESS_PATTERNS
+from chatgate.domain.addresses import ADDRESS_PATTERNS, ANY_ADDRESS_PATTERN
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
@@ -61,20 +61,30 @@ def _filters(
     q: str | None,
 ) -> ContactFilter:
     if identity is not None and channel is None:
-        raise InvalidRequest("is required with identity", field="channel")
+        # OpenAPI cannot make one parameter require another: a code of its own.
+        raise InvalidRequest("is required with identity", field="channel", code="channel_required")
     try:
         return ContactFilter(
             phone=rules.normalize_phone(phone) if phone is not None else None,
             email=email.strip() if email is not None else None,
             channel=channel.value if channel else None,
-            identity=rules.normalize_identity(channel.value, identity, "identity")
-            if channel is not None and identity is not None
-            else None,
+            identity=_identity_on(channel, identity),
             name_prefix=q,
         )
     except rules.InvalidContact as error:
-        code = "invalid_address" if error.unassigned else "invalid_request"
-        raise InvalidRequest(error.message, field=error.field, code=code) from None
+        raise InvalidRequest(error.message, field=error.field, code=error.code) from None
+
+
+def _identity_on(channel: ChannelType | None, identity: str | None) -> str | None:
+    """The query's identity normalised on its channel: the schema states the shape of an
+    address on some channel, so one of another channel's shape is ``invalid_address``."""
+    if channel is None or identity is None:
+        return None
+    try:
+        return rules.normalize_identity(channel.value, identity, "identity")
+    except rules.InvalidContact as error:
+        error.code = "invalid_address"
+        raise
 
 
 @router.get("", response_model=ContactList)
@@ -91,7 +101,12 @@ async def list_contacts(
         Query(description="contacts reachable on this channel (with identity: that one)"),
     ] = None,
     identity: Annotated[
-        str | None, Query(max_length=256, pattern=QUERY_TEXT, description="the id on channel")
+        str | None,
+        Query(
+            max_length=256,
+            pattern=ANY_ADDRESS_PATTERN,
+            description="the id on channel (an address of channel's shape; channel required)",
+        ),
     ] = None,
     q: Annotated[
         str | None,

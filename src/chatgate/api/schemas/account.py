@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, Strict, field_validator
 
 from chatgate.api.schemas.common import ApiModel
-from chatgate.domain.billing import LedgerKind, format_amount, valid_price_key
-from chatgate.domain.content import Integer
+from chatgate.domain.billing import (
+    PRICE_KEY_PATTERN,
+    LedgerKind,
+    format_amount,
+    valid_price_key,
+)
+from chatgate.domain.content import Integer, json_integer
+from chatgate.domain.free_form import PropertyNames
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
 from chatgate.services.billing import AccountSummary
@@ -148,10 +154,21 @@ class LedgerList(BaseModel):
     next_cursor: str | None
 
 
+# A price in micro-units of the account's currency (Integer's rules, the bound inside them
+# so that the schema states it).
+Price = Annotated[int, Strict(), Field(ge=0), BeforeValidator(json_integer)]
+
+
 class CreditRequest(ApiModel):
     """Credit to add (negative: to take back) in micro-units."""
 
-    amount: Integer = Field(ge=-(10**15), le=10**15, description="micro-units; not zero")
+    amount: Integer = Field(
+        ge=-(10**15),
+        le=10**15,
+        description="micro-units; not zero",
+        # Refused by the service ("must not be zero"); stated here for clients.
+        json_schema_extra={"not": {"const": 0}},
+    )
     note: str | None = Field(default=None, max_length=200)
 
 
@@ -159,16 +176,14 @@ class TermsRequest(ApiModel):
     """A new plan, or the account's own prices (``null`` clears them)."""
 
     plan: str | None = Field(default=None, min_length=1, max_length=40)
-    prices: dict[str, Integer] | None = Field(
+    prices: Annotated[dict[str, Price], PropertyNames(PRICE_KEY_PATTERN)] | None = Field(
         default=None, description='e.g. {"*": 5000, "whatsapp.template": 25000}'
     )
 
     @field_validator("prices")
     @classmethod
     def _known_prices(cls, value: dict[str, int] | None) -> dict[str, int] | None:
-        for key, price in (value or {}).items():
+        for key in value or {}:
             if not valid_price_key(key):
                 raise ValueError(f"{key!r} is not '*', a channel or 'channel.kind'")
-            if price < 0:
-                raise ValueError(f"the price of {key!r} must not be negative")
         return value

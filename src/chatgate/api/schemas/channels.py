@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from chatgate.api.schemas.common import ApiModel
 from chatgate.channels.base import ChannelSettings
-from chatgate.channels.registry import supported_types
+from chatgate.channels.registry import adapter_class, supported_types
 from chatgate.domain.content import Boolean
+from chatgate.domain.free_form import StorableObject
+from chatgate.domain.schema_rules import branch, storable_everywhere, with_rules
 from chatgate.services.channels import ConnectionView
 
 
@@ -37,12 +39,26 @@ ChannelName = Annotated[
 ]
 
 
+def _credentials_by_type(schema: dict[str, Any], cls: type) -> None:
+    """The request's schema, with each platform's credentials (its adapter's model, which
+    ``POST /v1/channels`` checks them against) as a ``oneOf`` branch told apart by ``type``."""
+    with_rules(schema, cls)
+    branches = []
+    for channel_type in supported_types():
+        credentials = adapter_class(channel_type).credentials_model.model_json_schema()
+        storable_everywhere(credentials)
+        branches.append(branch(["type"], type={"const": channel_type}, credentials=credentials))
+    schema["oneOf"] = branches
+
+
 class CreateChannelRequest(ApiModel):
     """A new connection to a platform."""
 
+    model_config = ConfigDict(json_schema_extra=_credentials_by_type)
+
     type: ConnectableType = Field(description="the platform")
     name: ChannelName
-    credentials: dict[str, Any] = Field(
+    credentials: StorableObject = Field(
         description="the platform's secrets and ids; write-only, stored encrypted"
     )
     settings: ChannelSettings = Field(default_factory=ChannelSettings, description=_SETTINGS)
@@ -59,7 +75,11 @@ class UpdateChannelRequest(ApiModel):
     """Changes to a connection; credentials and settings given are merged into the old."""
 
     name: ChannelName | None = None
-    credentials: dict[str, Any] | None = None
+    credentials: StorableObject | None = Field(
+        default=None,
+        description="credential fields to change: merged into the stored ones, the result "
+        "checked as the platform's credentials",
+    )
     settings: ChannelSettings | None = Field(default=None, description=_SETTINGS)
     default: Literal[True] | None = None
 

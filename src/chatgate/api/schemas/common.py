@@ -11,11 +11,20 @@ from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from chatgate.domain.free_form import INT64_END, INT64_MIN
 from chatgate.domain.json_body import MAX_DEPTH
 from chatgate.domain.schema_rules import with_rules
 
 # The JSON encoder writes integers of at most 64 bits (signed, or unsigned when positive).
-_INT_RANGE = range(-(2**63), 2**64)
+_INT_RANGE = range(INT64_MIN, INT64_END)
+
+
+UNPAIRED_SURROGATE = "must be valid Unicode (it holds an unpaired surrogate)"
+TOO_DEEP = f"must not nest more than {MAX_DEPTH} levels deep"
+# The storable-value rules no schema states, each a code of its own: a JSON string may
+# escape half a surrogate pair, which no pattern tells apart from text; and a depth limit
+# could only be stated by spelling out every level.
+_SEMANTIC_REASONS = {UNPAIRED_SURROGATE: "invalid_unicode", TOO_DEEP: "nested_too_deep"}
 
 
 def unstorable_reason(value: str) -> str | None:
@@ -25,7 +34,7 @@ def unstorable_reason(value: str) -> str | None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "must be valid Unicode (it holds an unpaired surrogate)"
+        return UNPAIRED_SURROGATE
     return None
 
 
@@ -36,6 +45,10 @@ def _number_reason(value: int | float) -> str | None:
         return "must be an integer of at most 64 bits"
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number (JSON has no NaN or Infinity)"
+    # 1.8446744073709552e+19 is a whole number, so JSON Schema counts it an integer (and
+    # holds it to the integers' bounds); so does this check, however it was written.
+    if isinstance(value, float) and value.is_integer() and int(value) not in _INT_RANGE:
+        return "must be an integer of at most 64 bits"
     return None
 
 
@@ -52,7 +65,7 @@ def find_unstorable(value: Any, path: str = "", depth: int = 0) -> tuple[str, st
         number_reason = _number_reason(value)
         return (path or "body", number_reason) if number_reason else None
     if isinstance(value, dict | list) and depth >= MAX_DEPTH:
-        return (path or "body", f"must not nest more than {MAX_DEPTH} levels deep")
+        return (path or "body", TOO_DEEP)
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
@@ -125,6 +138,9 @@ class ApiModel(BaseModel):
         found = find_unstorable(data)
         if found:
             path, reason = found
+            code = _SEMANTIC_REASONS.get(reason.removeprefix("has a key that "))
+            if code is not None:
+                raise semantic_error(code, path, reason)
             raise ValueError(f"{path}: {reason}")
         return data
 

@@ -13,6 +13,8 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
     create_model,
 )
 
@@ -20,15 +22,30 @@ from chatgate.api.schemas.common import ApiModel
 from chatgate.domain.addresses import ADDRESS_PATTERNS, PHONE_CHANNELS, USER_ID_CHANNELS
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.contacts import (
+    ATTRIBUTE_NAME_PATTERN,
     EMAIL_PATTERN,
+    MAX_ATTRIBUTE_NAME,
+    MAX_ATTRIBUTE_TEXT,
     MAX_ATTRIBUTES,
     MAX_IDENTITIES,
     MAX_NAME,
     Contact,
 )
+from chatgate.domain.free_form import Fraction, Int64, PropertyNames, StorableText
 from chatgate.services.contacts import ContactChanges
 
 AttributeValue = StrictStr | StrictBool | StrictInt | StrictFloat
+# What the service's check_attributes takes: a flat object of named values. The service
+# checks them (naming the attribute at fault, where a union would name its member); the
+# schema is this type's.
+_AttributeText = Annotated[StorableText, Field(max_length=MAX_ATTRIBUTE_TEXT)]
+_FLAT_ATTRIBUTES = TypeAdapter(
+    Annotated[
+        dict[str, _AttributeText | Int64 | Fraction | bool],
+        PropertyNames(ATTRIBUTE_NAME_PATTERN, MAX_ATTRIBUTE_NAME),
+    ]
+).json_schema()
+Attributes = Annotated[dict[str, Any], WithJsonSchema(_FLAT_ATTRIBUTES)]
 _NAME = r"^[^\x00-\x1f]*$"
 _IDENTITIES = (
     "how the contact is reached on each channel: WhatsApp, SMS and Kakao phones (E.164), "
@@ -109,8 +126,8 @@ class CreateContactRequest(ApiModel):
         examples=["+14155550123"],
     )
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
-    # Values are checked by the service, which names the attribute that is wrong.
-    attributes: dict[str, Any] | None = Field(
+    # Checked by the service too, which names the attribute that is wrong.
+    attributes: Attributes | None = Field(
         default=None,
         max_length=MAX_ATTRIBUTES,
         description="a flat object: string keys, string, number or boolean values",

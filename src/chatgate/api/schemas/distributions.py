@@ -7,18 +7,12 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
+from chatgate.api.schemas.addressing import AUTO, Address, address_on, channel_choice
 from chatgate.api.schemas.common import ApiModel, ZonedDateTime
-from chatgate.api.schemas.messages import (
-    AUTO,
-    MAX_BATCH,
-    Address,
-    Metadata,
-    SendOptions,
-    address_on,
-    channel_choice,
-)
+from chatgate.api.schemas.messages import MAX_BATCH, Metadata, SendOptions
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Boolean, Content
+from chatgate.domain.free_form import PropertyNames, StorableObject, StorableText
 from chatgate.domain.schema_rules import branch
 from chatgate.storage.distributions import Distribution
 
@@ -58,7 +52,7 @@ class ContactSelectionIn(ApiModel):
         default=None, description="only contacts with an identity on this channel"
     )
     name_prefix: str | None = Field(default=None, min_length=1, max_length=200)
-    attributes: dict[str, str] | None = Field(
+    attributes: Annotated[dict[str, StorableText], PropertyNames()] | None = Field(
         default=None, description='attributes with these (string) values, e.g. {"tier": "gold"}'
     )
 
@@ -75,7 +69,7 @@ class DistributeRequest(ApiModel):
     ]
 
     content: Content
-    recipients: list[dict[str, Any]] = Field(
+    recipients: list[StorableObject] = Field(
         default_factory=list,
         max_length=MAX_BATCH,
         description='{"channel", "to"} or {"contact_id", "channel"?}; each checked on its own',

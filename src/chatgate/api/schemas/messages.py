@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
 from pydantic import (
@@ -13,38 +12,30 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from chatgate.api.schemas.addressing import (
+    ANY_ADDRESS,
+    AUTO,
+    Address,
+    address_on,
+    addressed_by_channel,
+    channel_choice,
+)
 from chatgate.api.schemas.common import ApiModel, ErrorBody, ZonedDateTime, semantic_error
-from chatgate.domain.addresses import ANY_ADDRESS_PATTERN, InvalidAddress, normalize_address
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import Boolean, Content
-from chatgate.domain.fallback import FallbackStep, Trigger, parse_duration
+from chatgate.domain.fallback import WITHIN_PATTERN, FallbackStep, Trigger, parse_duration
+from chatgate.domain.free_form import StorableObject
 from chatgate.domain.records import ROUTE, SENDER_PROFILE, Message, MessageEvent
 from chatgate.domain.status import Status
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_BATCH = 1000
-
-# An address beside the field naming its channel: the schema states the shape of an address
-# on any channel; which channel's shape applies (and whether a phone number of that shape is
-# assigned) is checked against the channel, and refused as ``invalid_address``.
-Address = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=ANY_ADDRESS_PATTERN)
-]
-_ANY_ADDRESS = re.compile(ANY_ADDRESS_PATTERN)
-
-
-def address_on(channel: ChannelType, raw: str, where: str, hint: str = "") -> str:
-    """``raw`` normalised as an address on ``channel``, or an ``invalid_address`` refusal."""
-    try:
-        return normalize_address(channel, raw)
-    except InvalidAddress as exc:
-        raise semantic_error("invalid_address", where, f"{exc}{hint}") from None
 
 
 class NotWithin(ApiModel):
@@ -52,7 +43,11 @@ class NotWithin(ApiModel):
 
     not_: Literal["delivered", "read"] = Field(alias="not")
     within: str = Field(
-        pattern=r"^\d{1,7}(s|m|h|d)$", examples=["90s", "10m"], description="1s to 7d"
+        pattern=r"^\d{1,7}(s|m|h|d)$",
+        examples=["90s", "10m"],
+        description="1s to 7d",
+        # The schema states the bound too; validation says it in words (``_bounded``).
+        json_schema_extra={"pattern": WITHIN_PATTERN},
     )
 
     @field_validator("within")
@@ -64,6 +59,10 @@ class NotWithin(ApiModel):
 
 class FallbackStepIn(ApiModel):
     """A step to try if the one before fails, or does not get far enough in time."""
+
+    # Its own ``to`` has its channel's shape; one it takes from the message is checked
+    # against its channel as ``invalid_address`` (the schema states each object alone).
+    schema_rules: ClassVar = [addressed_by_channel("to")]
 
     channel: ChannelType
     to: Address | None = Field(
@@ -139,33 +138,24 @@ class ContactRecipient(ApiModel):
 
 
 def _metadata_size(value: dict[str, Any]) -> dict[str, Any]:
+    # A schema bounds strings and members one by one, never the bytes of a whole encoded
+    # value: a code of its own.
     if len(orjson.dumps(value)) > MAX_METADATA_BYTES:
-        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        raise PydanticCustomError(
+            "metadata_too_large", f"must be at most {MAX_METADATA_BYTES} bytes as JSON"
+        )
     return value
 
 
 # The customer's own data, echoed back unchanged in every event of the message.
-Metadata = Annotated[dict[str, Any], AfterValidator(_metadata_size)]
-
-AUTO: Literal["auto"] = "auto"
-_CHANNEL_CHOICES = (AUTO, *(channel.value for channel in ChannelType))
-
-
-def channel_choice(value: object) -> object:
-    """A channel's name, or ``auto``, with one error naming every choice."""
-    # One check with one message, where the union would report each of its members.
-    if isinstance(value, ChannelType) or value == AUTO:
-        return value
-    if isinstance(value, str) and value in _CHANNEL_CHOICES:
-        return ChannelType(value)
-    raise ValueError(f"must be one of: {', '.join(_CHANNEL_CHOICES)}")
+Metadata = Annotated[StorableObject, AfterValidator(_metadata_size)]
 
 
 def _recipient(value: object) -> object:
     if isinstance(value, str | ContactRecipient):
         if isinstance(value, str) and not 1 <= len(value) <= 256:
             raise ValueError("must be 1 to 256 characters")
-        if isinstance(value, str) and not _ANY_ADDRESS.fullmatch(value):
+        if isinstance(value, str) and not ANY_ADDRESS.fullmatch(value):
             raise ValueError("must be an address on a channel, e.g. +14155550123")
         return value
     if isinstance(value, dict):
@@ -180,6 +170,8 @@ def _recipient(value: object) -> object:
 
 class SendMessageRequest(ApiModel):
     """A message to send."""
+
+    schema_rules: ClassVar = [addressed_by_channel("to", auto=True)]
 
     channel: Annotated[ChannelType | Literal["auto"], BeforeValidator(channel_choice)] = Field(
         description='the channel; "auto" (with a contact as `to`) picks one of the '
@@ -256,7 +248,7 @@ class SendMessageRequest(ApiModel):
 class BatchRequest(ApiModel):
     """Up to 1,000 messages; each is checked on its own."""
 
-    messages: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    messages: list[StorableObject] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class SendError(BaseModel):
@@ -481,6 +473,8 @@ class BatchResponse(BaseModel):
 
 class SandboxInboundRequest(ApiModel):
     """A message a simulated user sends to the account (test keys only)."""
+
+    schema_rules: ClassVar = [addressed_by_channel("from")]
 
     channel: ChannelType
     from_: Address = Field(alias="from", examples=["123456789"])

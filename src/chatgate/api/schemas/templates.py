@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from chatgate.api.schemas.common import ApiModel
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.content import MAX_TEXT
+from chatgate.domain.free_form import StorableObject, StorableValue
 from chatgate.domain.templates import (
     MAX_VARIABLES,
     Bindings,
@@ -29,7 +30,7 @@ _BINDINGS = (
 )
 # Values as in a template send (strings); anything else is refused by the rendering, which
 # names the variable rather than the union's branch.
-Values = dict[str, Any] | list[Any]
+Values = StorableObject | list[StorableValue]
 
 
 class CreateTemplateRequest(ApiModel):
