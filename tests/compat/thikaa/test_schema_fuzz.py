@@ -16,6 +16,7 @@ from typing import Any
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
+from schemathesis.generation.meta import ParameterLocation
 
 from tests.compat.fuzz import fuzz_app, fuzzed_schema
 from tests.compat.thikaa.conftest import Instance
@@ -65,10 +66,21 @@ def test_every_operation_conforms_to_its_schema(
     case: schemathesis.Case[Any], fuzz_app: FastAPI, instance: Instance
 ) -> None:
     """Any generated request gets a documented answer in Thikaa's shape, never a 5xx."""
-    case.path_parameters = {**(case.path_parameters or {}), "account": instance.name}
+    if not _path_made_invalid(case):
+        case.path_parameters = {**(case.path_parameters or {}), "account": instance.name}
     case.call_and_validate(
         base_url=BASE_URL,
         app=fuzz_app,
         headers=auth(instance.test),
         additional_checks=[refusals_name_a_code],
     )
+
+
+def _path_made_invalid(case: schemathesis.Case[Any]) -> bool:
+    """Whether schemathesis generated the path's parameters to be refused (an account name
+    past its maximum length): replacing it with the key's own would make the case valid,
+    and its acceptance a false failure of the negative-data check."""
+    if case.meta is None:
+        return False
+    path = case.meta.components.get(ParameterLocation.PATH)
+    return path is not None and not path.mode.is_positive
