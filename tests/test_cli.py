@@ -136,6 +136,18 @@ def test_keys_create_makes_the_auth_token_a_bik_client_sends(cli: Invoke) -> Non
         assert key["dialect"] == "bik"
 
 
+def test_keys_create_no_track_links_is_kept_and_listed(cli: Invoke) -> None:
+    """``--no-track-links`` makes a key whose Bik messages send links untouched; keys
+    track links unless told."""
+    ok_json(cli("accounts", "create", "acme", "--json"))
+    untracked = create_key(cli, "acme", "--dialect", "bik", "--no-track-links")
+    tracked = create_key(cli, "acme", "--dialect", "bik")
+    assert (untracked["track_links"], tracked["track_links"]) == (False, True)
+    rows = {row["id"]: row for row in ok_json(cli("keys", "list", "--account", "acme", "--json"))}
+    assert rows[untracked["id"]]["track_links"] is False
+    assert rows[tracked["id"]]["track_links"] is True
+
+
 def test_keys_list_never_shows_a_secret(cli: Invoke) -> None:
     """Listing shows each key's id, scopes and limit, but no secret, as JSON or a table."""
     ok_json(cli("accounts", "create", "acme", "--json"))
@@ -259,6 +271,7 @@ def test_keys_create_and_revoke_are_audited_as_the_account(cli: Invoke, tmp_path
         "ip_allowlist": [],
         "rate_limit": 10,
         "dialect": None,
+        "track_links": True,
     }
     assert key["key"] not in repr(created)
 

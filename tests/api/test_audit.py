@@ -113,6 +113,7 @@ async def test_creating_and_revoking_a_key_is_audited_without_its_secret(
         "ip_allowlist": ["203.0.113.0/24"],
         "rate_limit": None,
         "dialect": None,
+        "track_links": True,
     }
     for _ in range(2):  # revoking again changes nothing, and is not logged again
         revoked = await client.delete(f"/v1/keys/{key_id}", headers=auth(actor))

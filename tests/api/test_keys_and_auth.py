@@ -224,3 +224,28 @@ async def test_revoking_another_accounts_key_is_404(
 def _client_from(app: FastAPI, host: str) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(host, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def test_link_tracking_round_trips_and_defaults_to_on(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    """``track_links`` false is kept, shown and stored; absent or null means true."""
+    shown: dict[str, bool] = {}
+    for name, extra in (
+        ("off", {"track_links": False}),
+        ("absent", {}),
+        ("null", {"track_links": None}),
+    ):
+        made = await client.post(
+            "/v1/keys", json={"name": name, "dialect": "bik", **extra}, headers=auth(tenant.test)
+        )
+        assert made.status_code == 201, made.text
+        shown[made.json()["id"]] = made.json()["track_links"]
+    assert sorted(shown.values()) == [False, True, True]
+    listed = await client.get("/v1/keys", headers=auth(tenant.test))
+    assert {k["id"]: k["track_links"] for k in listed.json()["data"] if k["id"] in shown} == shown
+    async with gateway(app).database.read() as conn:
+        rows = await conn.execute(api_keys.select().where(api_keys.c.id.in_(list(shown))))
+        assert {row.id: row.track_links for row in rows} == shown
+    bad = await client.post("/v1/keys", json={"track_links": "no"}, headers=auth(tenant.test))
+    assert_envelope(bad, 422, "invalid_request", "track_links")

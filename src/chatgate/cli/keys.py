@@ -56,6 +56,13 @@ def keys_create(
         Dialect | None,
         typer.Option(help="a vendor API's key (its prefix), accepted on that API's routes only"),
     ] = None,
+    track_links: Annotated[
+        bool,
+        typer.Option(
+            "--track-links/--no-track-links",
+            help="track links in the key's dialect messages (Bik); off: links sent untouched",
+        ),
+    ] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Create an API key; its secret is printed this once."""
@@ -70,6 +77,7 @@ def keys_create(
         allowed_channels=_parse_channels(channels),
         rate_limit=rate_limit,
         dialect=dialect,
+        track_links=track_links,
     )
 
     async def work(database: Database) -> tuple[Any, str]:
@@ -88,6 +96,7 @@ def keys_create(
                 "mode": key.mode.value,
                 "scopes": sorted(key.scopes),
                 "dialect": key.dialect.value if key.dialect else None,
+                "track_links": key.track_links,
             }
         )
     else:
@@ -120,6 +129,7 @@ def keys_list(
             "prefix": key.display_prefix,
             "scopes": sorted(key.scopes),
             "rate_limit": key.rate_limit,
+            "track_links": key.track_links,
             "created_at": key.created_at.isoformat(),
             "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
         }

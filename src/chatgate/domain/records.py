@@ -62,6 +62,8 @@ class ApiKey:
     plan: str | None = None
     # The vendor API whose routes accept this key; None: the native API's.
     dialect: Dialect | None = None
+    # Whether links in the key's dialect messages are tracked (Bik); False: sent untouched.
+    track_links: bool = True
 
     def grants(self, scope: Scope) -> bool:
         """Whether this key may act under ``scope``."""

@@ -35,6 +35,8 @@ class KeySpec:
     rate_limit: int | None = None
     # The vendor API whose routes accept the key; None: the native API.
     dialect: Dialect | None = None
+    # Whether links in the key's dialect messages are tracked (Bik).
+    track_links: bool = True
 
     @classmethod
     def of(cls, key: ApiKey) -> KeySpec:
@@ -47,6 +49,7 @@ class KeySpec:
             key.allowed_channels,
             key.rate_limit,
             key.dialect,
+            key.track_links,
         )
 
 
@@ -93,6 +96,7 @@ async def create_key(conn: AsyncConnection, actor: Actor, spec: KeySpec) -> tupl
         created_at=utcnow(),
         revoked_at=None,
         dialect=spec.dialect,
+        track_links=spec.track_links,
     )
     await key_store.insert_key(conn, key, hash_secret(secret))
     await record(conn, actor, "key.created", key.id, _created_detail(key))
@@ -111,6 +115,7 @@ def _created_detail(key: ApiKey) -> dict[str, Any]:
         "ip_allowlist": [str(network) for network in key.ip_allowlist],
         "rate_limit": key.rate_limit,
         "dialect": key.dialect.value if key.dialect else None,
+        "track_links": key.track_links,
     }
 
 

@@ -33,6 +33,8 @@ def _key(mapping: Any) -> ApiKey:
         created_at=mapping["created_at"],
         revoked_at=mapping["revoked_at"],
         dialect=Dialect(mapping["dialect"]) if mapping["dialect"] else None,
+        # Keys stored before the setting existed (null) track links, as they always did.
+        track_links=mapping["track_links"] is not False,
     )
 
 
@@ -55,6 +57,7 @@ async def insert_key(conn: AsyncConnection, key: ApiKey, secret_hash: str) -> No
             created_at=key.created_at,
             revoked_at=None,
             dialect=key.dialect.value if key.dialect else None,
+            track_links=key.track_links,
         )
     )
     await bump_cache_version(conn, KEYS_CACHE)

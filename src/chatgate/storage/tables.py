@@ -192,6 +192,8 @@ api_keys = Table(
     Column("revoked_at", UtcDateTime, nullable=True),
     # The vendor API (a dialect) whose routes accept the key; null: the native API's.
     Column("dialect", String(20), nullable=True),
+    # Whether the links of the key's dialect messages are tracked (Bik); null: tracked.
+    Column("track_links", Boolean, nullable=True),
 )
 
 # One row per cached thing; its version is bumped in the same transaction as any change,

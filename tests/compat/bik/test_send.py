@@ -310,3 +310,17 @@ async def test_a_rule_refusal_is_400_naming_the_rule(
     )
     [message] = refusal(stranger, 400)
     assert message.startswith("outside the 24-hour window: ")
+
+
+async def test_a_key_without_link_tracking_keeps_the_url_as_written(
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
+) -> None:
+    """A key made with ``track_links`` false sends the text's link as written."""
+    _, untracked = await make_key(
+        app, tenant.account_id, KeyMode.TEST, dialect=Dialect.BIK, track_links=False
+    )
+    text = "Track it: https://shop.example.com/orders/ORD123?utm=bik"
+    sent = await bik_send(client, untracked, _body("text", payload={"message": text}))
+    assert sent.status_code == 200, sent.text
+    message = await _stored(client, tenant, sent.json()["data"]["id"])
+    assert message["content"]["text"] == text

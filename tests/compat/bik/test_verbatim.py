@@ -10,6 +10,7 @@ first (so that WhatsApp's 24-hour window is open for free-form messages).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ PAGE_USER = "+919900990090"
 PATH = "integrations/bikPlatformFunctions-messages/v2/sendMessage"
 WHATSAPP = PLATFORMS["whatsapp"]
 CATALOG = "194836987003835"
+SHOP = "https://shop.example.com/orders/ORD123?utm=bik"
 # One request per type (the payload), and the Cloud API message it arrives as:
 # (type, interactive type or None).
 PAYLOADS: dict[str, tuple[dict[str, Any], str, str | None]] = {
@@ -177,3 +179,29 @@ async def test_one_request_per_type_arrives_as_cloud_apis_message(
             assert sent["interactive"]["type"] == interactive, (kind, sent)
         assert calls[index]["status"] == 200, (kind, calls[index])
         await session.reaches(answer.json()["data"]["id"], "delivered")
+
+
+async def test_a_key_without_link_tracking_sends_links_untouched(
+    bik: BikStack, session: Session
+) -> None:
+    """The default key's link arrives tracked (``/l/<code>``); a key made with
+    ``track_links`` false sends the original URL, as written."""
+    with httpx.Client(base_url=bik.stack.api_url, trust_env=False, timeout=10.0) as http:
+        untracked = dialect_key(
+            http, bik.stack, dialect="bik", rate_limit=100_000, track_links=False
+        )
+    user = bik.stack.new_user(WHATSAPP)
+    await session.user_writes(WHATSAPP, user, "Hello")
+    text = f"Your order: {SHOP}"
+    body = {"contactIdentifier": user, "medium": "whatsapp", "type": "text"}
+    for index, key in enumerate((bik.live, untracked)):
+        answer = await session.api.post(
+            f"{bik.base}{PATH}", json={**body, "payload": {"message": text}}, headers=basic(key)
+        )
+        assert answer.status_code == 200, answer.text
+        await session.calls_for(WHATSAPP, user, index + 1)
+    tracked_call, untouched_call = await session.calls_for(WHATSAPP, user, 2)
+    tracked = tracked_call["body"]["text"]["body"]
+    assert SHOP not in tracked
+    assert re.fullmatch(r"Your order: \S+/l/[A-Za-z0-9_-]+", tracked), tracked
+    assert untouched_call["body"]["text"]["body"] == text

@@ -34,6 +34,7 @@ def _spec(body: CreateKeyRequest, creator: ApiKey) -> KeySpec:
         else creator.allowed_channels,
         rate_limit=body.rate_limit,
         dialect=body.dialect,
+        track_links=body.track_links is not False,
     )
 
 

@@ -28,6 +28,9 @@ IpRange = Annotated[
 RateLimit = Annotated[int, Field(ge=1, le=1_000_000), Strict(), BeforeValidator(json_integer)]
 
 
+TRACK_LINKS = "dialect keys whose messages track links (Bik): false sends links untouched"
+
+
 class CreateKeyRequest(ApiModel):
     """A new key. Omitted fields take the creating key's values."""
 
@@ -43,6 +46,9 @@ class CreateKeyRequest(ApiModel):
         default=None,
         description="a vendor API's key, with its prefix (tk_live_…, cpk_live_…), accepted on "
         "that API's routes under /compat/{dialect}/ only; null: a native key",
+    )
+    track_links: Annotated[bool, Strict()] | None = Field(
+        default=None, description=TRACK_LINKS + "; null: true"
     )
 
     @field_validator("ip_allowlist")
@@ -76,6 +82,7 @@ class KeyOut(BaseModel):
     allowed_channels: list[str] | None
     rate_limit: int | None = Field(description="requests per minute; null for the default")
     dialect: Dialect | None = Field(description="the vendor API the key is for; null: native")
+    track_links: bool = Field(description=TRACK_LINKS)
     created_at: datetime
     revoked_at: datetime | None
 
@@ -99,6 +106,7 @@ class KeyOut(BaseModel):
             else None,
             "rate_limit": key.rate_limit,
             "dialect": key.dialect,
+            "track_links": key.track_links,
             "created_at": key.created_at,
             "revoked_at": key.revoked_at,
         }

@@ -31,7 +31,9 @@ Decisions where the page is silent:
   ``metadata.callbackData``, shown at ``/v1/messages``) and echoed in every status-update
   and link-click webhook of the message.
 - **Links** in a Bik message's text are tracked (``track_links``), so that link-click
-  webhooks can be sent: a recipient sees ``<gateway>/l/<code>``, which redirects.
+  webhooks can be sent: a recipient sees ``<gateway>/l/<code>``, which redirects. A key
+  made with ``track_links`` false (``chatgate keys create --no-track-links``) sends its
+  messages' links untouched, and no click is reported.
 - **Answers.** ``200 {"status": 200, "success": true, "data": {"id": "msg_…"}}``: the id is
   Chatgate's (the page's example shows WhatsApp's ``wamid``, which exists only once the
   message is sent). An ``Idempotency-Key`` header is honoured as on ``/v1``.

@@ -88,13 +88,14 @@ async def _sender(gateway: Gateway, key: ApiKey, number: str | None) -> str | No
     return None
 
 
-def command(body: SendMessageBody, sender: str | None) -> SendCommand:
-    """The command ``POST /v1/messages`` would build: links tracked, callbackData kept."""
+def command(body: SendMessageBody, sender: str | None, track_links: bool) -> SendCommand:
+    """The command ``POST /v1/messages`` would build: links tracked unless the key's setting
+    turns that off, callbackData kept."""
     native: dict[str, Any] = {
         "channel": ChannelType.WHATSAPP.value,
         "to": body.recipient(),
         "content": body.content(),
-        "track_links": True,
+        "track_links": track_links,
     }
     if sender is not None:
         native["from"] = sender
@@ -124,7 +125,7 @@ async def send_message(
     gateway = gateway_of(request)
     if not key.grants(Scope.MESSAGES_SEND):
         raise Forbidden("this key lacks the scope 'messages:send'", code="insufficient_scope")
-    built = command(body, await _sender(gateway, key, body.businessPhoneNumber))
+    built = command(body, await _sender(gateway, key, body.businessPhoneNumber), key.track_links)
 
     async def produce(conn: AsyncConnection) -> SendAnswer | ChatgateError:
         result = await accept_one(conn, gateway, key, built)
