@@ -1,7 +1,7 @@
 """key link tracking: whether a key's dialect messages track their links
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-07 19:00:00.000000
 
 A Bik key's messages have their links tracked (for link-click webhooks) unless the key's
@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-# Re-pointed at "0017" when the branch adding 0017 is merged.
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
