@@ -389,7 +389,7 @@ class ChannelSettings(BaseModel):
     )
     sender_avatar: str | None = Field(
         default=None,
-        pattern=r"^https?://[^\s]+$",
+        pattern=r"^https?://[^\s\x00]+$",
         max_length=500,
         description="Viber: the URL of the sender's avatar (at most 100 KB)",
     )
