@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from hypothesis import HealthCheck, Phase, settings
 
 from chatgate.api.state import Gateway
 from chatgate.config import Settings
@@ -168,3 +169,19 @@ async def served_in_this_loop(app: Any) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+def fuzz_settings(max_examples: int) -> Any:
+    """Hypothesis settings of the schemathesis fuzz tests.
+
+    No shrinking: each example is a full request, so shrinking a failure can take minutes;
+    schemathesis reports every failure with a curl command that reproduces it. No example
+    database: every run draws fresh cases.
+    """
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate, Phase.target],
+    )

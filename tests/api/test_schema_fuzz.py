@@ -36,7 +36,6 @@ import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, settings
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -44,7 +43,7 @@ from chatgate.api import errors
 from chatgate.api.app import create_app
 from chatgate.config import Settings
 from chatgate.net_guard import NetworkPolicy
-from tests.support import Tenant, auth, gateway, settings_for
+from tests.support import Tenant, auth, fuzz_settings, gateway, settings_for
 
 BASE_URL = "http://testserver"
 # schemathesis' own default for positive_data_acceptance.
@@ -153,15 +152,7 @@ def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    # No shrinking: each example is a full request, so shrinking a failure can take minutes;
-    # schemathesis reports every failure with a curl command that reproduces it.
-    phases=[Phase.explicit, Phase.generate, Phase.target],
-)
+@fuzz_settings(max_examples=40)
 def test_every_operation_conforms_to_its_schema(
     case: schemathesis.Case[Any], fuzz_app: FastAPI, tenant: Tenant
 ) -> None:

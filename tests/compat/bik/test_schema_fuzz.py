@@ -13,13 +13,12 @@ from typing import Any
 
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, settings
 from starlette.routing import Mount
 
 from chatgate.api.app import create_app
 from tests.compat.bik.conftest import basic
 from tests.compat.thikaa.test_schema_fuzz import fuzz_app
-from tests.support import settings_for
+from tests.support import fuzz_settings, settings_for
 
 __all__ = ["fuzz_app"]  # a gateway of its own on the current store
 BASE_URL = "http://testserver/compat/bik"
@@ -62,13 +61,7 @@ def refusals_are_biks(
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.generate, Phase.target],
-)
+@fuzz_settings(max_examples=40)
 def test_every_operation_conforms_to_its_schema(
     case: schemathesis.Case[Any], fuzz_app: FastAPI, bik_test: str
 ) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, settings
 
 from chatgate.domain.dialects import Dialect
 from tests.compat.fuzz import (
@@ -27,7 +26,7 @@ from tests.compat.fuzz import (
     fuzzed_schema,
 )
 from tests.compat.messagehub.page import ALIMTALK_PARAMETERS, BRAND_TEXT
-from tests.support import Tenant, auth
+from tests.support import Tenant, auth, fuzz_settings
 
 MOUNT = "/compat/messagehub"
 BASE_URL = f"http://testserver{MOUNT}"
@@ -72,13 +71,7 @@ def test_the_document_is_messagehubs_own() -> None:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=15,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.generate, Phase.target],
-)
+@fuzz_settings(max_examples=15)
 def test_every_operation_conforms_to_its_schema(
     case: schemathesis.Case[Any], fuzz_app: FastAPI, hub_secret: str
 ) -> None:

@@ -15,12 +15,11 @@ from typing import Any
 
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, settings
 from schemathesis.generation.meta import ParameterLocation
 
 from tests.compat.fuzz import fuzz_app, fuzzed_schema
 from tests.compat.thikaa.conftest import Instance
-from tests.support import auth
+from tests.support import auth, fuzz_settings
 
 BASE_URL = "http://testserver/compat/thikaa"
 _CONFIG = schemathesis.Config.from_dict(
@@ -55,13 +54,7 @@ def refusals_name_a_code(
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.generate, Phase.target],
-)
+@fuzz_settings(max_examples=40)
 def test_every_operation_conforms_to_its_schema(
     case: schemathesis.Case[Any], fuzz_app: FastAPI, instance: Instance
 ) -> None:

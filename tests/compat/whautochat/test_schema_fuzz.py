@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, settings
 
 from chatgate.domain.dialects import Dialect
 from tests.compat.fuzz import dialect_document, dialect_test_key, fuzz_app, fuzzed_schema
 from tests.compat.whautochat.page import ENDPOINTS
-from tests.support import Tenant
+from tests.support import Tenant, fuzz_settings
 
 MOUNT = "/compat/whautochat"
 BASE_URL = f"http://testserver{MOUNT}"
@@ -75,13 +74,7 @@ def test_the_document_is_whautochats_own() -> None:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=15,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.generate, Phase.target],
-)
+@fuzz_settings(max_examples=15)
 def test_every_operation_conforms_to_its_schema(
     case: schemathesis.Case[Any], fuzz_app: FastAPI, wac_secret: str, tenant: Tenant
 ) -> None:
