@@ -226,6 +226,8 @@ def build_session_host(gateway: Gateway) -> tuple[SessionHost, httpx.AsyncClient
         settings=RunnerSettings(
             backoff=RetryPolicy(base=1.0, cap=settings.session_reconnect_cap_seconds),
             concurrent_connects=settings.session_concurrent_connects,
+            ping_every=settings.session_ping_seconds,
+            ping_timeout=settings.session_ping_timeout_seconds,
         ),
     )
     return host, http

@@ -164,6 +164,19 @@ class EmulatedWebDriver:
             )
         return str(response.json()["id"])
 
+    async def ping(self) -> None:
+        """A cheap call to the connection; returns when it answered."""
+        if self._connection is None:
+            raise DriverError("not_connected", "the device is not connected", retryable=True)
+        try:
+            response = await self.http.post(
+                f"{self.base}/connections/{self._connection}/ping", timeout=None
+            )
+        except httpx.HTTPError as exc:
+            raise DriverError("unreachable", type(exc).__name__, retryable=True) from exc
+        if response.status_code != 204:
+            raise DriverError("not_connected", f"HTTP {response.status_code}", retryable=True)
+
     async def stop(self) -> None:
         """Close the connection; the device stays linked."""
         await self._end("")
