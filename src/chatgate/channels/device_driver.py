@@ -12,9 +12,9 @@ driver never reconnects by itself; the runner decides whether and when to start 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 InboundKind = Literal["text", "image", "video", "document", "audio", "voice"]
 ReceiptStatus = Literal["sent", "delivered", "read"]
@@ -79,6 +79,22 @@ class Receipt:
 
 
 DriverEvent = QrCode | Connected | Disconnected | LoggedOut | IncomingMessage | Receipt
+
+
+def incoming_message(fields: Mapping[str, Any]) -> IncomingMessage:
+    """An :class:`IncomingMessage` from a driver's wire form of it (``id``, ``from``,
+    ``kind`` and the optional fields by their names)."""
+    return IncomingMessage(
+        id=str(fields["id"]),
+        sender=str(fields["from"]),
+        kind=fields["kind"],
+        text=fields.get("text"),
+        caption=fields.get("caption"),
+        media_id=fields.get("media_id"),
+        mime_type=fields.get("mime_type"),
+        filename=fields.get("filename"),
+        at=fields.get("at"),
+    )
 
 
 OutgoingKind = Literal[

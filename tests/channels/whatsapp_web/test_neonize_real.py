@@ -1,0 +1,145 @@
+"""The real neonize driver (whatsmeow in a child process) with no way out to the platform.
+
+These tests must talk only to loopback, so the child is given a proxy on loopback (a
+setting of neonize's, ``CHATGATE_WHATSAPP_WEB_PROXY``): whatsmeow then dials only that
+proxy (SOCKS5 passes the platform's host name to the proxy: nothing is even resolved). A
+closed port refuses at once; a listener that accepts and stays silent makes whatsmeow's
+connect hang, as a stuck connection to the platform does. Nothing inside neonize is
+patched. Without the ``whatsapp-web`` extra the tests skip, saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from chatgate.api.app import create_app
+from chatgate.channels.device_driver import Disconnected, DriverEvent
+from chatgate.channels.whatsapp_web_device_store import DeviceStore, device_store_url
+from chatgate.channels.whatsapp_web_neonize import ChildTimings, NeonizeWebDriver
+from chatgate.storage.database import postgres_dsn, sqlite_path
+from tests.support import auth, make_tenant, settings_for, until
+
+neonize = pytest.importorskip(
+    "neonize", reason="the whatsapp-web extra is not installed: pip install -e '.[whatsapp-web]'"
+)
+
+
+@pytest.fixture
+def refusing_proxy() -> str:
+    """A loopback proxy address where nothing listens: connects are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"socks5://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def silent_proxy() -> AsyncIterator[str]:
+    """A loopback proxy that accepts connections and never says a word."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"socks5://127.0.0.1:{port}"
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def _all(stream: AsyncIterator[DriverEvent], limit: float) -> list[DriverEvent]:
+    async with asyncio.timeout(limit):
+        return [event async for event in stream]
+
+
+def _gone(pid: int | None) -> bool:
+    assert pid is not None
+    status = Path(f"/proc/{pid}/status")
+    return not status.exists() or "zombie" in status.read_text()
+
+
+async def test_offline_a_pairing_reports_the_platform_unreachable_within_seconds(
+    tmp_path: Path, refusing_proxy: str
+) -> None:
+    store = DeviceStore(str(tmp_path / "chatgate.devices.db"))
+    driver = NeonizeWebDriver(store, proxy=refusing_proxy)
+    await driver.start(None)
+    pid = driver.pid
+    assert await _all(driver.events(), limit=10) == [Disconnected("unreachable")]
+    await driver.stop()
+    assert _gone(pid)
+    assert (tmp_path / "chatgate.devices.db").exists()  # whatsmeow's store, made by the child
+
+
+async def test_a_connect_that_hangs_is_killed_not_waited_for(
+    tmp_path: Path, silent_proxy: str
+) -> None:
+    timings = ChildTimings(ping_every=0.1, ping_timeout=2.0, connect_timeout=1.5)
+    store = DeviceStore(str(tmp_path / "chatgate.devices.db"))
+    driver = NeonizeWebDriver(store, proxy=silent_proxy, timings=timings)
+    await driver.start(None)
+    pid = driver.pid
+    assert await _all(driver.events(), limit=10) == [Disconnected("connect_timeout")]
+    async with asyncio.timeout(5):
+        await driver.stop()
+    assert _gone(pid)
+
+
+async def test_the_gateway_fails_an_unreachable_session_once_and_never_loops(
+    fresh_database_url: str, refusing_proxy: str
+) -> None:
+    settings = settings_for(
+        fresh_database_url, whatsapp_web_driver="neonize", whatsapp_web_proxy=refusing_proxy
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        tenant = await make_tenant(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            created = await http.post(
+                "/v1/sessions", json={"name": "desk"}, headers=auth(tenant.live)
+            )
+            assert created.status_code == 201, created.text
+            path = f"/v1/sessions/{created.json()['id']}"
+
+            async def failed() -> bool:
+                shown = (await http.get(path, headers=auth(tenant.live))).json()
+                return (shown["state"], shown["reason"]) == ("failed", "unreachable")
+
+            await until(failed, limit=20)
+            statuses = await http.get(
+                "/v1/events", params={"type": "session.status"}, headers=auth(tenant.live)
+            )
+            states = [(e["data"]["state"], e["data"]["reason"]) for e in statuses.json()["data"]]
+            # Created, tried once, failed: no reconnect of a session that never showed a code.
+            assert states == [("starting", None), ("failed", "unreachable")]
+    await _store_was_made(fresh_database_url)
+
+
+async def _store_was_made(database_url: str) -> None:
+    """whatsmeow's tables are where the README says: beside the database, or its schema."""
+    settings = settings_for(database_url)
+    if settings.is_sqlite:
+        beside = Path(sqlite_path(database_url)).with_suffix(".devices.db")
+        assert device_store_url(settings) == str(beside)
+        assert beside.exists()
+        return
+    conn = await asyncpg.connect(postgres_dsn(database_url))
+    try:
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'whatsmeow'"
+        )
+    finally:
+        await conn.close()
+    assert "whatsmeow_device" in {row["table_name"] for row in tables}
