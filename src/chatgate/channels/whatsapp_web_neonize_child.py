@@ -306,18 +306,22 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # Warnings and worse only: neonize configures INFO, and whatsmeow logs at the level of
+    # neonize's own logger (unset, it would log everything).
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("neonize.utils.log").setLevel(logging.WARNING)
     pipe = Pipe(out)
     session = Session(pipe)
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="command") as pool:
-        for line in sys.stdin:
-            try:
-                request = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(request, dict):
-                pool.submit(answer, pipe, session, request)
-    os._exit(0)  # the parent is gone: so is this connection
+    # Not ``with``: its exit would wait for a command stuck in whatsmeow.
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(request, dict):
+            pool.submit(answer, pipe, session, request)
+    os._exit(0)  # the parent is gone (or closed our stdin): so is this connection
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ async def test_a_working_session_that_stops_answering_is_started_again(
         gateway(app).database,
         gateway(app).sessions,
         lambda: CountingDriver(emulator, BASE, poll_wait=0.5),
-        settings=RunnerSettings(ping_every=0.05, ping_timeout=0.3),
+        settings=RunnerSettings(ping_every=0.05, ping_timeout=1.0),
         sleep=waits,
     )
     try:

@@ -33,7 +33,7 @@ from tests.channels.whatsapp_web.test_runner import _session, _state_is
 from tests.support import Tenant, gateway, until
 
 FAKE = str(Path(__file__).with_name("fake_device_child.py"))
-QUICK = ChildTimings(ping_every=0.05, ping_timeout=0.5, connect_timeout=5.0, stop_grace=0.5)
+QUICK = ChildTimings(ping_every=0.05, ping_timeout=2.0, connect_timeout=10.0, stop_grace=1.0)
 
 
 def _driver(tmp_path: Path, mode: str, record: Path | None = None) -> NeonizeWebDriver:
