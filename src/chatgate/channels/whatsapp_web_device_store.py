@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -77,20 +79,50 @@ class DeviceStore:
             if self._ready:
                 return
             if self.is_postgres:
-                parts = urlsplit(self.url)
-                query = dict(parse_qsl(parts.query))
-                schema = query.pop("search_path", SCHEMA)
-                if not _SCHEMA_NAME.fullmatch(schema):
-                    raise ValueError(f"search_path: {schema!r} is not a schema name")
-                dsn = urlunsplit(parts._replace(query=""))
-                ssl = query.get("sslmode", "prefer")
-                conn = await asyncpg.connect(dsn, ssl=ssl)
-                try:
+                async with self._postgres() as (conn, schema):
                     # Two workers may race to create it: the loser finds it there.
                     with contextlib.suppress(asyncpg.UniqueViolationError):
                         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                finally:
-                    await conn.close()
             else:
                 Path(self.url).parent.mkdir(parents=True, exist_ok=True)
             self._ready = True
+
+    async def forget(self, jid: str) -> None:
+        """Delete the device ``jid`` and, by whatsmeow's cascades, all its keys: what a
+        logout does when the platform confirms it, done here when it could not."""
+        if not self.is_postgres:
+            await asyncio.to_thread(_forget_in_file, self.url, jid)
+            return
+        async with self._postgres() as (conn, _):
+            with contextlib.suppress(asyncpg.UndefinedTableError):  # no device ever
+                await conn.execute("DELETE FROM whatsmeow_device WHERE jid = $1", jid)
+
+    @contextlib.asynccontextmanager
+    async def _postgres(self) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+        """A connection to the store's database, in its schema; and the schema's name."""
+        parts = urlsplit(self.url)
+        query = dict(parse_qsl(parts.query))
+        schema = query.get("search_path", SCHEMA)
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"search_path: {schema!r} is not a schema name")
+        conn = await asyncpg.connect(
+            urlunsplit(parts._replace(query="")),
+            ssl=query.get("sslmode", "prefer"),
+            server_settings={"search_path": schema},
+        )
+        try:
+            yield conn, schema
+        finally:
+            await conn.close()
+
+
+def _forget_in_file(path: str, jid: str) -> None:
+    if not Path(path).exists():
+        return
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")  # whatsmeow's cascades
+        with conn, contextlib.suppress(sqlite3.OperationalError):  # no device table yet
+            conn.execute("DELETE FROM whatsmeow_device WHERE jid = ?", (jid,))
+    finally:
+        conn.close()

@@ -142,6 +142,7 @@ class NeonizeWebDriver:
         self._ended = False  # this start's stream has had its last event
         self._settled = asyncio.Event()  # a QR code shown or the device connected
         self._connected = False
+        self._jid: str | None = None  # the device of this start, once known
 
     @property
     def pid(self) -> int | None:
@@ -156,7 +157,7 @@ class NeonizeWebDriver:
         await self._end_process()
         self._events, self._ended, self._connected = asyncio.Queue(), False, False
         self._settled = asyncio.Event()
-        jid = _jid_of(device_state) if device_state is not None else None
+        jid = self._jid = _jid_of(device_state) if device_state is not None else None
         if device_state is not None and jid is None:
             # Paired by another driver: its keys are not in this store. Pair again.
             self._push(LoggedOut("device_unknown"))
@@ -238,8 +239,15 @@ class NeonizeWebDriver:
         await self._finish("stop")
 
     async def logout(self) -> None:
-        """Unlink the device (whatsmeow forgets its keys) and end the child."""
+        """Unlink the device and end the child; its keys are forgotten even when the
+        platform could not be told (whatsmeow forgets them only when it was)."""
         await self._finish("logout")
+        jid, self._jid = self._jid, None
+        if jid is not None:
+            try:
+                await self.store.forget(jid)
+            except Exception:  # the database is away: the keys stay, unused
+                log.exception("sessions.forget_failed")
 
     # -- the child -------------------------------------------------------------------------
 
@@ -368,7 +376,7 @@ class NeonizeWebDriver:
         elif kind == "connected":
             self._settled.set()
             self._connected = True
-            jid = str(message["jid"])
+            jid = self._jid = str(message["jid"])
             state = device_state(jid) if message.get("paired") else None
             self._push(Connected(jid, str(message["phone"]), str(message.get("name") or ""), state))
         elif kind == "message":

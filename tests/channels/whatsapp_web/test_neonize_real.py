@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from asgi_lifespan import LifespanManager
 from chatgate.api.app import create_app
 from chatgate.channels.device_driver import Disconnected, DriverEvent
 from chatgate.channels.whatsapp_web_device_store import DeviceStore, device_store_url
-from chatgate.channels.whatsapp_web_neonize import ChildTimings, NeonizeWebDriver
+from chatgate.channels.whatsapp_web_neonize import ChildTimings, NeonizeWebDriver, device_state
 from chatgate.storage.database import postgres_dsn, sqlite_path
 from tests.support import auth, make_tenant, settings_for, until
 
@@ -151,3 +152,71 @@ async def _store_was_made(database_url: str) -> None:
     finally:
         await conn.close()
     assert "whatsmeow_device" in {row["table_name"] for row in tables}
+
+
+DEVICE = "237612345678:7@s.whatsapp.net"
+_DEVICE_ROW = (
+    "INSERT INTO whatsmeow_device (jid, registration_id, noise_key, identity_key,"
+    " signed_pre_key, signed_pre_key_id, signed_pre_key_sig, adv_key, adv_details,"
+    " adv_account_sig, adv_account_sig_key, adv_device_sig) VALUES ({marks})"
+)
+_DEVICE_VALUES = (
+    DEVICE,
+    1,
+    b"n" * 32,
+    b"i" * 32,
+    b"s" * 32,
+    1,
+    b"g" * 64,
+    b"a",
+    b"d",
+    b"c" * 64,
+    b"k" * 32,
+    b"v" * 64,
+)
+_KEY_ROW = "INSERT INTO whatsmeow_identity_keys (our_jid, their_id, identity) VALUES ({marks})"
+
+
+async def _in_store(store: DeviceStore, insert: bool) -> int:
+    """Insert a device with one identity key (``insert``); the keys of the device now."""
+    key_values = (DEVICE, "237699000111.0", b"x" * 32)
+    count = "SELECT count(*) FROM whatsmeow_identity_keys WHERE our_jid = {mark}"
+    if store.is_postgres:
+        url, _, _ = store.url.partition("?")
+        conn = await asyncpg.connect(url, server_settings={"search_path": "whatsmeow"})
+        try:
+            if insert:
+                marks = ", ".join(f"${n}" for n in range(1, 13))
+                await conn.execute(_DEVICE_ROW.format(marks=marks), *_DEVICE_VALUES)
+                await conn.execute(_KEY_ROW.format(marks="$1, $2, $3"), *key_values)
+            found: int = await conn.fetchval(count.format(mark="$1"), DEVICE)
+            return found
+        finally:
+            await conn.close()
+
+    def in_file() -> int:
+        with sqlite3.connect(store.url) as conn:
+            if insert:
+                conn.execute(_DEVICE_ROW.format(marks=", ".join("?" * 12)), _DEVICE_VALUES)
+                conn.execute(_KEY_ROW.format(marks="?, ?, ?"), key_values)
+            found: int = conn.execute(count.format(mark="?"), (DEVICE,)).fetchone()[0]
+            return found
+
+    return await asyncio.to_thread(in_file)
+
+
+async def test_a_device_deleted_while_offline_has_its_keys_forgotten(
+    fresh_database_url: str, refusing_proxy: str
+) -> None:
+    store = DeviceStore(device_store_url(settings_for(fresh_database_url)))
+    driver = NeonizeWebDriver(store, proxy=refusing_proxy)
+    await driver.start(None)  # offline: whatsmeow makes its tables all the same
+    await _all(driver.events(), limit=10)
+    await driver.stop()
+    assert await _in_store(store, insert=True) == 1
+    await driver.start(device_state(DEVICE))
+    ended = await _all(driver.events(), limit=10)
+    assert len(ended) == 1
+    assert isinstance(ended[0], Disconnected)
+    await driver.logout()  # the platform cannot be told: the keys are forgotten here
+    assert await _in_store(store, insert=False) == 0
