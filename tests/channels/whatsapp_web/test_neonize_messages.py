@@ -107,3 +107,109 @@ def test_receipts_map_to_statuses() -> None:
     ]
     retry = ReceiptEvent(MessageIDs=["a"], Type=3)  # RETRY: no status of ours
     assert wa.receipts(retry) == []
+
+
+child = pytest.importorskip("chatgate.channels.whatsapp_web_neonize_child")
+
+
+class Upload:
+    """What neonize's upload answers (the fields the audio message takes)."""
+
+    url = "https://mmg.example/u"
+    DirectPath = "/v/u"
+    FileEncSHA256 = b"e" * 32
+    FileLength = 3
+    FileSHA256 = b"s" * 32
+    MediaKey = b"k" * 32
+
+
+class Sent:
+    ID = "3EB0SENT"
+
+
+class RecordingClient:
+    """A stand-in for neonize's client: records what the child asks of it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[object, object]] = []
+        self.built: list[tuple[str, bytes, dict[str, object]]] = []
+
+    def send_message(self, to: object, message: object) -> Sent:
+        self.sent.append((to, message))
+        return Sent()
+
+    def upload(self, media: bytes, media_type: object) -> Upload:
+        return Upload()
+
+    def build_image_message(self, media: bytes, **options: object) -> object:
+        from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ImageMessage, Message
+
+        self.built.append(("image", media, options))
+        return Message(imageMessage=ImageMessage(caption=str(options.get("caption") or "")))
+
+
+class Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        return None
+
+
+def _session() -> tuple[object, RecordingClient, Lines]:
+    out = Lines()
+    session = child.Session(child.Pipe(out))
+    client = RecordingClient()
+    session.client = client
+    session.connected.set()
+    return session, client, out
+
+
+def _send(session: object, **request: object) -> dict[str, object]:
+    answered: dict[str, object] = session.send(request)  # type: ignore[attr-defined]
+    return answered
+
+
+def test_the_child_sends_text_replies_and_reports_the_sent_receipt() -> None:
+    session, client, out = _session()
+    answer = _send(session, to="+237699000111", kind="text", text="hi", extra={"quoted": "Q1"})
+    assert answer == {"id": "3EB0SENT"}
+    to, message = client.sent[0]
+    assert to.User == "237699000111"  # type: ignore[attr-defined]
+    assert message.extendedTextMessage.contextInfo.stanzaID == "Q1"  # type: ignore[attr-defined]
+    assert out.lines == ['{"event":"receipt","id":"3EB0SENT","status":"sent"}\n']
+
+
+def test_the_child_sends_a_voice_note_as_push_to_talk_with_its_length() -> None:
+    session, client, _ = _session()
+    extra = {"ptt": True, "mime_type": "audio/ogg; codecs=opus"}
+    _send(session, to="+1555", kind="audio", media="T2dnUw==", seconds=7, extra=extra)
+    audio = client.sent[0][1].audioMessage  # type: ignore[attr-defined]
+    assert (audio.PTT, audio.seconds, audio.mimetype, audio.directPath) == (
+        True,
+        7,
+        "audio/ogg; codecs=opus",
+        "/v/u",
+    )
+
+
+def test_the_child_sends_images_with_their_caption_and_refuses_a_missing_file() -> None:
+    session, client, _ = _session()
+    extra = {"caption": "look", "quoted": "Q2"}
+    _send(session, to="+1555", kind="image", media="iVBORw==", extra=extra)
+    assert client.built == [("image", b"\x89PNG", {"caption": "look"})]
+    image = client.sent[0][1].imageMessage  # type: ignore[attr-defined]
+    assert (image.caption, image.contextInfo.stanzaID) == ("look", "Q2")
+    with pytest.raises(ValueError, match="file"):
+        _send(session, to="+1555", kind="video", extra={})
+
+
+def test_a_child_not_connected_refuses_to_send() -> None:
+    session, _, _ = _session()
+    session.connected.clear()  # type: ignore[attr-defined]
+    with pytest.raises(child.Failure) as refused:
+        _send(session, to="+1555", kind="text", text="hi")
+    assert (refused.value.error, refused.value.retryable) == ("not_connected", True)
