@@ -309,9 +309,7 @@ class NeonizeWebDriver:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
         code = await process.wait()
-        for waiting in self._pending.values():
-            if not waiting.done():
-                waiting.set_exception(_gone())
+        self._fail_pending()
         if not self._ended:
             log.warning("sessions.driver_exited", pid=process.pid, code=code)
         self._push(Disconnected(_exit_reason(code)))
@@ -359,7 +357,14 @@ class NeonizeWebDriver:
             if task is not current:
                 task.cancel()
         await asyncio.gather(*(t for t in tasks if t is not current), return_exceptions=True)
+        self._fail_pending()
         self._connected = False
+
+    def _fail_pending(self) -> None:
+        """Commands still waiting will get no answer: the process is gone."""
+        for waiting in self._pending.values():
+            if not waiting.done():
+                waiting.set_exception(_gone())
 
     def _push(self, event: DriverEvent) -> None:
         """Add to this start's stream (nothing after its last event)."""

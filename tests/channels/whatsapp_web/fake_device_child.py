@@ -5,7 +5,7 @@ Modes: ``works`` (pairs at once, answers everything, records sends to RECORD_FIL
 ``hang`` (shows a QR code, then answers nothing); ``crash`` (shows a code, exits 3);
 ``segv`` (shows a code, dies of SIGSEGV); ``connected_then_crash`` (connects, exits 3 at
 the first ping); ``stubborn`` (works, but ignores stop and its stdin closing); ``dead``
-(exits before answering anything).
+(exits before answering anything); ``mute_send`` (works, but records sends unanswered).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def reply(request: dict[str, Any], **fields: Any) -> None:
 
 def on_start(request: dict[str, Any]) -> None:
     reply(request)
-    if MODE in ("works", "stubborn", "connected_then_crash"):
+    if MODE in ("works", "stubborn", "connected_then_crash", "mute_send"):
         write(
             {
                 "event": "connected",
@@ -55,6 +55,8 @@ def on_send(request: dict[str, Any]) -> None:
     if RECORD:
         with open(RECORD, "a", encoding="utf-8") as record:
             record.write(json.dumps(request) + "\n")
+    if MODE == "mute_send":
+        return
     message_id = f"3EB0{request['ref']:06d}"
     reply(request, id=message_id)
     write({"event": "receipt", "id": message_id, "status": "sent"})

@@ -114,6 +114,28 @@ async def test_a_connected_child_sends_pings_and_stops(tmp_path: Path) -> None:
         await driver.send(Outgoing("+1", "text", text="late"))
 
 
+async def test_a_send_waiting_when_the_session_stops_fails_at_once(tmp_path: Path) -> None:
+    record = tmp_path / "sent.jsonl"
+    driver = _driver(tmp_path, "mute_send", record)
+    await driver.start(None)
+    await take(driver.events())
+    sending = asyncio.create_task(driver.send(Outgoing("+1555", "text", text="hi")))
+    await until(lambda: _recorded(record))
+    await driver.stop()
+    async with asyncio.timeout(5):
+        with pytest.raises(DriverError) as failed:
+            await sending
+    assert (failed.value.code, failed.value.retryable) == ("driver_gone", True)
+
+
+async def _recorded(record: Path) -> bool:
+    return await asyncio.to_thread(_has_a_line, record)
+
+
+def _has_a_line(record: Path) -> bool:
+    return record.exists() and record.read_text().endswith("\n")
+
+
 async def test_resuming_names_the_device_and_reports_no_new_state(tmp_path: Path) -> None:
     driver = _driver(tmp_path, "works")
     await driver.start(device_state("237612345678:7@s.whatsapp.net"))
