@@ -141,7 +141,7 @@ class Session:
         self.pipe.write({"event": "closed", "reason": "closed", "detail": ""})
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send a message; the platform's id (and a ``sent`` receipt once it has it)."""
+        """Send a message; the platform's id (whatsmeow returns once the server has it)."""
         client = self._working()
         to = wa.recipient(str(request["to"]))
         kind = str(request["kind"])
@@ -160,9 +160,7 @@ class Session:
         context = wa.quoting(extra, to)
         if context is not None and kind in ("image", "video", "document", "audio"):
             getattr(message, f"{kind}Message").contextInfo.MergeFrom(context)
-        sent = client.send_message(to, message)
-        self.pipe.write({"event": "receipt", "id": sent.ID, "status": "sent"})
-        return {"id": sent.ID}
+        return {"id": client.send_message(to, message).ID}
 
     @staticmethod
     def _media_message(
@@ -296,6 +294,9 @@ def answer(pipe: Pipe, session: Session, request: dict[str, Any]) -> None:
     else:
         reply = {"ok": True, **result}
     pipe.write({"ref": request.get("ref"), **reply})
+    if op == "send" and reply["ok"]:
+        # The server has it: ``sent``, reported after the id it is about.
+        pipe.write({"event": "receipt", "id": reply["id"], "status": "sent"})
     if op in ("stop", "logout"):
         os._exit(0)  # whatsmeow's threads would hold a normal exit
 

@@ -173,14 +173,17 @@ def _send(session: object, **request: object) -> dict[str, object]:
     return answered
 
 
-def test_the_child_sends_text_replies_and_reports_the_sent_receipt() -> None:
+def test_the_child_sends_text_replies_and_reports_the_sent_receipt_after_the_id() -> None:
     session, client, out = _session()
-    answer = _send(session, to="+237699000111", kind="text", text="hi", extra={"quoted": "Q1"})
-    assert answer == {"id": "3EB0SENT"}
+    request = {"ref": 4, "op": "send", "to": "+237699000111", "kind": "text", "text": "hi"}
+    child.answer(session.pipe, session, {**request, "extra": {"quoted": "Q1"}})  # type: ignore[attr-defined]
     to, message = client.sent[0]
     assert to.User == "237699000111"  # type: ignore[attr-defined]
     assert message.extendedTextMessage.contextInfo.stanzaID == "Q1"  # type: ignore[attr-defined]
-    assert out.lines == ['{"event":"receipt","id":"3EB0SENT","status":"sent"}\n']
+    assert out.lines == [
+        '{"ref":4,"ok":true,"id":"3EB0SENT"}\n',
+        '{"event":"receipt","id":"3EB0SENT","status":"sent"}\n',
+    ]
 
 
 def test_the_child_sends_a_voice_note_as_push_to_talk_with_its_length() -> None:
