@@ -107,6 +107,7 @@ class Connection:
         self.push({"type": "closed", "reason": reason})
         self.closed = True
         self.qr = None
+        self.answering.set()  # calls waiting on a hung connection learn that it closed
         if self.rotation is not None and self.rotation is not asyncio.current_task():
             self.rotation.cancel()
 
