@@ -17,9 +17,11 @@ from chatgate.storage.database import Database
 from chatgate.storage.tables import accounts
 from chatgate.storage.types import utcnow
 from tests.support import TEST_SECRET_KEY, settings_for
-from tests.test_cli import Invoke, cli, ok_json
+from tests.test_cli import Invoke, _restore_logging, cli, ok_json
 
-__all__ = ["cli"]  # the fixture, used by name
+# The fixtures, used by name (the autouse one undoes the CLI's logging to its closed stderr,
+# which would break every later test in this process that logs a warning).
+__all__ = ["_restore_logging", "cli"]
 ENV = {"CHATGATE_SECRET_KEY": TEST_SECRET_KEY}
 
 

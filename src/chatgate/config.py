@@ -117,10 +117,31 @@ class Settings(BaseSettings):
         "api_base or SMSC on this machine or network, such as the local emulator); off, "
         "such a channel is refused and nothing connects there",
     )
-    whatsapp_web_driver: Literal["emulated"] | None = Field(
+    whatsapp_web_driver: Literal["emulated", "neonize"] | None = Field(
         default=None,
         description="the driver linked-device sessions run on in this worker: 'emulated' "
-        "(the fake WhatsApp Web of `chatgate emulate`); unset, this process runs no sessions",
+        "(the fake WhatsApp Web of `chatgate emulate`) or 'neonize' (the real platform, "
+        "with `pip install 'chatgate[whatsapp-web]'`); unset, this process runs no sessions",
+    )
+    whatsapp_web_device_store: str | None = Field(
+        default=None,
+        description="where the neonize driver keeps the devices' keys: a postgres:// URL or a "
+        "SQLite file; unset, schema 'whatsmeow' of Chatgate's PostgreSQL database, or the file "
+        "'<database>.devices.db' beside Chatgate's SQLite database",
+    )
+    whatsapp_web_proxy: str | None = Field(
+        default=None,
+        description="a socks5:// or http:// proxy the neonize driver reaches the platform "
+        "through (unset: directly)",
+    )
+    session_ping_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="how often a working session's device is pinged"
+    )
+    session_ping_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="a ping unanswered this long: the session's connection is started again",
     )
     whatsapp_web_emulator_url: str = Field(
         default="http://127.0.0.1:9000",

@@ -44,6 +44,7 @@ from chatgate.api.state import Gateway
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.channels.sms_smpp_pool import session_pool
 from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
+from chatgate.channels.whatsapp_web_neonize import driver_factory as neonize_drivers
 from chatgate.compat.dialect_app import (
     COMPAT_PREFIX,
     DialectApi,
@@ -71,7 +72,7 @@ from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetche
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.retention import Retention
 from chatgate.services.session_keeper import SessionKeeper
-from chatgate.services.session_runner import RunnerSettings, SessionHost
+from chatgate.services.session_runner import DriverFactory, RunnerSettings, SessionHost
 from chatgate.services.sessions import SessionService
 from chatgate.services.settlement import Settlement
 from chatgate.services.smpp_events import SmppEvents
@@ -219,13 +220,18 @@ def build_session_host(gateway: Gateway) -> tuple[SessionHost, httpx.AsyncClient
     # The operator's own emulator URL, not a tenant's: no SSRF guard; long polls need time.
     http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
     url = settings.whatsapp_web_emulator_url
+    drivers: DriverFactory = lambda: EmulatedWebDriver(http, url)  # noqa: E731
+    if settings.whatsapp_web_driver == "neonize":
+        drivers = neonize_drivers(settings)  # the real platform, one process per session
     host = SessionHost(
         gateway.database,
         gateway.sessions,
-        lambda: EmulatedWebDriver(http, url),
+        drivers,
         settings=RunnerSettings(
             backoff=RetryPolicy(base=1.0, cap=settings.session_reconnect_cap_seconds),
             concurrent_connects=settings.session_concurrent_connects,
+            ping_every=settings.session_ping_seconds,
+            ping_timeout=settings.session_ping_timeout_seconds,
         ),
     )
     return host, http

@@ -12,9 +12,9 @@ driver never reconnects by itself; the runner decides whether and when to start 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 InboundKind = Literal["text", "image", "video", "document", "audio", "voice"]
 ReceiptStatus = Literal["sent", "delivered", "read"]
@@ -81,14 +81,43 @@ class Receipt:
 DriverEvent = QrCode | Connected | Disconnected | LoggedOut | IncomingMessage | Receipt
 
 
+def incoming_message(fields: Mapping[str, Any]) -> IncomingMessage:
+    """An :class:`IncomingMessage` from a driver's wire form of it (``id``, ``from``,
+    ``kind`` and the optional fields by their names)."""
+    return IncomingMessage(
+        id=str(fields["id"]),
+        sender=str(fields["from"]),
+        kind=fields["kind"],
+        text=fields.get("text"),
+        caption=fields.get("caption"),
+        media_id=fields.get("media_id"),
+        mime_type=fields.get("mime_type"),
+        filename=fields.get("filename"),
+        at=fields.get("at"),
+    )
+
+
+OutgoingKind = Literal[
+    "text", "image", "video", "document", "audio", "location", "contact", "reaction"
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to send through the device (the platform's kinds)."""
+    """One message to send through the device, as the platform's ``kind``.
+
+    ``media`` holds the file of an image, video, document or audio (the platform takes
+    uploads, not URLs); ``extra`` the kind's other fields: ``caption``, ``mime_type``,
+    ``filename``, ``ptt`` (an audio sent as a voice note), ``latitude``/``longitude``/
+    ``name``/``address``, ``contacts`` (vCards), ``message_id``/``emoji`` of a reaction,
+    and ``quoted`` (the platform's id of the message answered).
+    """
 
     to: str
-    kind: str
+    kind: OutgoingKind
     text: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    media: bytes | None = field(default=None, repr=False)
 
 
 class DriverError(Exception):
@@ -120,3 +149,8 @@ class DeviceDriver(Protocol):
 
     async def logout(self) -> None:
         """Unlink the device from the phone and close the connection."""
+
+    async def ping(self) -> None:
+        """Return once the connection answered a cheap call: a connection that claims to
+        work but answers nothing never returns (the runner's health watchdog times it
+        out). Raises :class:`DriverError` when it answered that it is not connected."""

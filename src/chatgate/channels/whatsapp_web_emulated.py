@@ -20,11 +20,11 @@ from chatgate.channels.device_driver import (
     Disconnected,
     DriverError,
     DriverEvent,
-    IncomingMessage,
     LoggedOut,
     Outgoing,
     QrCode,
     Receipt,
+    incoming_message,
 )
 
 # How long one poll waits for an event on the platform's side (seconds).
@@ -32,20 +32,6 @@ POLL_WAIT = 10.0
 # Tries of one call whose transport broke before the platform's answer.
 TRANSPORT_TRIES = 3
 _RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
-
-
-def _incoming(event: dict[str, Any]) -> IncomingMessage:
-    return IncomingMessage(
-        id=str(event["id"]),
-        sender=str(event["from"]),
-        kind=event["kind"],
-        text=event.get("text"),
-        caption=event.get("caption"),
-        media_id=event.get("media_id"),
-        mime_type=event.get("mime_type"),
-        filename=event.get("filename"),
-        at=event.get("at"),
-    )
 
 
 class EmulatedWebDriver:
@@ -135,7 +121,7 @@ class EmulatedWebDriver:
             state, self._paired_state = self._paired_state, None
             return Connected(str(event["jid"]), str(event["phone"]), str(event["name"]), state)
         if kind == "message":
-            return _incoming(event)
+            return incoming_message(event)
         if kind == "receipt":
             return Receipt(str(event["id"]), event["status"])
         if kind == "logged_out":
@@ -163,6 +149,19 @@ class EmulatedWebDriver:
                 retryable=response.status_code in _RETRYABLE,
             )
         return str(response.json()["id"])
+
+    async def ping(self) -> None:
+        """A cheap call to the connection; returns when it answered."""
+        if self._connection is None:
+            raise DriverError("not_connected", "the device is not connected", retryable=True)
+        try:
+            response = await self.http.post(
+                f"{self.base}/connections/{self._connection}/ping", timeout=None
+            )
+        except httpx.HTTPError as exc:
+            raise DriverError("unreachable", type(exc).__name__, retryable=True) from exc
+        if response.status_code != 204:
+            raise DriverError("not_connected", f"HTTP {response.status_code}", retryable=True)
 
     async def stop(self) -> None:
         """Close the connection; the device stays linked."""

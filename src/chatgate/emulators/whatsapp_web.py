@@ -29,6 +29,8 @@ Wire protocol (under ``/whatsapp-web``):
   ``500 server_error``.
 - ``POST /connections/{id}/logout``: unlink the device (its key stops working);
   ``DELETE /connections/{id}``: close the connection, the device stays linked.
+- ``POST /connections/{id}/ping``: ``204`` (a cheap call a driver checks the connection
+  with); ``410`` once closed.
 - ``GET /media/{media_id}``: download an inbound message's media.
 
 Control API (``/_emulator/whatsapp_web``), beside ``received``, ``faults`` and ``inbound``
@@ -42,6 +44,8 @@ Control API (``/_emulator/whatsapp_web``), beside ``received``, ``faults`` and `
   ``read_after`` (``null``: that receipt never comes);
 - ``POST /drop`` ``{"phone"?}``: the connections drop (reason ``connection_lost``);
 - ``POST /logout`` ``{"phone"}``: the user unlinks the device from the phone;
+- ``POST /hang`` ``{"phone"?, "hung": true}``: the connections stay open but answer nothing
+  (pings and sends wait, no events come) until ``hung`` is false;
 - ``GET /devices``: linked devices and their connections.
 """
 
@@ -63,6 +67,7 @@ from chatgate.emulators.core import Account, EmulatorState, PlatformEmulator, Re
 from chatgate.emulators.whatsapp_web_parts import (
     Connection,
     Device,
+    Hang,
     PhoneRef,
     Scan,
     WebSettings,
@@ -324,7 +329,15 @@ class WhatsAppWebEmulator(PlatformEmulator):
 
         @router.post("/whatsapp-web/connections/{connection_id}/messages")
         async def send(connection_id: str, body: dict[str, Any] = Body()) -> Any:
-            return self._send(self._connection(connection_id), body)
+            connection = self._connection(connection_id)
+            await connection.answered()
+            return self._send(connection, body)
+
+        @router.post("/whatsapp-web/connections/{connection_id}/ping", status_code=204)
+        async def ping(connection_id: str) -> Response:
+            if not await self._connection(connection_id).answered():
+                return refusal(410, "connection_closed", "the connection is closed")
+            return Response(status_code=204)
 
         @router.post("/whatsapp-web/connections/{connection_id}/logout", status_code=204)
         async def logout(connection_id: str) -> None:
@@ -368,6 +381,15 @@ class WhatsAppWebEmulator(PlatformEmulator):
         @router.post(f"{prefix}/drop")
         async def drop(ref: PhoneRef | None = None) -> dict[str, int]:
             return {"dropped": self.drop(ref.phone if ref else None)}
+
+        @router.post(f"{prefix}/hang")
+        async def hang(hang: Hang) -> dict[str, int]:
+            hung = [c for c in self.connections.values() if not c.closed and c.device is not None]
+            if hang.phone is not None:
+                hung = [c for c in hung if c.device is not None and c.device.phone == hang.phone]
+            for connection in hung:
+                connection.hang(hang.hung)
+            return {"connections": len(hung)}
 
         @router.post(f"{prefix}/logout")
         async def logout(ref: PhoneRef) -> dict[str, int]:

@@ -42,6 +42,12 @@ class PhoneRef(BaseModel):
     phone: str | None = None
 
 
+class Hang(PhoneRef):
+    """The connections (of ``phone``'s device) stop answering, or answer again."""
+
+    hung: bool = True
+
+
 @dataclass
 class Device:
     """A linked device: the phone it belongs to and the key it resumes with."""
@@ -70,6 +76,23 @@ class Connection:
     closed: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     rotation: asyncio.Task[None] | None = None
+    # Cleared while the connection "hangs": it stays open and answers nothing.
+    answering: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
+
+    def hang(self, hung: bool) -> None:
+        """Stop answering (calls wait, events stop), or answer again."""
+        if hung:
+            self.answering.clear()
+        else:
+            self.answering.set()
+
+    async def answered(self) -> bool:
+        """Wait while the connection hangs; whether it is still open then."""
+        await self.answering.wait()
+        return not self.closed
 
     def push(self, event: dict[str, Any]) -> None:
         """Append an event and wake the pollers."""
@@ -84,11 +107,19 @@ class Connection:
         self.push({"type": "closed", "reason": reason})
         self.closed = True
         self.qr = None
+        self.answering.set()  # calls waiting on a hung connection learn that it closed
         if self.rotation is not None and self.rotation is not asyncio.current_task():
             self.rotation.cancel()
 
     async def after(self, seq: int, wait: float) -> list[dict[str, Any]]:
-        """The events after ``seq``, waiting up to ``wait`` seconds for one."""
+        """The events after ``seq``, waiting up to ``wait`` seconds for one (none while the
+        connection hangs)."""
+        if not self.answering.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self.answering.wait()
+            if not self.answering.is_set():
+                return []
         if len(self.events) <= seq and not self.closed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):

@@ -14,6 +14,10 @@ loops:
 - a device logged out (from the phone) ends ``failed`` with reason ``logged_out``, its keys
   forgotten, and is never started again by itself.
 
+A health watchdog pings the driver of a ``working`` session every ``ping_every`` seconds: a
+connection that claims to work but does not answer within ``ping_timeout`` is started again
+(``starting`` with reason ``unresponsive`` at once, then reconnected with the usual backoff).
+
 A :class:`SessionHost` holds the runners of one process. It is what a holder of sessions
 drives (today the worker, for every session that should run; later whichever worker holds
 a session's lease): ``start(id)``, ``stop(id)``, ``remove(id)`` and ``close()``.
@@ -49,6 +53,8 @@ log = structlog.get_logger(__name__)
 
 # The reason of the sessions a stopping worker hands back.
 WORKER_STOPPED = "worker_stopped"
+# The reason of a connection restarted because it stopped answering pings.
+UNRESPONSIVE = "unresponsive"
 DriverFactory = Callable[[], DeviceDriver]
 Sleep = Callable[[float], Awaitable[None]]
 # What the runner does with the other events (messages and receipts): none by default.
@@ -66,6 +72,9 @@ class RunnerSettings:
     backoff: RetryPolicy = field(default_factory=lambda: RetryPolicy(base=1.0, cap=300.0))
     # Connects in progress at once in this process (first connects and reconnects alike).
     concurrent_connects: int = 4
+    # How often a working session is pinged, and how long its answer may take (seconds).
+    ping_every: float = 30.0
+    ping_timeout: float = 10.0
 
 
 @dataclass(slots=True)
@@ -130,6 +139,9 @@ class SessionRunner:
                 return
             failures = 0 if attempt.connected else failures + 1
             reason = attempt.ended
+            if attempt.connected:
+                # It was working: say at once that it no longer is, not after the wait.
+                await self._state("starting", reason)
             delay = self.settings.backoff.delay(max(failures, 1), rng=self.rng)
             self.delays.append(delay)
             await self.sleep(delay)
@@ -143,14 +155,47 @@ class SessionRunner:
             attempt.ended = error.code
             return attempt
         try:
-            async for event in self.driver.events():
-                await self._on(event, attempt)
-                if attempt.ended is not None:
-                    break
+            await self._follow(attempt)
         finally:
             with contextlib.suppress(Exception):
                 await self.driver.stop()
         return attempt
+
+    async def _follow(self, attempt: _Attempt) -> None:
+        """Follow the connection's events until it ends, or until the watchdog finds it
+        unresponsive (a driver waiting on a silent connection is abandoned then)."""
+        events = asyncio.create_task(self._consume(attempt))
+        watchdog = asyncio.create_task(self._watch(attempt))
+        try:
+            await asyncio.wait({events, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (events, watchdog):
+                task.cancel()
+            await asyncio.gather(events, watchdog, return_exceptions=True)
+        error = None if events.cancelled() else events.exception()
+        if error is not None:
+            raise error
+
+    async def _consume(self, attempt: _Attempt) -> None:
+        async for event in self.driver.events():
+            await self._on(event, attempt)
+            if attempt.ended is not None:
+                return
+
+    async def _watch(self, attempt: _Attempt) -> None:
+        """Return when the connection, once working, leaves a ping unanswered."""
+        while True:
+            # Real time, not ``self.sleep``: that one paces reconnects (and tests skip it).
+            await asyncio.sleep(self.settings.ping_every)
+            if not attempt.connected:
+                continue  # only a working session's connection is expected to answer
+            try:
+                async with asyncio.timeout(self.settings.ping_timeout):
+                    await self.driver.ping()
+            except Exception as error:  # timed out, refused, or the driver broke: restart
+                log.warning("sessions.unresponsive", session_id=self.session_id, error=repr(error))
+                attempt.ended = UNRESPONSIVE
+                return
 
     async def _on(self, event: DriverEvent, attempt: _Attempt) -> None:
         now = self.clock()
