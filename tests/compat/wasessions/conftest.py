@@ -92,6 +92,7 @@ FILES: dict[str, File] = {
     "photo.bmp": File("image/bmp", 2048),
     "page.jpg": File("text/html", 512),
     "big.png": File("image/png", 17 * MB),
+    "huge.png": File("image/png", 48 * MB),
     "clip.mp4": File("video/mp4", 40 * MB),
     "clip.mov": File("video/quicktime", 1024),
     "huge.webm": File("video/webm", 65 * MB),
@@ -133,6 +134,7 @@ class FileServer:
             return
         if mode == "nohead" and headers.get("range") == "bytes=0-0":
             ranged = [*typed, ("content-range", f"bytes 0-0/{found.size}")]
+            self.sent += 1
             await self._answer(send, 206, [*ranged, ("content-length", "1")], b"x")
             return
         length = [] if mode == "silent" else [("content-length", str(found.size))]
