@@ -73,6 +73,13 @@ async def working_session(
     return created
 
 
+@pytest.fixture
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` on a loopback port: the in-process transport cannot stream."""
+    async with served_in_this_loop(app) as base_url:
+        yield base_url
+
+
 @dataclass(frozen=True)
 class File:
     """A file the loopback server serves: its type (``None``: no Content-Type) and size."""

@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from chatgate.compat.wasessions.ids import as_uuid, from_uuid
@@ -39,7 +37,6 @@ from tests.support import (
     gateway,
     make_key,
     read_sse,
-    served_in_this_loop,
     until,
 )
 
@@ -246,13 +243,6 @@ async def test_keys_of_other_apis_are_not_this_apis(
     assert as_uuid(native_id) not in [k["id"] for k in listed.json()["data"]]
     gone = await client.delete(f"{BASE}/keys/{as_uuid(native_id)}", headers=auth(was_test))
     refused(gone, 404, "not_found", "id")
-
-
-@pytest.fixture
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """``app`` on a loopback port: the in-process transport cannot stream."""
-    async with served_in_this_loop(app) as base_url:
-        yield base_url
 
 
 async def test_scan_qr_code_over_the_stream(
