@@ -21,7 +21,7 @@ from chatgate.compat.wasessions.sending import Send, refusal, send_command, send
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
-from chatgate.errors import ChatgateError, NotFound
+from chatgate.errors import ChatgateError, InvalidRequest, NotFound
 from chatgate.services import messages as message_service
 from chatgate.storage.messages import MessageFilter
 
@@ -29,6 +29,7 @@ router = APIRouter(prefix="/api/v1/messages", tags=["Messages"], responses=ERROR
 SEND = Depends(require(Scope.MESSAGES_SEND))
 READ = Depends(require(Scope.MESSAGES_READ))
 CHANNEL = ChannelType.WHATSAPP_WEB.value
+_LIST_QUERY = frozenset({"limit", "cursor"})
 
 
 async def _send(request: Request, key: ApiKey, body: Send, mime_type: str | None) -> Response:
@@ -97,6 +98,10 @@ async def list_messages(
     ] = None,
 ) -> MessageList:
     """The account's WhatsApp-session messages, sent and received, newest first."""
+    for name in request.query_params:
+        # As in bodies: a misspelt parameter (``limt``) is refused, not silently ignored.
+        if name not in _LIST_QUERY:
+            raise InvalidRequest("is not a parameter of this list: limit, cursor", field=name)
     after = None
     if cursor is not None:
         after = our_id("msg", cursor)
