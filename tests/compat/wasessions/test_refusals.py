@@ -14,6 +14,7 @@ from chatgate.domain.keys import KeyMode
 from tests.compat.wasessions.conftest import (
     BASE,
     PHONE,
+    Files,
     create_session,
     refused,
     working_session,
@@ -166,3 +167,26 @@ async def test_the_free_plan_holds_10_sessions(
         await client.delete(f"{BASE}/sessions/{first}", headers=auth(was_test))
     ).status_code == 204
     await create_session(client, was_test, "eleventh")
+
+
+async def test_a_file_is_not_asked_for_when_the_session_cannot_send(
+    app: FastAPI, client: httpx.AsyncClient, was_test: str, files: Files
+) -> None:
+    await create_session(client, was_test)
+    body = {"to": PHONE, "mediaUrl": files.url("photo.jpg"), "mediaType": "image"}
+    answer = await client.post(f"{BASE}/messages/media", json=body, headers=auth(was_test))
+    refused(answer, 409, "session_not_connected", "session")
+    assert files.server.requests == []
+
+
+async def test_a_repeated_idempotency_key_answers_the_same_message(
+    app: FastAPI, client: httpx.AsyncClient, was_test: str
+) -> None:
+    await working_session(app, client, was_test)
+    headers = {**auth(was_test), "Idempotency-Key": "order-1042"}
+    first = await client.post(f"{BASE}/messages", json=TEXT, headers=headers)
+    again = await client.post(f"{BASE}/messages", json=TEXT, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json() == again.json()
+    listed = await client.get(f"{BASE}/messages", headers=auth(was_test))
+    assert [m["id"] for m in listed.json()["data"]] == [first.json()["id"]]

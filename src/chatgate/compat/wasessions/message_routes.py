@@ -15,7 +15,7 @@ from chatgate.compat.wasessions.answers import MessageAnswer, MessageList, Sent
 from chatgate.compat.wasessions.auth import require
 from chatgate.compat.wasessions.errors import ERROR_RESPONSES
 from chatgate.compat.wasessions.ids import as_uuid, our_id
-from chatgate.compat.wasessions.media import AUDIO, IMAGE, VIDEO, check_media
+from chatgate.compat.wasessions.media import AUDIO, IMAGE, VIDEO, Format, check_media
 from chatgate.compat.wasessions.requests import AudioMessage, MediaMessage, TextMessage
 from chatgate.compat.wasessions.sending import Send, refusal, send_command, sending_session
 from chatgate.domain.channels import ChannelType
@@ -32,11 +32,20 @@ CHANNEL = ChannelType.WHATSAPP_WEB.value
 _LIST_QUERY = frozenset({"limit", "cursor"})
 
 
-async def _send(request: Request, key: ApiKey, body: Send, mime_type: str | None) -> Response:
-    """Accept ``body`` from its session: 202 with the message, or the refusal."""
+async def _send(
+    request: Request, key: ApiKey, body: Send, wanted: tuple[str, Format] | None = None
+) -> Response:
+    """Accept ``body`` from its session: 202 with the message, or the refusal. ``wanted``:
+    the URL of the file it sends and the format the file must have."""
     gateway = gateway_of(request)
     async with gateway.database.read() as conn:
         session = await sending_session(conn, key, body)
+    mime_type = None
+    if wanted is not None:
+        # After the session's check: a file is not asked for when the send cannot go.
+        url, format_ = wanted
+        field = "audioUrl" if isinstance(body, AudioMessage) else "mediaUrl"
+        mime_type = (await check_media(gateway.http, url, field, format_)).mime_type
     command = send_command(body, session, mime_type)
 
     async def produce(conn: AsyncConnection) -> Sent | ChatgateError:
@@ -58,7 +67,7 @@ async def send_text(
     key: ApiKey = SEND,
 ) -> Response:
     """Send a text message."""
-    return await _send(request, key, body, None)
+    return await _send(request, key, body)
 
 
 @router.post("/media", status_code=202, response_model=Sent)
@@ -71,8 +80,7 @@ async def send_media(
     """Send an image (JPEG, PNG, WebP, GIF; 16 MB) or a video (MP4, 3GPP, MOV, WebM; 64
     MB), with a caption."""
     wanted = IMAGE if body.mediaType == "image" else VIDEO
-    checked = await check_media(gateway_of(request).http, str(body.mediaUrl), "mediaUrl", wanted)
-    return await _send(request, key, body, checked.mime_type)
+    return await _send(request, key, body, (str(body.mediaUrl), wanted))
 
 
 @router.post("/audio", status_code=202, response_model=Sent)
@@ -84,8 +92,7 @@ async def send_audio(
 ) -> Response:
     """Send a voice note (``ptt: true``) or an audio file (``ptt: false``): MP3, OGG, AAC,
     WAV, Opus; 16 MB."""
-    checked = await check_media(gateway_of(request).http, str(body.audioUrl), "audioUrl", AUDIO)
-    return await _send(request, key, body, checked.mime_type)
+    return await _send(request, key, body, (str(body.audioUrl), AUDIO))
 
 
 @router.get("", response_model=MessageList)
