@@ -13,7 +13,11 @@ from chatgate.storage import sessions as session_store
 async def check_session_room(conn: AsyncConnection, plan: Plan, account_id: str) -> None:
     """Refuse a new session (429 ``session_limit_reached``) when the account holds as many
     as its plan allows. No ``Retry-After``: the limit does not lift with time, only when a
-    session is deleted or the plan changes."""
+    session is deleted or the plan changes.
+
+    Counted in the caller's transaction: two creations racing on PostgreSQL may both see
+    room for one. The limit is what a plan sells, not a bound anything relies on.
+    """
     if plan.sessions is None:
         return
     held = len(await session_store.list_sessions(conn, account_id))

@@ -30,7 +30,6 @@ _FIELDS = (
     ("content.media.caption", "caption"),
     ("content.media", "mediaUrl"),
     ("from", "session"),
-    ("Last-Event-ID", "Last-Event-ID"),
 )
 
 
@@ -52,7 +51,8 @@ def vendor_status(status: int) -> int:
 
 
 def vendor_field(field: str | None, audio: bool = False) -> str | None:
-    """The dialect's name of a field the native API names its own way."""
+    """The dialect's name of a field the native API names its own way (a file's URL is
+    ``audioUrl`` in an ``audio`` send's body, ``mediaUrl`` otherwise)."""
     if field is None or field == "body":
         return None
     for native, vendor in _FIELDS:
