@@ -190,3 +190,11 @@ async def test_a_repeated_idempotency_key_answers_the_same_message(
     assert first.json() == again.json()
     listed = await client.get(f"{BASE}/messages", headers=auth(was_test))
     assert [m["id"] for m in listed.json()["data"]] == [first.json()["id"]]
+
+
+async def test_another_method_is_404_saying_which_are_allowed(
+    client: httpx.AsyncClient, was_test: str
+) -> None:
+    answer = await client.put(f"{BASE}/sessions", json={}, headers=auth(was_test))
+    refused(answer, 404, "method_not_allowed", None)
+    assert answer.headers["allow"] == "GET, POST"

@@ -286,6 +286,10 @@ async def test_scan_qr_code_over_the_stream(
             {"sessionId": session["id"], "status": "error", "reason": "logged_out"},
         )
         assert error[0] is not None
+        unknown = await http.get(
+            path, headers={**auth(was_test), "Last-Event-ID": "evt_01JD5Z6Q2N3F4X8Y9Z0A1B2C3D"}
+        )
+        refused(unknown, 404, "not_found", "Last-Event-ID")
 
 
 async def test_401_invalid_or_missing_api_key(

@@ -33,7 +33,8 @@ Where the page is silent, Chatgate decides:
   "pushName"}``, ``error`` ``{"sessionId", "status", "reason"}`` (``removed`` when the
   session is deleted; the stream ends then). A connection that drops and is being made
   again is no event of the page's: the session's status shows it. Each event carries an
-  id; an EventSource that reconnects resumes with ``Last-Event-ID``.
+  id; an EventSource that reconnects resumes with ``Last-Event-ID``. The key comes in the
+  ``Authorization`` header as for every request, never in the URL (where logs keep it).
 - **Sends** answer ``202 {"id", "toPhone", "type", "status": "pending"}``. ``to`` is E.164
   (digits alone are read with a ``+``). A send goes from the session named by ``session``
   (its session_key or id) or ``sessionId`` (its id), not both; without either, from the
