@@ -36,6 +36,9 @@ MB = 1024 * 1024
 # How long learning a file's type and size may take, in all.
 PROBE_SECONDS = 10.0
 _GENERIC = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+# The file as it is, not compressed for the wire: its sizes are the file's, and what is
+# counted is what is sent.
+_IDENTITY = {"Accept-Encoding": "identity"}
 _TOTAL = re.compile(r"^bytes\s+(?:\d+-\d+|\*)/(\d+)$")
 
 
@@ -157,7 +160,7 @@ class _Probe:
     async def run(self) -> tuple[str, int, bool]:
         """The file's content type as served, its size, and whether the server stated the
         size (else it was counted, up to the limit and one byte)."""
-        head = await self.http.head(self.url, follow_redirects=False)
+        head = await self.http.head(self.url, headers=_IDENTITY, follow_redirects=False)
         if head.status_code in (404, 410) or 300 <= head.status_code < 400:
             raise _unreadable(self.field, head.status_code)
         size = _size(head.headers.get("content-length")) if head.is_success else None
@@ -165,7 +168,7 @@ class _Probe:
             return _bare(head.headers.get("content-type")), size, True
         # HEAD refused or silent on the size: the first byte, whose range tells the total.
         async with self.http.stream(
-            "GET", self.url, headers={"Range": "bytes=0-0"}, follow_redirects=False
+            "GET", self.url, headers={**_IDENTITY, "Range": "bytes=0-0"}, follow_redirects=False
         ) as first:
             if not first.is_success:
                 raise _unreadable(self.field, first.status_code)
@@ -190,7 +193,9 @@ class _Probe:
         return counted
 
     async def _measure(self) -> int:
-        async with self.http.stream("GET", self.url, follow_redirects=False) as whole:
+        async with self.http.stream(
+            "GET", self.url, headers=_IDENTITY, follow_redirects=False
+        ) as whole:
             if not whole.is_success:
                 raise _unreadable(self.field, whole.status_code)
             return await self._count(whole)
