@@ -92,6 +92,8 @@ class File:
 #   plain:    HEAD with Content-Length; GET the whole file.
 #   nohead:   HEAD 405; GET honours Range (206 with Content-Range).
 #   silent:   HEAD without Content-Length; GET ignores Range and streams with no length.
+#   unsized:  HEAD 405; a ranged GET is 206 of an unknown total (bytes 0-0/*), a whole GET
+#             streams with no length.
 #   redirect: 302 to /plain/…; missing: 404.
 FILES: dict[str, File] = {
     "image.jpg": File("image/jpeg", 2048),
@@ -132,19 +134,20 @@ class FileServer:
             return
         typed = [("content-type", found.content_type)] if found.content_type else []
         if method == "HEAD":
-            if mode == "nohead":
+            if mode in ("nohead", "unsized"):
                 await self._answer(send, 405, [])
             elif mode == "silent":
                 await self._answer(send, 200, typed)
             else:
                 await self._answer(send, 200, [*typed, ("content-length", str(found.size))])
             return
-        if mode == "nohead" and headers.get("range") == "bytes=0-0":
-            ranged = [*typed, ("content-range", f"bytes 0-0/{found.size}")]
+        if mode in ("nohead", "unsized") and headers.get("range") == "bytes=0-0":
+            total = found.size if mode == "nohead" else "*"
+            ranged = [*typed, ("content-range", f"bytes 0-0/{total}")]
             self.sent += 1
             await self._answer(send, 206, [*ranged, ("content-length", "1")], b"x")
             return
-        length = [] if mode == "silent" else [("content-length", str(found.size))]
+        length = [] if mode in ("silent", "unsized") else [("content-length", str(found.size))]
         await send({"type": "http.response.start", "status": 200, "headers": _raw(typed + length)})
         chunk = b"x" * 65536
         left = found.size

@@ -9,7 +9,7 @@ counts). The type is the server's ``Content-Type``; where it says none, or only
 the size out is asked for the first byte (``Range: bytes=0-0``), whose ``Content-Range``
 tells the size. A server that says nothing of the size even then is read up to the limit
 and no further: a file that ends within it passes, one that goes past it is refused, and
-never more than the limit and one byte is read.
+reading stops as soon as it is past.
 
 Every request goes through the gateway's guarded client (the SSRF guard: public addresses
 only, unless the operator allowed private ones), follows no redirect (a client gives the
