@@ -198,3 +198,10 @@ async def test_another_method_is_404_saying_which_are_allowed(
     answer = await client.put(f"{BASE}/sessions", json={}, headers=auth(was_test))
     refused(answer, 404, "method_not_allowed", None)
     assert answer.headers["allow"] == "GET, POST"
+
+
+async def test_an_id_holding_a_newline_is_the_dialects_404(
+    client: httpx.AsyncClient, was_test: str
+) -> None:
+    answer = await client.get(f"{BASE}/sessions/a%0Ab", headers=auth(was_test))
+    refused(answer, 404, "not_found", "id")
