@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from httpx_sse import aconnect_sse
 from hypothesis import HealthCheck, Phase, settings
 
 from chatgate.api.state import Gateway
@@ -169,6 +171,31 @@ async def served_in_this_loop(app: Any) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+# Server-Sent Events as read: (id, event, data).
+SseSeen = list[tuple[str | None, str, dict[str, Any]]]
+
+
+async def read_sse(
+    http: httpx.AsyncClient,
+    path: str,
+    secret: str,
+    count: int,
+    last: str | None = None,
+    found: SseSeen | None = None,
+) -> SseSeen:
+    """The first ``count`` events of the stream at ``path`` (into ``found`` as they come, if
+    given), resumed after ``last`` when given; fails after 15 seconds or an early end."""
+    headers = {**auth(secret), **({"Last-Event-ID": last} if last else {})}
+    found = [] if found is None else found
+    async with asyncio.timeout(15), aconnect_sse(http, "GET", path, headers=headers) as source:
+        assert source.response.status_code == 200
+        async for sse in source.aiter_sse():
+            found.append((sse.id or None, sse.event, json.loads(sse.data)))
+            if len(found) == count:
+                return found
+    raise AssertionError("the stream ended early")
 
 
 def fuzz_settings(max_examples: int) -> Any:

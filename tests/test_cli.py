@@ -124,16 +124,20 @@ def test_keys_create_makes_a_dialect_key_with_its_vendors_prefix(cli: Invoke) ->
     assert "unknown channels ['pigeon']" in flat(unknown.output)
 
 
-def test_keys_create_makes_the_auth_token_a_bik_client_sends(cli: Invoke) -> None:
-    """``--dialect bik``: ``bik_live_…`` and ``bik_test_…`` keys."""
+@pytest.mark.parametrize(("dialect", "prefix"), [("bik", "bik"), ("wasessions", "was")])
+def test_keys_create_makes_the_key_a_dialects_client_sends(
+    cli: Invoke, dialect: str, prefix: str
+) -> None:
+    """``--dialect bik``: ``bik_live_…`` and ``bik_test_…`` keys (Bik's AUTH_TOKEN);
+    ``--dialect wasessions``: ``was_live_…`` and ``was_test_…`` (the Bearer key)."""
     ok_json(cli("accounts", "create", "acme", "--json"))
     for mode in ("live", "test"):
         made = cli(
-            "keys", "create", "--account", "acme", "--dialect", "bik", "--mode", mode, "--json"
+            "keys", "create", "--account", "acme", "--dialect", dialect, "--mode", mode, "--json"
         )
         key = ok_json(made)
-        assert key["key"].startswith(f"bik_{mode}_")
-        assert key["dialect"] == "bik"
+        assert key["key"].startswith(f"{prefix}_{mode}_")
+        assert key["dialect"] == dialect
 
 
 def test_keys_create_no_track_links_is_kept_and_listed(cli: Invoke) -> None:

@@ -15,10 +15,13 @@ class PlanLimits(BaseModel):
 
     rate_limit: int | None = Field(default=None, ge=1, description="requests per minute per key")
     daily_messages: int | None = Field(default=None, ge=0, description="messages per UTC day")
+    sessions: int | None = Field(
+        default=None, ge=0, description="linked-device sessions an account may hold at once"
+    )
 
 
 DEFAULT_PLANS = {
-    "free": PlanLimits(rate_limit=60, daily_messages=100),
+    "free": PlanLimits(rate_limit=60, daily_messages=100, sessions=10),
     "pro": PlanLimits(rate_limit=600, daily_messages=10_000),
     "enterprise": PlanLimits(rate_limit=6_000, daily_messages=None),
     "unlimited": PlanLimits(),
@@ -247,7 +250,7 @@ class Settings(BaseSettings):
         """The plan called ``name`` (the default plan for ``None`` or a plan since removed)."""
         chosen = name if name is not None and name in self.plans else self.default_plan
         limits = self.plans[chosen]
-        return Plan(chosen, limits.rate_limit, limits.daily_messages)
+        return Plan(chosen, limits.rate_limit, limits.daily_messages, limits.sessions)
 
     @property
     def is_sqlite(self) -> bool:

@@ -71,7 +71,12 @@ async def test_the_account_shows_plan_credit_usage_and_channels(
 ) -> None:
     await top_up(client, admin, tenant, 2_500_000)
     account = await _account(client, live)
-    assert account["plan"] == {"name": "unlimited", "rate_limit": None, "daily_messages": None}
+    assert account["plan"] == {
+        "name": "unlimited",
+        "rate_limit": None,
+        "daily_messages": None,
+        "sessions": None,
+    }
     assert account["credit"] == {
         "currency": "USD",
         "balance": 2_500_000,

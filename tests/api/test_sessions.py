@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from httpx_sse import aconnect_sse
 
 from chatgate.domain.keys import KeyMode
 from chatgate.services.sessions import Pairing
 from chatgate.storage.types import utcnow
 from tests.api.test_validation import assert_envelope
-from tests.support import Tenant, auth, gateway, make_key, make_tenant, served_in_this_loop, until
+from tests.support import (
+    SseSeen,
+    Tenant,
+    auth,
+    gateway,
+    make_key,
+    make_tenant,
+    read_sse,
+    served_in_this_loop,
+    until,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -145,29 +153,6 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
         yield base_url
 
 
-Seen = list[tuple[str | None, str, dict[str, Any]]]
-
-
-async def _read(
-    http: httpx.AsyncClient,
-    path: str,
-    secret: str,
-    count: int,
-    last: str | None = None,
-    found: Seen | None = None,
-) -> Seen:
-    """The first ``count`` messages of the stream (into ``found`` as they come, if given)."""
-    headers = {**auth(secret), **({"Last-Event-ID": last} if last else {})}
-    found = [] if found is None else found
-    async with asyncio.timeout(15), aconnect_sse(http, "GET", path, headers=headers) as source:
-        assert source.response.status_code == 200
-        async for sse in source.aiter_sse():
-            found.append((sse.id or None, sse.event, json.loads(sse.data)))
-            if len(found) == count:
-                return found
-    raise AssertionError("the stream ended early")
-
-
 async def test_the_stream_shows_codes_then_connected_and_resumes(
     served: str, client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
 ) -> None:
@@ -179,8 +164,8 @@ async def test_the_stream_shows_codes_then_connected_and_resumes(
     async with database.write() as conn:
         await service.show_qr(conn, session_id, "2@first,code", utcnow())
     async with httpx.AsyncClient(base_url=served, timeout=20) as http:
-        seen: Seen = []
-        reader = asyncio.create_task(_read(http, path, tenant.live, 3, found=seen))
+        seen: SseSeen = []
+        reader = asyncio.create_task(read_sse(http, path, tenant.live, 3, found=seen))
 
         async def opened() -> bool:
             return bool(seen)  # the stream opens with the code shown now
@@ -210,7 +195,7 @@ async def test_the_stream_shows_codes_then_connected_and_resumes(
             await service.change_state(
                 conn, session_id, "failed", reason="logged_out", now=utcnow()
             )
-        resumed = await _read(http, path, tenant.live, 2, last=connected[0])
+        resumed = await read_sse(http, path, tenant.live, 2, last=connected[0])
         assert [(e, d["reason"]) for _, e, d in resumed] == [
             ("disconnected", "connection_lost"),
             ("error", "logged_out"),

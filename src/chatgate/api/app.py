@@ -48,7 +48,7 @@ from chatgate.channels.whatsapp_web_neonize import driver_factory as neonize_dri
 from chatgate.compat.dialect_app import (
     COMPAT_PREFIX,
     DialectApi,
-    build_dialect_app,
+    mount_dialect,
     webhook_formats,
 )
 from chatgate.compat.registry import dialect_apis
@@ -410,7 +410,7 @@ def create_app(
     # The app's own routes (OpenAPI, docs) and every included router's, for 405 and Allow.
     routes = [*app.router.routes, *(route for m in modules for route in m.router.routes)]
     for dialect in dialects:
-        app.mount(dialect.mount_path, build_dialect_app(dialect, gateway))
+        mount_dialect(app, dialect, gateway)
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -95,5 +95,6 @@ def accounts_plan(
         f"[bold]{name}[/bold] is on the {plan} plan "
         f"({limits.rate_limit or 'unlimited'} requests/min per key, "
         f"{limits.daily_messages if limits.daily_messages is not None else 'unlimited'} "
-        "messages/day)"
+        f"messages/day, {limits.sessions if limits.sessions is not None else 'unlimited'} "
+        "sessions)"
     )

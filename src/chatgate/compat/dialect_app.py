@@ -9,6 +9,7 @@ body for every refusal, and an OpenAPI document of its own at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
 from chatgate import __version__
@@ -132,3 +133,16 @@ def build_dialect_app(api: DialectApi, gateway: Gateway) -> FastAPI:
     for factory in api.middleware:
         app.add_middleware(factory, gateway=gateway)
     return app
+
+
+def mount_dialect(app: FastAPI, api: DialectApi, gateway: Gateway) -> None:
+    """Mount the dialect's application on ``app`` at ``api.mount_path``.
+
+    Every path below the mount is the dialect's, whatever it holds: Starlette's mount
+    pattern (``.*``) stops at a newline, so a path with an encoded one (``%0A`` in an id)
+    would fall through to the native app's 404; matched across lines, it reaches the
+    dialect, which answers it in its own error body.
+    """
+    mount = Mount(api.mount_path, app=build_dialect_app(api, gateway))
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    app.router.routes.append(mount)

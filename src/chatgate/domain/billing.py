@@ -48,6 +48,8 @@ class Plan:
     name: str
     rate_limit: int | None
     daily_messages: int | None
+    # Linked-device sessions the account may hold at once.
+    sessions: int | None = None
 
 
 def valid_price_key(key: str) -> bool:

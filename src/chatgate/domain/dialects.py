@@ -20,6 +20,7 @@ class Dialect(StrEnum):
     WHAUTOCHAT = "whautochat"
     MESSAGEHUB = "messagehub"
     BIK = "bik"
+    WASESSIONS = "wasessions"
 
 
 # The secret prefix of each kind of key and mode; ``None`` is the native API's.
@@ -32,6 +33,9 @@ _PREFIXES: dict[Dialect | None, dict[KeyMode, str]] = {
     Dialect.MESSAGEHUB: {KeyMode.LIVE: "cpk_live_", KeyMode.TEST: "cpk_test_"},
     # Bik's page shows its token only as AUTH_TOKEN: ours carry the dialect's name.
     Dialect.BIK: {KeyMode.LIVE: "bik_live_", KeyMode.TEST: "bik_test_"},
+    # The WhatsApp-sessions page shows its key only as YOUR_API_KEY: "was_" (WhatsApp
+    # sessions) and the mode.
+    Dialect.WASESSIONS: {KeyMode.LIVE: "was_live_", KeyMode.TEST: "was_test_"},
 }
 
 

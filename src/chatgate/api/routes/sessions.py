@@ -31,7 +31,8 @@ from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
 from chatgate.errors import Conflict
 from chatgate.services.audit import Actor
-from chatgate.services.session_stream import qr_png, session_stream
+from chatgate.services.session_plan import check_session_room
+from chatgate.services.session_stream import StreamMessage, qr_png, session_stream
 from chatgate.services.sessions import SessionService
 from chatgate.storage import sessions as session_store
 from chatgate.storage.sessions import StoredSession
@@ -60,6 +61,8 @@ async def create_session(
     gateway = gateway_of(request)
 
     async def produce(conn: AsyncConnection) -> SessionOut:
+        # The plan's sessions (the free plan's 10): 429 session_limit_reached past them.
+        await check_session_room(conn, gateway.settings.plan(key.plan), key.account_id)
         stored = await gateway.sessions.create(
             conn,
             actor_of(request, key),
@@ -167,8 +170,29 @@ async def stream_session(
 ) -> EventSourceResponse:
     """The session's QR codes and state changes as they happen: ``qr`` (``qr``, ``png``: a
     data URL), ``connected``, ``disconnected``, ``error``; resumable with ``Last-Event-ID``."""
-    gateway = gateway_of(request)
     stored = await _stored(request, key, session_id)
+    return await stream_response(request, key, stored, last_event_id)
+
+
+# How a route shows one message of a session's stream: its event and data, or ``None`` to
+# leave it out.
+Shape = Callable[[StreamMessage], tuple[str, dict[str, Any]] | None]
+
+
+def _as_is(message: StreamMessage) -> tuple[str, dict[str, Any]]:
+    return message.event, message.data
+
+
+async def stream_response(
+    request: Request,
+    key: ApiKey,
+    stored: StoredSession,
+    last_event_id: str | None,
+    shape: Shape = _as_is,
+) -> EventSourceResponse:
+    """The session's stream as Server-Sent Events (each message as ``shape`` shows it),
+    after the event ``last_event_id`` or, without it, from now after a snapshot."""
+    gateway = gateway_of(request)
     found = await session_stream(
         gateway.database,
         gateway.event_feed,
@@ -180,7 +204,10 @@ async def stream_session(
 
     async def messages() -> AsyncIterator[dict[str, Any]]:
         async for message in found:
-            sse = {"event": message.event, "data": orjson.dumps(message.data).decode()}
+            shown = shape(message)
+            if shown is None:
+                continue
+            sse = {"event": shown[0], "data": orjson.dumps(shown[1]).decode()}
             yield sse if message.id is None else {"id": message.id, **sse}
 
     return EventSourceResponse(messages(), ping=PING_SECONDS)

@@ -31,6 +31,7 @@ class PlanOut(BaseModel):
         description="requests per minute per key, unless a key has its own"
     )
     daily_messages: int | None = Field(description="live messages per UTC day")
+    sessions: int | None = Field(description="linked-device sessions held at once")
 
 
 class CreditOut(BaseModel):
@@ -91,6 +92,7 @@ class AccountOut(BaseModel):
                 name=terms.plan.name,
                 rate_limit=terms.plan.rate_limit,
                 daily_messages=terms.plan.daily_messages,
+                sessions=terms.plan.sessions,
             ),
             credit=CreditOut(
                 currency=terms.currency,
