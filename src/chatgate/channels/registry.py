@@ -25,6 +25,13 @@ _ADAPTERS: dict[str, str] = {
 }
 
 
+# Channel types whose connection one worker holds open and sends through (a linked-device
+# session): their sends are claimed only by that worker. An adapter may say so itself with
+# a ``held_exclusively = True`` class attribute; this set names the types that have no
+# adapter class yet.
+_HELD_EXCLUSIVELY = frozenset({"whatsapp_web"})
+
+
 def supported_types() -> list[str]:
     """The channel types that can be connected (have a real adapter)."""
     return sorted(_ADAPTERS)
@@ -36,3 +43,14 @@ def adapter_class(channel_type: str) -> type[ChannelAdapter[Any]]:
     module_name, _, class_name = _ADAPTERS[channel_type].partition(":")
     found: type[ChannelAdapter[Any]] = getattr(importlib.import_module(module_name), class_name)
     return found
+
+
+@functools.cache
+def held_exclusively(channel_type: str) -> bool:
+    """Whether a connection of ``channel_type`` is held open by one worker, the only one
+    that can send through it."""
+    if channel_type in _HELD_EXCLUSIVELY:
+        return True
+    if channel_type not in _ADAPTERS:
+        return False
+    return bool(getattr(adapter_class(channel_type), "held_exclusively", False))

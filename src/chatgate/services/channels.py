@@ -204,7 +204,7 @@ class ChannelService:
         self, channel_type: str, credentials: Mapping[str, Any], settings: Mapping[str, Any]
     ) -> None:
         """Refuse a connection whose API or server the gateway must not connect to: 422
-        naming the field (``settings.api_base``, SMPP's ``credentials.host``).
+        naming the field (``settings.api_base``, or a server's ``credentials.host``).
 
         Run before the transaction that stores the connection, never inside it: a name
         may take seconds to resolve. (Every connection is made under the same policy as

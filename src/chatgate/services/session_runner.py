@@ -14,9 +14,9 @@ loops:
 - a device logged out (from the phone) ends ``failed`` with reason ``logged_out``, its keys
   forgotten, and is never started again by itself.
 
-A :class:`SessionHost` holds the runners of one process. It is what a holder of sessions
-drives (today the worker, for every session that should run; later whichever worker holds
-a session's lease): ``start(id)``, ``stop(id)``, ``remove(id)`` and ``close()``.
+A :class:`SessionHost` holds the runners of one process. It is what the holder of sessions
+drives (the worker, for the sessions it holds: :mod:`chatgate.services.session_holding`):
+``start(id)``, ``stop(id)``, ``remove(id)`` and ``close()``.
 """
 
 from __future__ import annotations
