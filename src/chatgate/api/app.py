@@ -41,6 +41,7 @@ from chatgate.api.routes import (
 )
 from chatgate.api.send_lane import SendLane
 from chatgate.api.state import Gateway
+from chatgate.channels.device_hosts import device_host
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.channels.sms_smpp_pool import session_pool
 from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
@@ -70,6 +71,7 @@ from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.retention import Retention
+from chatgate.services.session_events import SessionEvents
 from chatgate.services.session_keeper import SessionKeeper
 from chatgate.services.session_runner import RunnerSettings, SessionHost
 from chatgate.services.sessions import SessionService
@@ -227,6 +229,13 @@ def build_session_host(gateway: Gateway) -> tuple[SessionHost, httpx.AsyncClient
             backoff=RetryPolicy(base=1.0, cap=settings.session_reconnect_cap_seconds),
             concurrent_connects=settings.session_concurrent_connects,
         ),
+        # Users' messages and receipts are recorded as a webhook's would be.
+        sink=SessionEvents(
+            gateway.database,
+            system_clock,
+            notify=gateway.wakeup.notify,
+            public_url=settings.public_url,
+        ),
     )
     return host, http
 
@@ -339,6 +348,8 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         tasks.append(asyncio.create_task(keeper.run(), name="smpp-sessions"))
         session_host = build_session_host(gateway)
         if session_host is not None:
+            # Sends of whatsapp_web go through the devices this process holds.
+            device_host().set_lookup(session_host[0].connected_driver)
             session_keeper = SessionKeeper(gateway.database, session_host[0], gateway.event_feed)
             tasks.append(asyncio.create_task(session_keeper.run(), name="linked-sessions"))
         worker.start()
@@ -351,6 +362,7 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if session_host is not None:
+            device_host().set_lookup(None)
             await session_host[0].close()  # the devices stay linked: a restart resumes them
             await session_host[1].aclose()
         if worker is not None:
