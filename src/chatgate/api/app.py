@@ -42,6 +42,7 @@ from chatgate.api.routes import (
 )
 from chatgate.api.send_lane import SendLane
 from chatgate.api.state import Gateway
+from chatgate.channels.device_hosts import device_host
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
 from chatgate.compat.dialect_app import (
@@ -71,6 +72,7 @@ from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.retention import Retention
+from chatgate.services.session_events import SessionEvents
 from chatgate.services.session_runner import RunnerSettings, SessionHost
 from chatgate.services.sessions import SessionService
 from chatgate.services.settlement import Settlement
@@ -226,6 +228,13 @@ def build_session_host(gateway: Gateway) -> tuple[SessionHost, httpx.AsyncClient
             backoff=RetryPolicy(base=1.0, cap=settings.session_reconnect_cap_seconds),
             concurrent_connects=settings.session_concurrent_connects,
         ),
+        # Users' messages and receipts are recorded as a webhook's would be.
+        sink=SessionEvents(
+            gateway.database,
+            system_clock,
+            notify=gateway.wakeup.notify,
+            public_url=settings.public_url,
+        ),
     )
     return host, http
 
@@ -325,6 +334,9 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         # The connections kept open by one worker each (SMPP binds, linked-device sessions).
         session_host = build_session_host(gateway)
         host = None if session_host is None else session_host[0]
+        if host is not None:
+            # Sends of whatsapp_web go through the devices this process holds.
+            device_host().set_lookup(host.connected_driver)
         keeper = build_connection_keeper(gateway, worker, host, released)
         tasks.append(asyncio.create_task(keeper.run(), name="held-connections"))
         worker.start()
@@ -341,6 +353,7 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
             # their devices linked), then released: another worker takes them over at once.
             await close_connection_keeper(keeper)
         if session_host is not None:
+            device_host().set_lookup(None)
             await session_host[1].aclose()
         await gateway.event_feed.close()
         await gateway.http.aclose()

@@ -81,14 +81,27 @@ class Receipt:
 DriverEvent = QrCode | Connected | Disconnected | LoggedOut | IncomingMessage | Receipt
 
 
+OutgoingKind = Literal[
+    "text", "image", "video", "document", "audio", "location", "contact", "reaction"
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message to send through the device (the platform's kinds)."""
+    """One message to send through the device, as the platform's ``kind``.
+
+    ``media`` holds the file of an image, video, document or audio (the platform takes
+    uploads, not URLs); ``extra`` the kind's other fields: ``caption``, ``mime_type``,
+    ``filename``, ``ptt`` (an audio sent as a voice note), ``latitude``/``longitude``/
+    ``name``/``address``, ``contacts`` (vCards), ``message_id``/``emoji`` of a reaction,
+    and ``quoted`` (the platform's id of the message answered).
+    """
 
     to: str
-    kind: str
+    kind: OutgoingKind
     text: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    media: bytes | None = field(default=None, repr=False)
 
 
 class DriverError(Exception):
@@ -114,6 +127,9 @@ class DeviceDriver(Protocol):
 
     async def send(self, message: Outgoing) -> str:
         """Send ``message``; the platform's message id. Raises :class:`DriverError`."""
+
+    async def download(self, media_id: str) -> bytes:
+        """The file of an inbound message's ``media_id``. Raises :class:`DriverError`."""
 
     async def stop(self) -> None:
         """Close the connection; the device stays linked (a later start resumes it)."""

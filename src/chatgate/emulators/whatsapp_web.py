@@ -22,8 +22,11 @@ Wire protocol (under ``/whatsapp-web``):
   ``mime_type``, ``filename``, ``at``), ``receipt`` (``id``, ``status`` sent|delivered|read),
   ``logged_out``, ``closed`` (``reason``). After ``closed`` has been read the connection is
   gone: ``410 {"error": "connection_closed"}``.
-- ``POST /connections/{id}/messages`` ``{"to", "kind", "text"?, ...}``: send; ``200
-  {"id"}``, then receipts ``sent`` -> ``delivered`` -> ``read`` after the settable delays.
+- ``POST /connections/{id}/messages`` ``{"to", "kind", "text"?, ...}``: send, as one of
+  the platform's kinds (text, image, video, audio with ``ptt`` for a voice note, document
+  with ``filename``, location, contact as vCards, reaction; a file as ``content_base64``
+  with its ``mime_type``; ``quoted``: the message answered); ``200 {"id"}``, then
+  receipts ``sent`` -> ``delivered`` -> ``read`` after the settable delays.
   Refused as the platform does: ``409 not_connected``, ``404 not_on_whatsapp``
   (``invalid_recipient`` fault), ``400 bad_request`` (``permanent``), ``429 rate_limited``,
   ``500 server_error``.
@@ -51,6 +54,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -66,12 +70,27 @@ from chatgate.emulators.whatsapp_web_parts import (
     PhoneRef,
     Scan,
     WebSettings,
+    outgoing_problem,
     refusal,
 )
 
 NAME = "whatsapp_web"
 MAX_WAIT = 30.0
 INBOUND_KINDS = ("text", "image", "video", "document", "audio", "voice")
+
+
+def _as_recorded(body: dict[str, Any]) -> dict[str, Any]:
+    """A send as the control API shows it: a file by its size and digest, not its bytes."""
+    encoded = body.get("content_base64")
+    if not isinstance(encoded, str):
+        return body
+    try:
+        content = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        return {**body, "content_base64": None, "media_error": "not base64"}
+    recorded = {k: v for k, v in body.items() if k != "content_base64"}
+    recorded["media"] = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    return recorded
 
 
 class WhatsAppWebEmulator(PlatformEmulator):
@@ -237,8 +256,12 @@ class WhatsAppWebEmulator(PlatformEmulator):
         if device is None or connection.closed or not device.linked:
             return refusal(409, "not_connected", "the device is not connected")
         recipient = str(body.get("to") or "")
-        if not recipient or not isinstance(body.get("kind"), str):
-            return refusal(400, "bad_request", "to and kind are required")
+        if not recipient:
+            return refusal(400, "bad_request", "to is required")
+        problem = outgoing_problem(body)
+        if problem is not None:
+            return refusal(400, "bad_request", problem)
+        body = _as_recorded(body)
         fault = self.state.take_fault(NAME, recipient)
         message_id = self.new_id("3EB0")
         status = 200

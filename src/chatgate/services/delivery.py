@@ -236,6 +236,8 @@ class DeliveryHandlers:
 
     def _after_error(self, job: Job, message: Message, error: ProviderError) -> Outcome:
         too_old = self.clock() - message.created_at > self.policy.max_age
+        if error.wait and not too_old:
+            return self._deferred(job, error.retry_after or self.policy.retry.delay(1))
         if error.retryable and self.policy.retry.should_retry(job.attempts) and not too_old:
             return self._retry_later(job, message, error)
         return self._failed(job, message, error)

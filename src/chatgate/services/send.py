@@ -38,6 +38,7 @@ from chatgate.services.fallback import check_jobs
 from chatgate.services.job_kinds import send_job_row
 from chatgate.services.links import track_links
 from chatgate.services.send_command import SendCommand
+from chatgate.services.session_send import session_connection
 from chatgate.services.templates import with_stored_templates
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
@@ -337,7 +338,12 @@ async def _check_target(
             field=target.name("channel"),
         )
     connection = None
-    if key.mode is KeyMode.LIVE:
+    if key.mode is KeyMode.LIVE and target.channel is ChannelType.WHATSAPP_WEB:
+        # A linked device: the session named (or the only working one), if it can send.
+        connection = await session_connection(
+            conn, key.account_id, sender, target.to, now, accepted, field=target.field
+        )
+    elif key.mode is KeyMode.LIVE:
         connection = await _configured(conn, key, target, sender)
     await _check_rules(conn, key, target, now, accepted)
     return connection

@@ -106,6 +106,7 @@ class SessionRunner:
         self.clock = clock
         self.rng = rng or random.Random()
         self.showed_qr = False  # in this run, whether any QR code was shown yet
+        self.connected = False  # whether the driver is connected now (sends may go)
         self.delays: list[float] = []  # the backoff waits taken, for inspection
 
     async def run(self) -> None:
@@ -148,6 +149,7 @@ class SessionRunner:
                 if attempt.ended is not None:
                     break
         finally:
+            self.connected = False
             with contextlib.suppress(Exception):
                 await self.driver.stop()
         return attempt
@@ -165,6 +167,7 @@ class SessionRunner:
                 await self.sessions.change_state(
                     conn, self.session_id, "working", reason=None, now=now, pairing=pairing
                 )
+            self.connected = True
         elif isinstance(event, LoggedOut):
             attempt.ended, attempt.final = LOGGED_OUT, True
             await self._state("failed", LOGGED_OUT, forget_device=True)
@@ -236,6 +239,13 @@ class SessionHost:
         task = asyncio.create_task(self._guarded(runner), name=f"session-{session_id}")
         self.runners[session_id] = (runner, task)
         return runner
+
+    def connected_driver(self, session_id: str) -> DeviceDriver | None:
+        """The driver of ``session_id`` while it is connected here (what sends go through)."""
+        entry = self.runners.get(session_id)
+        if entry is None or entry[1].done() or not entry[0].connected:
+            return None
+        return entry[0].driver
 
     async def _guarded(self, runner: SessionRunner) -> None:
         try:
