@@ -45,7 +45,8 @@ Control API (``/_emulator/whatsapp_web``), beside ``received``, ``faults`` and `
   ``read_after`` (``null``: that receipt never comes);
 - ``POST /drop`` ``{"phone"?}``: the connections drop (reason ``connection_lost``);
 - ``POST /logout`` ``{"phone"}``: the user unlinks the device from the phone;
-- ``GET /devices``: linked devices and their connections.
+- ``GET /devices``: linked devices, their connections, and how many times a driver resumed
+  one with its device key (``resumes``).
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
             device = self.devices.get(device_key)
             if device is None or not device.linked:
                 return None
+            device.resumes += 1
             # A second connection of one device replaces the first, as on the platform.
             for old in self._live(device):
                 old.close("replaced")
@@ -408,6 +410,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
                     "name": d.name,
                     "linked": d.linked,
                     "connections": len(self._live(d)),
+                    "resumes": d.resumes,
                 }
                 for d in self.devices.values()
             ]

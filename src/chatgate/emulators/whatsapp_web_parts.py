@@ -50,6 +50,7 @@ class Device:
     phone: str
     name: str
     linked: bool = True
+    resumes: int = 0  # connections opened with the device's key (not by scanning a code)
     # Receipts and messages that reached the device while no connection was open.
     waiting: list[dict[str, Any]] = field(default_factory=list)
 
