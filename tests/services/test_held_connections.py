@@ -7,6 +7,7 @@ could not renew in time closes its connections before another may take them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 
 import pytest
@@ -15,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.domain.ids import new_id
 from chatgate.engine.clock import FakeClock
+from chatgate.engine.wakeup import LocalWakeup, PostgresListener
 from chatgate.services.event_feed import EventFeed
 from chatgate.services.held_connections import ConnectionKeeper, Survey
-from chatgate.storage.database import Database
+from chatgate.storage.database import Database, postgres_dsn
 from chatgate.storage.events import LoggedEvent
+from chatgate.storage.session_holds import HOLDS_CHANNEL
 from chatgate.storage.tables import session_holds
-from tests.support import settings_for
+from tests.support import settings_for, until
 
 HOLD = 30.0  # renewed every 10 s, closed unrenewed after 20 s, taken over after 30 s
 
@@ -205,3 +208,54 @@ async def test_each_kind_opens_only_its_own_connections(
     await keeper.close()
     assert binds.shut
     assert sessions.shut
+
+
+async def test_running_keepers_hand_a_stopping_ones_connections_over_at_once(
+    database: Database, database_url: str
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("one worker holds everything on SQLite: there is nobody to hand over to")
+    ids = {new_id("ch")}
+    released = LocalWakeup()
+    listener = PostgresListener(postgres_dsn(database_url), {HOLDS_CHANNEL: released})
+    listening = asyncio.create_task(listener.run())
+    kinds = [FakeKind(ids), FakeKind(ids)]
+    # Real time, and a hold far longer than the test: only the release can move them.
+    keepers = [
+        ConnectionKeeper(
+            database,
+            EventFeed(database, 0.2),
+            [kind],
+            holder=new_id("worker"),
+            hold_seconds=HOLD,
+            wakeup=wakeup,
+        )
+        for kind, wakeup in zip(kinds, (LocalWakeup(), released), strict=True)
+    ]
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 10)
+        first = asyncio.create_task(keepers[0].run())
+
+        async def first_holds() -> bool:
+            return kinds[0].opened == ids
+
+        await until(first_holds)
+        # The second has looked (held by the first): running, it looks again only when told
+        # (it was told once already, as the listener connected), or a third of a hold later.
+        assert await keepers[1].look() == 0
+        await released.wait(0)
+        second = asyncio.create_task(keepers[1].run())
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        await keepers[0].close()
+
+        async def second_holds() -> bool:
+            return kinds[1].opened == ids
+
+        await until(second_holds, limit=HOLD / 6)
+        second.cancel()
+        await asyncio.gather(second, return_exceptions=True)
+        await keepers[1].close()
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)

@@ -3,8 +3,8 @@
 A session has no webhooks: users' messages and receipts arrive as its driver's events on
 the connection the worker holds (see :mod:`chatgate.services.session_runner`). They are
 turned into the events a webhook becomes and stored exactly as a webhook's are
-(:func:`~chatgate.services.inbound.record_webhook`, as SMPP's are in
-:mod:`chatgate.services.smpp_events`), against the session's channel connection (same id):
+(:func:`~chatgate.services.inbound.record_webhook`, as other held connections' are in
+:mod:`chatgate.services.connection_events`), against the session's channel connection (same id):
 messages deduplicated, linked to contacts and webhooked; a file's message gets the file's
 URL on the gateway and a download job that reads it through the driver
 (``WhatsAppWebAdapter.download_media``) and keeps it; receipts move statuses forward only,
