@@ -201,6 +201,17 @@ def _run_curl(stack: Stack, key: str, base: str | None = None) -> dict[str, Any]
     return answer
 
 
+def queued_on_wd(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer a send of the page's example has when it was queued (with its id)."""
+    return {
+        "ok": True,
+        "message_id": answer["message_id"],
+        "status": "queued",
+        "channel": "wd",
+        "to": PAGE_NUMBER,
+    }
+
+
 async def _message(http: httpx.AsyncClient, secret: str, message_id: str) -> dict[str, Any]:
     found = await http.get(f"/v1/messages/{message_id}", headers=auth(secret))
     assert found.status_code == 200, found.text
@@ -210,13 +221,7 @@ async def _message(http: httpx.AsyncClient, secret: str, message_id: str) -> dic
 
 async def test_the_curl_send_with_a_test_key_is_queued_in_the_sandbox(stack: Stack) -> None:
     answer = _run_curl(stack, stack.thikaa_test)
-    assert answer == {
-        "ok": True,
-        "message_id": answer["message_id"],
-        "status": "queued",
-        "channel": "wd",
-        "to": PAGE_NUMBER,
-    }
+    assert answer == queued_on_wd(answer)
     async with httpx.AsyncClient(base_url=stack.api_url, trust_env=False) as http:
         message = await _message(http, stack.native_test, answer["message_id"])
     assert message["content"]["text"] == "Your order has shipped 🚚✅"
@@ -373,13 +378,7 @@ def test_the_curl_send_with_a_live_key_goes_through_the_accounts_session(stack: 
         assert {c["channel"]: c["connected"] for c in status["channels"]}["wd"] is True
 
         answer = _run_curl(stack, thikaa, base)
-        assert answer == {
-            "ok": True,
-            "message_id": answer["message_id"],
-            "status": "queued",
-            "channel": "wd",
-            "to": PAGE_NUMBER,
-        }
+        assert answer == queued_on_wd(answer)
 
         def read() -> bool:
             found = http.get(f"/v1/messages/{answer['message_id']}", headers=auth(native))
