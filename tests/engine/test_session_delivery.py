@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from chatgate.channels.device_driver import DriverEvent, Outgoing
+from chatgate.channels.device_driver import DriverEvent, IncomingMessage, Outgoing, Receipt
 from chatgate.channels.device_hosts import device_host
 from chatgate.channels.sandbox import SandboxAdapter
 from chatgate.config import Settings
@@ -24,6 +24,7 @@ from chatgate.engine.wakeup import LocalWakeup
 from chatgate.engine.worker import Worker
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
 from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
+from chatgate.services.session_events import SessionEvents
 from chatgate.storage import messages as message_store
 from chatgate.storage.database import Database
 from chatgate.storage.tables import jobs
@@ -171,3 +172,42 @@ async def test_a_message_that_waited_past_its_give_up_age_fails(world: SessionWo
     assert await worker.run_once() == 1
     failed = await _message(world, message.id)
     assert (failed.status, failed.error_code) == (Status.FAILED, "session_not_connected")
+
+
+async def test_receipts_move_the_status_forward_only_and_messages_are_stored(
+    world: SessionWorld, devices: dict[str, PhoneDriver]
+) -> None:
+    clock = FakeClock()
+    session = await world.session("desk", clock(), messages_per_minute=600)
+    devices[session.id] = PhoneDriver()
+    [message] = await world.accept(clock(), "+1555")
+    assert isinstance(message, Message)
+    assert await _worker(world, clock, timedelta(hours=1)).run_once() == 1
+    sent = await _message(world, message.id)
+    assert (sent.status, sent.provider_message_id) == (Status.SENT, "3EB01")
+
+    sink = SessionEvents(world.database, clock)
+    await sink(session.id, Receipt("3EB01", "read"))
+    await sink(session.id, Receipt("3EB01", "delivered"))  # late: recorded, not applied
+    read = await _message(world, message.id)
+    assert read.status is Status.READ
+    async with world.database.read() as conn:
+        events = await message_store.list_events(conn, read.id)
+    assert [e.status for e in events if e.status is not None][-2:] == [
+        Status.READ,
+        Status.DELIVERED,
+    ]
+
+    await sink(session.id, IncomingMessage("3EB0-in", "+1555", "text", text="thanks!"))
+    await sink(session.id, IncomingMessage("3EB0-in", "+1555", "text", text="thanks!"))
+    async with world.database.read() as conn:
+        inbound = await message_store.find_by_provider_id(
+            conn, world.live.account_id, "whatsapp_web", "3EB0-in", "inbound"
+        )
+    assert inbound is not None
+    assert (inbound.sender, inbound.recipient, inbound.connection_id) == (
+        "+1555",
+        session.phone or "",
+        session.id,
+    )
+    assert inbound.content == {"type": "text", "text": "thanks!"}
