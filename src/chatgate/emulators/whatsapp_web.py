@@ -42,7 +42,8 @@ Control API (``/_emulator/whatsapp_web``), beside ``received``, ``faults`` and `
 - ``POST /scan`` ``{"code"?, "phone", "name"}``: the phone scans a code (the only pending
   connection's when no code is named) and the device is linked;
 - ``PUT /settings``: ``qr_interval``, ``qr_limit``, ``sent_after``, ``delivered_after``,
-  ``read_after`` (``null``: that receipt never comes);
+  ``read_after`` (``null``: that receipt never comes), ``reachable`` (false: every connect
+  answers ``503``, an outage);
 - ``POST /drop`` ``{"phone"?}``: the connections drop (reason ``connection_lost``);
 - ``POST /logout`` ``{"phone"}``: the user unlinks the device from the phone;
 - ``GET /devices``: linked devices, their connections, and how many times a driver resumed
@@ -333,6 +334,8 @@ class WhatsAppWebEmulator(PlatformEmulator):
     def _platform_routes(self, router: APIRouter) -> None:
         @router.post("/whatsapp-web/connect", status_code=201)
         async def connect(payload: dict[str, Any] = Body(default_factory=dict)) -> Response:
+            if not self.settings.reachable:
+                return refusal(503, "unavailable", "the platform cannot be reached")
             key = payload.get("device_key")
             connection = self.connect(key if isinstance(key, str) else None)
             if connection is None:

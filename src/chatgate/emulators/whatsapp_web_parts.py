@@ -22,6 +22,8 @@ class WebSettings(BaseModel):
     sent_after: float | None = Field(default=0.05, ge=0, le=3600)
     delivered_after: float | None = Field(default=0.1, ge=0, le=3600)
     read_after: float | None = Field(default=0.2, ge=0, le=3600)
+    # False: the platform cannot be reached (connects answer 503), as in an outage.
+    reachable: bool = True
 
 
 class Scan(BaseModel):

@@ -38,10 +38,14 @@ def _translated(error: ChatgateError, channel: ThikaaChannel) -> ChatgateError:
     if channel is ThikaaChannel.WD and error.code == "channel_not_configured":
         return Conflict(
             "WhatsApp Direct (wd) is not connected on this account: it needs a working "
-            "linked-device session (whatsapp_web); send on wa (WhatsApp Cloud) meanwhile",
+            "linked-device session (POST /v1/sessions, then scan its QR code); send on wa "
+            "(WhatsApp Cloud) meanwhile",
             code="wd_not_connected",
             field="channel",
         )
+    if channel is ThikaaChannel.WD and error.code == "session_not_connected":
+        # The session's own words (its name and state), under Thikaa's code for it.
+        return Conflict(f"WhatsApp Direct (wd): {error.message}", code="wd_not_connected")
     return error
 
 
