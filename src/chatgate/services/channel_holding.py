@@ -1,6 +1,6 @@
 """Holding the channel connections of one type: the store's side of a platform's plug-in.
 
-A platform whose connections must be kept open by one worker (a bind to an SMS centre)
+A platform whose connections must be kept open by one worker (a bind to its server)
 provides a :class:`ConnectionPlug`, which knows only its own connections in this process
 (``channels/`` never touches the store). :class:`ChannelHolding` is the
 :class:`~chatgate.services.held_connections.HeldKind` that reads the stored connections of

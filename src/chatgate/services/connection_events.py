@@ -1,8 +1,8 @@
 """Where a held connection's events are recorded: receipts, users' messages and its states.
 
-A connection a worker keeps open (a bind to an SMS centre) may have no webhooks: receipts
-and users' messages arrive on the connection itself, and the platform's code turns them
-into the same events a webhook becomes. :class:`ConnectionEvents` stores them exactly as a
+A connection a worker keeps open (a bind to a platform's server) may have no webhooks:
+receipts and users' messages arrive on the connection itself, and the platform's code turns
+them into the same events a webhook becomes. :class:`ConnectionEvents` stores them exactly as a
 webhook's are stored (:func:`~chatgate.services.inbound.record_webhook`): messages
 deduplicated and linked to contacts, statuses moved forward only, and a receipt that names
 a message whose send is not committed yet kept and matched again shortly (``status_match``

@@ -1,8 +1,8 @@
 """Connections one worker keeps open: each held by exactly one worker, through the store.
 
 Some connections must be kept open by one process at a time, whether or not anything is
-being sent: a bind to an SMS centre (which hands users' messages and receipts only to a
-bound session), a linked-device session (the platform replaces the first connection of a
+being sent: a bind to a platform's server (that hands users' messages and receipts only to
+a bound session), a linked-device session (the platform replaces the first connection of a
 device when a second one opens). Each worker runs one :class:`ConnectionKeeper`, which
 holds such connections through a lease in the store (:mod:`chatgate.storage.session_holds`:
 holder, expiry; renewing it is the heartbeat), opens those it holds, and closes those it no

@@ -1,9 +1,9 @@
 """Which worker keeps each connection open: a hold per connection, renewed.
 
-A worker that keeps connections open (binds to an SMS centre, linked-device sessions) takes
-a hold on each connection before it opens it, and renews its holds while it lives: a
-connection another worker holds is left to it, so every connection is open once however
-many workers run. A hold that ran out (its worker died or lost the store) is taken over by
+A worker that keeps connections open (binds to a platform's server, linked-device
+sessions) takes a hold on each connection before it opens it, and renews its holds while it
+lives: a connection another worker holds is left to it, so every connection is open once
+however many workers run. A hold that ran out (its worker died or lost the store) is taken over by
 the next worker that looks; a worker that stops gracefully releases its holds at once.
 """
 

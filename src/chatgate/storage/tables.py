@@ -220,9 +220,9 @@ channel_connections = Table(
     UniqueConstraint("account_id", "name", name="uq_channel_connections_account_name"),
 )
 
-# Connections a worker keeps open (a bind to an SMS centre, a linked-device session): each held
-# by one worker, for as long as it renews its hold; a dead worker's holds run out and another
-# takes them over.
+# Connections a worker keeps open (a bind to a platform's server, a linked-device session):
+# each held by one worker, for as long as it renews its hold; a dead worker's holds run out
+# and another takes them over.
 session_holds = Table(
     "session_holds",
     metadata,
