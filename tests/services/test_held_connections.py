@@ -40,6 +40,7 @@ class FakeKind:
         self.opens = 0  # how many times a connection was opened from closed
         self.removed: list[str] = []
         self.shut = False
+        self.broken: set[str] = set()  # connections that cannot be opened
 
     def wakes(self, event: LoggedEvent) -> bool:
         return True
@@ -51,6 +52,8 @@ class FakeKind:
         return set(self.opened)
 
     async def open(self, connection_id: str) -> None:
+        if connection_id in self.broken:
+            raise OSError(f"{connection_id} cannot be opened")
         self.opens += connection_id not in self.opened
         self.opened.add(connection_id)
 
@@ -194,6 +197,22 @@ async def test_connections_no_longer_wanted_or_removed_are_let_go(
     assert kind.opened == {kept}
     assert kind.removed == [removed]  # a removed one is removed, a stopped one only closed
     assert await _holders(database, {kept, stopped, removed}) == {kept: keeper.holder}
+
+
+async def test_a_connection_that_cannot_be_opened_holds_up_no_other(
+    database: Database, clock: FakeClock
+) -> None:
+    broken, fine = new_id("ch"), new_id("ch")
+    kind = FakeKind({broken, fine})
+    kind.broken = {broken}
+    keeper = _keeper(database, clock, kind)
+    assert await keeper.look() == 2
+    assert kind.opened == {fine}
+    # Held still: it is opened here once it can be, never by another worker meanwhile.
+    kind.broken = set()
+    clock.advance(HOLD / 3)
+    await keeper.look()
+    assert kind.opened == {broken, fine}
 
 
 async def test_each_kind_opens_only_its_own_connections(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -224,7 +224,7 @@ class ConnectionKeeper:
         owner: dict[str, int] = {}
         for index, (kind, survey) in enumerate(zip(self.kinds, surveys, strict=True)):
             for removed in sorted(survey.removed):
-                await kind.remove(removed)
+                await self._step(kind.remove, removed)
                 self._held_of[index].discard(removed)
             for connection_id in survey.wanted:
                 owner.setdefault(connection_id, index)
@@ -243,9 +243,9 @@ class ConnectionKeeper:
         for index, kind in enumerate(self.kinds):
             mine = {connection_id for connection_id in held if owner[connection_id] == index}
             for connection_id in sorted(kind.open_ids() - mine):
-                await kind.close(connection_id)
+                await self._step(kind.close, connection_id)
             for connection_id in sorted(mine):
-                await kind.open(connection_id)
+                await self._step(kind.open, connection_id)
             self._held_of[index] = mine
         self.held = frozenset(held)
         if gained:
@@ -253,6 +253,13 @@ class ConnectionKeeper:
             if self.on_gain is not None:
                 self.on_gain()
         return len(held)
+
+    async def _step(self, step: Callable[[str], Awaitable[None]], connection_id: str) -> None:
+        """Open, close or remove one connection: its trouble must not hold up the others."""
+        try:
+            await step(connection_id)
+        except Exception:
+            log.exception("holds.step_failed", holder=self.holder, connection_id=connection_id)
 
     async def drop_expired(self) -> None:
         """Close the connections whose holds are running out unrenewed: another worker may
@@ -262,7 +269,7 @@ class ConnectionKeeper:
         log.warning("holds.expired", holder=self.holder, connections=len(self.held))
         for kind, mine in zip(self.kinds, self._held_of, strict=True):
             for connection_id in sorted(mine):
-                await kind.close(connection_id)
+                await self._step(kind.close, connection_id)
             mine.clear()
         self.held = frozenset()
 
