@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
+from chatgate.config import Settings
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
+from chatgate.engine.clock import FakeClock
 from chatgate.services.job_kinds import SEND_JOB, send_job_row
 from chatgate.storage import jobs as job_store
 from chatgate.storage import session_holds
 from chatgate.storage.database import Database
+from chatgate.storage.tables import jobs
 from chatgate.storage.types import utcnow
+from tests.engine.test_session_delivery import _jobs, _worker
+from tests.services.session_world import session_world
 
 LEASE = timedelta(seconds=30)
 HOLD = timedelta(seconds=30)
@@ -108,3 +115,22 @@ def test_a_live_send_through_a_held_channel_names_its_connection() -> None:
     assert send_job_row(message("sms", sms))["held_by_connection"] is None
     # A sandbox message has no connection: it is nobody's to hold.
     assert send_job_row(message("whatsapp_web", None))["held_by_connection"] is None
+
+
+async def test_a_send_that_waits_for_a_held_session_waits_for_its_holder(
+    settings: Settings, database: Database
+) -> None:
+    world = await session_world(settings, database)
+    clock = FakeClock()
+    session = await world.session("desk", clock(), messages_per_minute=600)
+    [message] = await world.accept(clock(), "+1555")
+    assert isinstance(message, Message)
+    # As a fallback step's send is written: no connection is known until it is sent.
+    async with database.write() as conn:
+        await conn.execute(
+            update(jobs).where(jobs.c.message_id == message.id).values(held_by_connection=None)
+        )
+    # Made by a worker that does not run the session: it waits for the one that does.
+    assert await _worker(world, clock, timedelta(hours=1), paced=False).run_once() == 1
+    (job,) = (await _jobs(world, [message.id])).values()
+    assert (job.held_by_connection, job.attempts) == (session.id, 0)

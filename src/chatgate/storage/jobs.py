@@ -155,12 +155,20 @@ async def remove_unclaimed(conn: AsyncConnection, message_id: str, kind: str) ->
 
 
 async def reschedule_job(
-    conn: AsyncConnection, job_id: int, run_at: datetime, *, count_attempt: bool = True
+    conn: AsyncConnection,
+    job_id: int,
+    run_at: datetime,
+    *,
+    count_attempt: bool = True,
+    held_by_connection: str | None = None,
 ) -> None:
-    """Release a job to run again at ``run_at``: a retry, or (not counted) a paced wait."""
+    """Release a job to run again at ``run_at``: a retry, or (not counted) a paced wait;
+    from now on only for the holder of ``held_by_connection`` when one is named."""
     values: dict[str, Any] = {"run_at": run_at, "locked_by": None, "locked_until": None}
     if not count_attempt:
         values["attempts"] = jobs.c.attempts - 1
+    if held_by_connection is not None:
+        values["held_by_connection"] = held_by_connection
     await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
 
 
