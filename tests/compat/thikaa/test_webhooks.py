@@ -154,9 +154,7 @@ async def test_status_events_of_the_keys_own_messages_only(
     async def settled() -> bool:
         # Every status must have arrived, not only the last: deliveries run concurrently.
         seen = {d["status"] for d in statuses(ok_id)}
-        return seen >= {"queued", "sent", "delivered", "read"} and any(
-            d["status"] == "failed" for d in statuses(failing_id)
-        )
+        return seen >= {"queued", "sent", "delivered", "read"} and any(d["status"] == "failed" for d in statuses(failing_id))
 
     await until(settled)
     # Deliveries are concurrent: they may arrive in any order.
