@@ -17,10 +17,10 @@ Decisions where the page is silent:
   attempt is audited (``wrong_account``).
 - **Channels.** ``wd`` is ``whatsapp_web`` (a linked-device session), ``wa`` ``whatsapp``,
   ``tg`` ``telegram``, ``fb`` ``messenger``, ``ig`` ``instagram``, ``tt`` ``tiktok``. A
-  live ``wd`` send goes through the account's working session (``/v1/sessions``; with
-  several working, the native API's ``from`` is needed, which Thikaa lacks: 400 naming
-  ``from``); when the account has no session, or its session is not ``working``, it is
-  409 ``wd_not_connected``, naming the session and its state. Test keys (``tk_test_…``)
+  live ``wd`` send goes through the account's working session (``/v1/sessions``; Thikaa
+  names none, so with several working its oldest session sends); when the account has no
+  session, or that session is not ``working``, it is 409 ``wd_not_connected``, naming the
+  session and its state. Test keys (``tk_test_…``)
   reach only the sandbox, which simulates every channel, ``wd`` included.
 - **Send.** ``media_url`` makes a media message and ``message`` its caption; without it,
   ``message`` is the text. The media type is ``media_type``, else the URL's file extension;
