@@ -172,6 +172,15 @@ class Settings(BaseSettings):
         description="how long a worker holds the jobs it claimed without renewing them (it "
         "renews every third of it): after a crash, another worker takes them over this late",
     )
+    hold_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="how long a worker holds a connection it keeps open (an SMPP bind, a "
+        "linked-device session) without renewing (it renews every third of it): after a "
+        "crash, another worker takes the connection over this late; a worker that stops "
+        "gracefully hands its connections over at once",
+    )
     worker_concurrency: int = Field(
         default=2, ge=1, le=64, description="claim loops per worker process"
     )

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from chatgate.config import Settings
+from chatgate.storage import channels as channel_store
 from chatgate.storage import webhook_endpoints as endpoint_store
 from chatgate.storage.database import Database
 from chatgate.storage.events import LogPosition
@@ -115,3 +116,46 @@ async def test_an_endpoint_made_before_log_marks_receives_every_event_not_yet_re
         await database.dispose()
     assert found is not None
     assert not found.log_mark.precedes(LogPosition(0, 1))
+
+
+async def test_sessions_made_before_session_connections_get_their_channel(
+    tmp_path: Path,
+) -> None:
+    channel = (
+        "INSERT INTO channel_connections (id, account_id, type, name, credentials, settings,"
+        " is_default, created_at, updated_at) VALUES ('ch_1', 'acc_1', 'whatsapp', 'shop',"
+        " x'00', '{}', 1, :at, :at)"
+    )
+    session = (
+        "INSERT INTO sessions (id, account_id, name, state, wanted, pacing, created_at,"
+        " updated_at, state_changed_at) VALUES (:id, 'acc_1', :name, 'working', 1, :pacing,"
+        " :at, :at, :at)"
+    )
+    rows = [
+        (channel, {"at": "2026-01-01T00:00:00+00:00"}),
+        *(
+            (
+                session,
+                {
+                    "id": session_id,
+                    "name": name,
+                    "pacing": '{"messages_per_minute": 30, "new_chats_per_day": 50}',
+                    "at": f"2026-01-0{day}T00:00:00+00:00",
+                },
+            )
+            for session_id, name, day in (("ses_1", "desk", 2), ("ses_2", "shop", 3))
+        ),
+    ]
+    database = Database(await _upgraded_from(tmp_path, "0018", rows))
+    try:
+        async with database.read() as conn:
+            found = await channel_store.list_connections(conn, "acc_1")
+    finally:
+        await database.dispose()
+    made = [(c.id, c.type, c.name, c.is_default, c.credentials, c.settings) for c in found]
+    assert made == [
+        ("ch_1", "whatsapp", "shop", True, b"\x00", {}),
+        ("ses_1", "whatsapp_web", "desk", True, b"", {"rate_per_second": 0.5}),
+        # Named as the account's WhatsApp channel: the session's id tells them apart.
+        ("ses_2", "whatsapp_web", "shop (ses_2)", False, b"", {"rate_per_second": 0.5}),
+    ]

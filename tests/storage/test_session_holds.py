@@ -83,3 +83,15 @@ async def test_a_stopping_worker_releases_its_holds(database: Database) -> None:
     async with database.write() as conn:
         await session_holds.release(conn, first)
     assert await _hold(database, second, ids, now + timedelta(seconds=1)) == ids
+
+
+async def test_a_worker_learns_when_anothers_hold_runs_out(database: Database) -> None:
+    first, second = new_id("w"), new_id("w")
+    mine, theirs = new_id("ch"), new_id("ch")
+    now = utcnow()
+    assert await _hold(database, second, {theirs}, now) == {theirs}
+    assert await _hold(database, first, {mine, theirs}, now + timedelta(seconds=2)) == {mine}
+    async with database.read() as conn:
+        # Its own holds and connections nobody holds tell it nothing.
+        assert await session_holds.next_run_out(conn, first, {mine, new_id("ch")}) is None
+        assert await session_holds.next_run_out(conn, first, {mine, theirs}) == now + HOLD

@@ -15,6 +15,7 @@ from chatgate import __version__
 from chatgate.api import send_lane
 from chatgate.api.auth import takes_key
 from chatgate.api.errors import install_error_handlers
+from chatgate.api.holding import build_connection_keeper, close_connection_keeper
 from chatgate.api.methods import PathMethods
 from chatgate.api.middleware import GatewayMiddleware
 from chatgate.api.openapi_document import install_openapi
@@ -41,8 +42,8 @@ from chatgate.api.routes import (
 )
 from chatgate.api.send_lane import SendLane
 from chatgate.api.state import Gateway
+from chatgate.channels.device_hosts import device_host
 from chatgate.channels.sandbox import SandboxAdapter
-from chatgate.channels.sms_smpp_pool import session_pool
 from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
 from chatgate.channels.whatsapp_web_neonize import driver_factory as neonize_drivers
 from chatgate.compat.dialect_app import (
@@ -67,16 +68,15 @@ from chatgate.services.channels import ChannelService
 from chatgate.services.delivery import DeliveryHandlers, DeliveryPolicy
 from chatgate.services.dispatch import ConnectionAdapters, adapter_resolver, pace_resolver
 from chatgate.services.event_feed import EventFeed
+from chatgate.services.held_connections import ConnectionKeeper
 from chatgate.services.key_cache import KeyCache
 from chatgate.services.media_fetch import DOWNLOAD_DEADLINE_SECONDS, MediaFetcher
 from chatgate.services.media_files import MediaFolder
 from chatgate.services.retention import Retention
-from chatgate.services.session_keeper import SessionKeeper
+from chatgate.services.session_events import SessionEvents
 from chatgate.services.session_runner import DriverFactory, RunnerSettings, SessionHost
 from chatgate.services.sessions import SessionService
 from chatgate.services.settlement import Settlement
-from chatgate.services.smpp_events import SmppEvents
-from chatgate.services.smpp_sessions import SmppSessionKeeper
 from chatgate.services.status_match import StatusMatcher
 from chatgate.services.thread_updates import ThreadUpdates
 from chatgate.services.webhook_endpoints import WebhookEndpoints
@@ -84,6 +84,7 @@ from chatgate.services.webhook_fanout import WebhookFanout
 from chatgate.services.webhook_sender import SenderSettings, WebhookSender
 from chatgate.storage.database import Database, postgres_dsn, sqlite_path
 from chatgate.storage.jobs import JOBS_CHANNEL
+from chatgate.storage.session_holds import HOLDS_CHANNEL
 from chatgate.storage.webhook_deliveries import WEBHOOKS_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -233,6 +234,13 @@ def build_session_host(gateway: Gateway) -> tuple[SessionHost, httpx.AsyncClient
             ping_every=settings.session_ping_seconds,
             ping_timeout=settings.session_ping_timeout_seconds,
         ),
+        # Users' messages and receipts are recorded as a webhook's would be.
+        sink=SessionEvents(
+            gateway.database,
+            system_clock,
+            notify=gateway.wakeup.notify,
+            public_url=settings.public_url,
+        ),
     )
     return host, http
 
@@ -294,10 +302,15 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
     settings = gateway.settings
     await gateway.key_cache.refresh()
     tasks = [asyncio.create_task(gateway.key_cache.run(), name="key-cache")]
+    released = LocalWakeup()  # another worker released the connections it held
     if with_worker and not gateway.database.is_sqlite:
         listener = PostgresListener(
             postgres_dsn(settings.database_url),
-            {JOBS_CHANNEL: gateway.wakeup, WEBHOOKS_CHANNEL: gateway.webhook_wakeup},
+            {
+                JOBS_CHANNEL: gateway.wakeup,
+                WEBHOOKS_CHANNEL: gateway.webhook_wakeup,
+                HOLDS_CHANNEL: released,
+            },
         )
         tasks.append(asyncio.create_task(listener.run(), name="wakeup-listener"))
     if with_worker and gateway.database.is_sqlite:
@@ -321,32 +334,17 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
             asyncio.create_task(retention.run(), name="retention"),
         ]
     worker = build_worker(gateway) if with_worker else None
-    keeper: SmppSessionKeeper | None = None
+    keeper: ConnectionKeeper | None = None
     session_host: tuple[SessionHost, httpx.AsyncClient] | None = None
     if worker is not None:
-        # SMPP sessions (one per SMPP connection, kept bound by the worker that holds it)
-        # record what the SMSC delivers through this process's store.
-        session_pool().set_sink(
-            SmppEvents(
-                gateway.database,
-                system_clock,
-                notify=gateway.wakeup.notify,
-                public_url=settings.public_url,
-            )
-        )
-        keeper = SmppSessionKeeper(
-            gateway.database,
-            gateway.channels,
-            session_pool(),
-            gateway.event_feed,
-            holder=worker.name,
-            hold_seconds=settings.worker_lease_seconds,
-        )
-        tasks.append(asyncio.create_task(keeper.run(), name="smpp-sessions"))
+        # The connections kept open by one worker each (SMPP binds, linked-device sessions).
         session_host = build_session_host(gateway)
-        if session_host is not None:
-            session_keeper = SessionKeeper(gateway.database, session_host[0], gateway.event_feed)
-            tasks.append(asyncio.create_task(session_keeper.run(), name="linked-sessions"))
+        host = None if session_host is None else session_host[0]
+        if host is not None:
+            # Sends of whatsapp_web go through the devices this process holds.
+            device_host().set_lookup(host.connected_driver)
+        keeper = build_connection_keeper(gateway, worker, host, released)
+        tasks.append(asyncio.create_task(keeper.run(), name="held-connections"))
         worker.start()
     try:
         yield gateway
@@ -356,14 +354,13 @@ async def running(gateway: Gateway, *, with_worker: bool) -> AsyncIterator[Gatew
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if session_host is not None:
-            await session_host[0].close()  # the devices stay linked: a restart resumes them
-            await session_host[1].aclose()
-        if worker is not None:
-            await session_pool().close()  # unbind every SMPP session
-            session_pool().set_sink(None)
         if keeper is not None:
-            await keeper.let_go()
+            # Every held connection closed (SMPP sessions unbound, sessions handed back with
+            # their devices linked), then released: another worker takes them over at once.
+            await close_connection_keeper(keeper)
+        if session_host is not None:
+            device_host().set_lookup(None)
+            await session_host[1].aclose()
         await gateway.event_feed.close()
         await gateway.http.aclose()
         gateway.sandbox.close()

@@ -73,6 +73,11 @@ SEMANTIC_CODES = frozenset(
         # on its own.
         "too_many_products",
         "section_title_required",
+        # A send through a linked-device session depends on the account's sessions: which
+        # are working (several: name one in from), and how many chats one started today.
+        "session_required",
+        "session_not_connected",
+        "new_chat_cap_reached",
     }
 )
 # Validators' custom error types that are public codes of their own.

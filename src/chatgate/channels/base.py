@@ -141,6 +141,7 @@ class ProviderError(Exception):
         retryable: bool,
         retry_after: float | None = None,
         status_code: int | None = None,
+        wait: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -148,6 +149,10 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status_code = status_code
+        # The sender cannot send now, through no fault of the message (a linked device that
+        # is not connected): wait ``retry_after`` and try again without spending an attempt,
+        # until the message reaches its give-up age.
+        self.wait = wait
 
 
 class SignatureError(Exception):
@@ -419,6 +424,9 @@ class ChannelAdapter(ABC, Generic[C]):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     # Platform status names mapped to ours; anything unmapped is unknown.
     status_map: ClassVar[Mapping[str, Status]] = {}
+    # One worker holds each connection open and is the only one that can send through it
+    # (a linked-device session): the connection's send jobs are claimed by its holder only.
+    held_exclusively: ClassVar[bool] = False
     # Set by whoever built the adapter to store credentials the adapter rotates itself.
     credentials_listener: CredentialsListener | None = None
 

@@ -144,6 +144,9 @@ class DeviceDriver(Protocol):
     async def send(self, message: Outgoing) -> str:
         """Send ``message``; the platform's message id. Raises :class:`DriverError`."""
 
+    async def download(self, media_id: str) -> bytes:
+        """The file of an inbound message's ``media_id``. Raises :class:`DriverError`."""
+
     async def stop(self) -> None:
         """Close the connection; the device stays linked (a later start resumes it)."""
 

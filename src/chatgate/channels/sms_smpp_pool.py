@@ -3,7 +3,7 @@
 An SMPP connection outlives any one send, so the sessions live here, process-wide: the
 adapter asks :func:`session_pool` for its connection's session, which is started on first
 use (and replaced when the connection's credentials or settings change). The worker process
-installs an :class:`EventSink` when it starts (see :mod:`chatgate.services.smpp_events`)
+installs an :class:`EventSink` when it starts (see :mod:`chatgate.channels.sms_smpp_events`)
 and closes the pool when it stops: every session unbinds.
 
 ``channels/`` never touches the store, so receipts and users' messages are handed to the
@@ -13,9 +13,10 @@ sink (an API-only process) answers ``deliver_sm`` with a temporary error, so tha
 hands it to a process that can record it. Session states (``bound``, ``bind_failed``,
 ``disconnected``) go to the sink too, which makes them the connection's status.
 
-Which connections are kept bound, and by which worker, is decided by a service
-(:mod:`chatgate.services.smpp_sessions`); a connection it finds removed is closed here for
-good, so that a send that read the connection just before it went binds nothing.
+Which connections are kept bound, and by which worker, is decided by the worker's
+connection keeper through :mod:`chatgate.channels.sms_smpp_keeper`; a connection it finds
+removed is closed here for good, so that a send that read the connection just before it
+went binds nothing.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ platform's protocol does below the driver contract needs a real phone.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -135,6 +136,8 @@ class EmulatedWebDriver:
         if self._connection is None:
             raise DriverError("not_connected", "the device is not connected", retryable=True)
         body = {**message.extra, "to": message.to, "kind": message.kind, "text": message.text}
+        if message.media is not None:
+            body["content_base64"] = base64.b64encode(message.media).decode("ascii")
         try:
             response = await self.http.post(
                 f"{self.base}/connections/{self._connection}/messages", json=body
@@ -162,6 +165,22 @@ class EmulatedWebDriver:
             raise DriverError("unreachable", type(exc).__name__, retryable=True) from exc
         if response.status_code != 204:
             raise DriverError("not_connected", f"HTTP {response.status_code}", retryable=True)
+
+    async def download(self, media_id: str) -> bytes:
+        """An inbound message's file, from the platform's media store."""
+        try:
+            response = await self.http.get(f"{self.base}/media/{media_id}")
+        except httpx.HTTPError as exc:
+            raise DriverError("unreachable", type(exc).__name__, retryable=True) from exc
+        if response.status_code == 404:
+            raise DriverError("media_not_found", "the platform has no such file", retryable=False)
+        if response.status_code != 200:
+            raise DriverError(
+                "download_failed",
+                f"HTTP {response.status_code}",
+                retryable=response.status_code in _RETRYABLE,
+            )
+        return response.content
 
     async def stop(self) -> None:
         """Close the connection; the device stays linked."""

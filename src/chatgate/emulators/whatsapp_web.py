@@ -22,8 +22,11 @@ Wire protocol (under ``/whatsapp-web``):
   ``mime_type``, ``filename``, ``at``), ``receipt`` (``id``, ``status`` sent|delivered|read),
   ``logged_out``, ``closed`` (``reason``). After ``closed`` has been read the connection is
   gone: ``410 {"error": "connection_closed"}``.
-- ``POST /connections/{id}/messages`` ``{"to", "kind", "text"?, ...}``: send; ``200
-  {"id"}``, then receipts ``sent`` -> ``delivered`` -> ``read`` after the settable delays.
+- ``POST /connections/{id}/messages`` ``{"to", "kind", "text"?, ...}``: send, as one of
+  the platform's kinds (text, image, video, audio with ``ptt`` for a voice note, document
+  with ``filename``, location, contact as vCards, reaction; a file as ``content_base64``
+  with its ``mime_type``; ``quoted``: the message answered); ``200 {"id"}``, then
+  receipts ``sent`` -> ``delivered`` -> ``read`` after the settable delays.
   Refused as the platform does: ``409 not_connected``, ``404 not_on_whatsapp``
   (``invalid_recipient`` fault), ``400 bad_request`` (``permanent``), ``429 rate_limited``,
   ``500 server_error``.
@@ -41,12 +44,14 @@ Control API (``/_emulator/whatsapp_web``), beside ``received``, ``faults`` and `
 - ``POST /scan`` ``{"code"?, "phone", "name"}``: the phone scans a code (the only pending
   connection's when no code is named) and the device is linked;
 - ``PUT /settings``: ``qr_interval``, ``qr_limit``, ``sent_after``, ``delivered_after``,
-  ``read_after`` (``null``: that receipt never comes);
+  ``read_after`` (``null``: that receipt never comes), ``reachable`` (false: every connect
+  answers ``503``, an outage);
 - ``POST /drop`` ``{"phone"?}``: the connections drop (reason ``connection_lost``);
 - ``POST /logout`` ``{"phone"}``: the user unlinks the device from the phone;
 - ``POST /hang`` ``{"phone"?, "hung": true}``: the connections stay open but answer nothing
   (pings and sends wait, no events come) until ``hung`` is false;
-- ``GET /devices``: linked devices and their connections.
+- ``GET /devices``: linked devices, their connections, and how many times a driver resumed
+  one with its device key (``resumes``).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -71,12 +77,27 @@ from chatgate.emulators.whatsapp_web_parts import (
     PhoneRef,
     Scan,
     WebSettings,
+    outgoing_problem,
     refusal,
 )
 
 NAME = "whatsapp_web"
 MAX_WAIT = 30.0
 INBOUND_KINDS = ("text", "image", "video", "document", "audio", "voice")
+
+
+def _as_recorded(body: dict[str, Any]) -> dict[str, Any]:
+    """A send as the control API shows it: a file by its size and digest, not its bytes."""
+    encoded = body.get("content_base64")
+    if not isinstance(encoded, str):
+        return body
+    try:
+        content = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        return {**body, "content_base64": None, "media_error": "not base64"}
+    recorded = {k: v for k, v in body.items() if k != "content_base64"}
+    recorded["media"] = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    return recorded
 
 
 class WhatsAppWebEmulator(PlatformEmulator):
@@ -158,6 +179,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
             device = self.devices.get(device_key)
             if device is None or not device.linked:
                 return None
+            device.resumes += 1
             # A second connection of one device replaces the first, as on the platform.
             for old in self._live(device):
                 old.close("replaced")
@@ -242,8 +264,12 @@ class WhatsAppWebEmulator(PlatformEmulator):
         if device is None or connection.closed or not device.linked:
             return refusal(409, "not_connected", "the device is not connected")
         recipient = str(body.get("to") or "")
-        if not recipient or not isinstance(body.get("kind"), str):
-            return refusal(400, "bad_request", "to and kind are required")
+        if not recipient:
+            return refusal(400, "bad_request", "to is required")
+        problem = outgoing_problem(body)
+        if problem is not None:
+            return refusal(400, "bad_request", problem)
+        body = _as_recorded(body)
         fault = self.state.take_fault(NAME, recipient)
         message_id = self.new_id("3EB0")
         status = 200
@@ -313,6 +339,8 @@ class WhatsAppWebEmulator(PlatformEmulator):
     def _platform_routes(self, router: APIRouter) -> None:
         @router.post("/whatsapp-web/connect", status_code=201)
         async def connect(payload: dict[str, Any] = Body(default_factory=dict)) -> Response:
+            if not self.settings.reachable:
+                return refusal(503, "unavailable", "the platform cannot be reached")
             key = payload.get("device_key")
             connection = self.connect(key if isinstance(key, str) else None)
             if connection is None:
@@ -407,6 +435,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
                     "name": d.name,
                     "linked": d.linked,
                     "connections": len(self._live(d)),
+                    "resumes": d.resumes,
                 }
                 for d in self.devices.values()
             ]

@@ -22,6 +22,8 @@ class WebSettings(BaseModel):
     sent_after: float | None = Field(default=0.05, ge=0, le=3600)
     delivered_after: float | None = Field(default=0.1, ge=0, le=3600)
     read_after: float | None = Field(default=0.2, ge=0, le=3600)
+    # False: the platform cannot be reached (connects answer 503), as in an outage.
+    reachable: bool = True
 
 
 class Scan(BaseModel):
@@ -56,6 +58,7 @@ class Device:
     phone: str
     name: str
     linked: bool = True
+    resumes: int = 0  # connections opened with the device's key (not by scanning a code)
     # Receipts and messages that reached the device while no connection was open.
     waiting: list[dict[str, Any]] = field(default_factory=list)
 
@@ -130,3 +133,44 @@ class Connection:
 def refusal(status: int, error: str, detail: str) -> JSONResponse:
     """The platform's answer refusing a call: ``{"error", "detail"}`` with ``status``."""
     return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+# The kinds a linked device sends, and the fields each must have besides ``to``.
+OUTGOING_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": ("text",),
+    "image": ("content_base64", "mime_type"),
+    "video": ("content_base64", "mime_type"),
+    "audio": ("content_base64", "mime_type"),
+    "document": ("content_base64", "mime_type", "filename"),
+    "location": ("latitude", "longitude"),
+    "contact": ("contacts",),
+    "reaction": ("message_id", "emoji"),
+}
+_MEDIA_PREFIX = {"image": "image/", "video": "video/", "audio": "audio/"}
+
+
+def outgoing_problem(body: dict[str, Any]) -> str | None:
+    """What the platform refuses in a send's ``body`` (``None``: nothing): its kind must be
+    one the platform has, with that kind's fields, a file of the kind's type, a voice note
+    (``ptt``) only as audio, contact cards as vCards."""
+    kind = body.get("kind")
+    if not isinstance(kind, str) or kind not in OUTGOING_FIELDS:
+        return f"kind: one of {', '.join(OUTGOING_FIELDS)}"
+    for name in OUTGOING_FIELDS[kind]:
+        if body.get(name) in (None, "") and not (kind == "reaction" and name == "emoji"):
+            return f"{name}: a {kind} message needs it"
+    prefix = _MEDIA_PREFIX.get(kind)
+    if prefix is not None and not str(body["mime_type"]).startswith(prefix):
+        return f"mime_type: a {kind} message needs a {prefix}* file"
+    if body.get("ptt") and kind != "audio":
+        return "ptt: only audio is sent as a voice note"
+    if kind == "contact":
+        cards = body["contacts"]
+        if not isinstance(cards, list) or not all(
+            isinstance(card, str) and card.startswith("BEGIN:VCARD") for card in cards
+        ):
+            return "contacts: a list of vCards"
+    coordinates = ("latitude", "longitude")
+    if kind == "location" and not all(isinstance(body[k], int | float) for k in coordinates):
+        return "latitude: numbers"
+    return None

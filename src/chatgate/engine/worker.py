@@ -9,7 +9,9 @@ write is under way are written together in the next one (a group commit of the w
 own), so a process killed in the middle re-runs only the calls it had in flight, not its
 whole batch. A worker renews its leases while a batch is in hand and writes only the jobs
 it still holds; one that dies holds its jobs only until their lease ends. ``concurrency``
-loops run side by side, so one slow batch does not hold up the others.
+loops run side by side, so one slow batch does not hold up the others. Jobs of a connection
+one worker holds open (``held``: the connections this worker holds now) are claimed only by
+their holder.
 
 Stopping (SIGTERM) stops claiming at once; batches in hand are finished, and whatever is
 still unfinished when the grace period ends is handed back for another worker to take.
@@ -22,7 +24,7 @@ import contextlib
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +46,12 @@ PendingOutcome = asyncio.Future[Outcome]
 # A handler returns one outcome per job, in the order of the batch it was given: known at
 # once, or pending, to be written the moment it is known.
 JobHandler = Callable[[Sequence[Job]], Awaitable[Sequence[Outcome | PendingOutcome]]]
+# The connections this worker holds now (whose jobs only it may claim).
+HeldConnections = Callable[[], Collection[str]]
+
+
+def _holds_none() -> Collection[str]:
+    return frozenset()
 
 
 class BulkOutcome:
@@ -86,6 +94,7 @@ class Worker:
         poll_seconds: float,
         concurrency: int = 1,
         clock: Clock = system_clock,
+        held: HeldConnections = _holds_none,
     ) -> None:
         self.database = database
         self.handlers = handlers
@@ -95,6 +104,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.clock = clock
+        self.held_connections = held
         self.name = worker_name()
         self._stopping = asyncio.Event()
         self._held: set[int] = set()
@@ -155,7 +165,12 @@ class Worker:
         """Claim one batch of due jobs and run it; returns how many jobs were claimed."""
         async with self.database.write() as conn:
             claimed = await job_store.claim_due_jobs(
-                conn, self.name, now=self.clock(), lease=self.lease, limit=self.batch_size
+                conn,
+                self.name,
+                now=self.clock(),
+                lease=self.lease,
+                limit=self.batch_size,
+                held=self.held_connections(),
             )
         if not claimed:
             return 0
@@ -279,7 +294,7 @@ class Worker:
 
     async def _idle_seconds(self) -> float:
         async with self.database.read() as conn:
-            due = await job_store.next_due_at(conn)
+            due = await job_store.next_due_at(conn, self.held_connections())
         if due is None:
             return self.poll_seconds
         wait = (due - self.clock()).total_seconds()

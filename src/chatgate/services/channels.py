@@ -161,13 +161,17 @@ class ChannelService:
         # validating credentials on every send, webhook and check would be wasted work.
         self._adapters: dict[str, tuple[datetime | None, ChannelAdapter[Any]]] = {}
 
+    def _plain(self, stored: StoredConnection) -> dict[str, Any]:
+        """The connection's credentials in clear (none for a session's connection)."""
+        return self.box.decrypt(stored.credentials) if stored.credentials else {}
+
     def inbound_url(self, connection_id: str) -> str:
         """The URL to paste into the platform's console for this connection's webhooks."""
         return f"{self.public_url}/inbound/{connection_id}"
 
     def view(self, stored: StoredConnection) -> ConnectionView:
         """A connection as it may be shown."""
-        credentials = self.box.decrypt(stored.credentials)
+        credentials = self._plain(stored)
         return ConnectionView(
             id=stored.id,
             type=stored.type,
@@ -189,7 +193,7 @@ class ChannelService:
         if cached is not None and cached[0] == stored.updated_at:
             return cached[1]
         cls = adapter_class(stored.type)
-        credentials = cls.credentials_model.model_validate(self.box.decrypt(stored.credentials))
+        credentials = cls.credentials_model.model_validate(self._plain(stored))
         adapter = cls(
             credentials,
             ChannelSettings.model_validate(stored.settings),
@@ -204,7 +208,7 @@ class ChannelService:
         self, channel_type: str, credentials: Mapping[str, Any], settings: Mapping[str, Any]
     ) -> None:
         """Refuse a connection whose API or server the gateway must not connect to: 422
-        naming the field (``settings.api_base``, SMPP's ``credentials.host``).
+        naming the field (``settings.api_base``, or a server's ``credentials.host``).
 
         Run before the transaction that stores the connection, never inside it: a name
         may take seconds to resolve. (Every connection is made under the same policy as
@@ -243,7 +247,7 @@ class ChannelService:
         """:meth:`check_reach` for a change of ``stored``: its values with the new merged in."""
         if credentials is None and settings is None:
             return
-        merged_credentials = {**self.box.decrypt(stored.credentials), **(credentials or {})}
+        merged_credentials = {**self._plain(stored), **(credentials or {})}
         merged_settings = {**stored.settings, **(settings or {})}
         await self.check_reach(stored.type, merged_credentials, merged_settings)
 
@@ -315,7 +319,7 @@ class ChannelService:
         old_plain: dict[str, Any] = {}
         new_plain: dict[str, Any] = {}
         if credentials is not None:
-            old_plain = self.box.decrypt(stored.credentials)
+            old_plain = self._plain(stored)
             model = validate_credentials(stored.type, {**old_plain, **credentials})
             new_plain = _secret_values(model)
             values["credentials"] = self.box.encrypt(new_plain)
@@ -378,7 +382,7 @@ class ChannelService:
         stored = await channel_store.get_connection(conn, connection_id)
         if stored is None:
             return
-        old_plain = self.box.decrypt(stored.credentials)
+        old_plain = self._plain(stored)
         new_plain = _secret_values(credentials)
         values = {"credentials": self.box.encrypt(new_plain), "updated_at": now}
         await channel_store.update_connection(conn, connection_id, values)

@@ -205,7 +205,10 @@ class DeliveryHandlers:
             )
             result = await adapter.send(request, self.http)
         except ProviderError as error:
-            return self._after_error(job, message, error)
+            # A send that only the holder of its connection can make (a fallback step's job
+            # names no connection at accept) waits for that worker from now on.
+            held = adapter.connection_id if adapter.held_exclusively else None
+            return self._after_error(job, message, error, held_by=held)
         except Exception as exc:  # a bug in an adapter must not wedge the queue
             log.exception("delivery.adapter_crashed", message_id=message.id)
             crash = ProviderError("internal_error", type(exc).__name__, retryable=True)
@@ -234,8 +237,13 @@ class DeliveryHandlers:
                 return wait
             await asyncio.sleep(wait)
 
-    def _after_error(self, job: Job, message: Message, error: ProviderError) -> Outcome:
+    def _after_error(
+        self, job: Job, message: Message, error: ProviderError, *, held_by: str | None = None
+    ) -> Outcome:
         too_old = self.clock() - message.created_at > self.policy.max_age
+        if error.wait and not too_old:
+            delay = error.retry_after or self.policy.retry.delay(1)
+            return self._deferred(job, delay, held_by=held_by)
         if error.retryable and self.policy.retry.should_retry(job.attempts) and not too_old:
             return self._retry_later(job, message, error)
         return self._failed(job, message, error)
@@ -288,10 +296,12 @@ class DeliveryHandlers:
 
         return write
 
-    def _deferred(self, job: Job, wait: float) -> Outcome:
+    def _deferred(self, job: Job, wait: float, *, held_by: str | None = None) -> Outcome:
         async def write(conn: AsyncConnection) -> None:
             run_at = self.clock() + timedelta(seconds=wait)
-            await job_store.reschedule_job(conn, job.id, run_at, count_attempt=False)
+            await job_store.reschedule_job(
+                conn, job.id, run_at, count_attempt=False, held_by_connection=held_by
+            )
 
         return write
 

@@ -35,9 +35,10 @@ from chatgate.services.auto_route import route_to_contact
 from chatgate.services.billing import Billing, Charges
 from chatgate.services.channels import ChannelService
 from chatgate.services.fallback import check_jobs
-from chatgate.services.job_kinds import SEND_JOB
+from chatgate.services.job_kinds import send_job_row
 from chatgate.services.links import track_links
 from chatgate.services.send_command import SendCommand
+from chatgate.services.session_send import session_connection
 from chatgate.services.templates import with_stored_templates
 from chatgate.storage import channels as channel_store
 from chatgate.storage import conversations as conversation_store
@@ -337,7 +338,12 @@ async def _check_target(
             field=target.name("channel"),
         )
     connection = None
-    if key.mode is KeyMode.LIVE:
+    if key.mode is KeyMode.LIVE and target.channel is ChannelType.WHATSAPP_WEB:
+        # A linked device: the session named (or the only working one), if it can send.
+        connection = await session_connection(
+            conn, key.account_id, sender, target.to, now, accepted, field=target.field
+        )
+    elif key.mode is KeyMode.LIVE:
         connection = await _configured(conn, key, target, sender)
     await _check_rules(conn, key, target, now, accepted)
     return connection
@@ -451,7 +457,7 @@ async def accept_messages(
         accepted[(message.channel, message.recipient)] += 1
         message_rows.append(message_store.message_row(message, key.id))
         event_rows.append(message_store.first_event_row(message))
-        job_rows.append(job_store.job_row(SEND_JOB, message.due_at, message_id=message.id))
+        job_rows.append(send_job_row(message))
         job_rows.extend(check_jobs(message))
     # Staged: with group commit, every request's rows go in together at the commit.
     message_store.stage_new_messages(conn, message_rows, event_rows)

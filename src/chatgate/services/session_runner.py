@@ -18,9 +18,9 @@ A health watchdog pings the driver of a ``working`` session every ``ping_every``
 connection that claims to work but does not answer within ``ping_timeout`` is started again
 (``starting`` with reason ``unresponsive`` at once, then reconnected with the usual backoff).
 
-A :class:`SessionHost` holds the runners of one process. It is what a holder of sessions
-drives (today the worker, for every session that should run; later whichever worker holds
-a session's lease): ``start(id)``, ``stop(id)``, ``remove(id)`` and ``close()``.
+A :class:`SessionHost` holds the runners of one process. It is what the holder of sessions
+drives (the worker, for the sessions it holds: :mod:`chatgate.services.session_holding`):
+``start(id)``, ``stop(id)``, ``remove(id)`` and ``close()``.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ class SessionRunner:
         self.clock = clock
         self.rng = rng or random.Random()
         self.showed_qr = False  # in this run, whether any QR code was shown yet
+        self.connected = False  # whether the driver is connected now (sends may go)
         self.delays: list[float] = []  # the backoff waits taken, for inspection
 
     async def run(self) -> None:
@@ -157,6 +158,7 @@ class SessionRunner:
         try:
             await self._follow(attempt)
         finally:
+            self.connected = False
             with contextlib.suppress(Exception):
                 await self.driver.stop()
         return attempt
@@ -210,6 +212,7 @@ class SessionRunner:
                 await self.sessions.change_state(
                     conn, self.session_id, "working", reason=None, now=now, pairing=pairing
                 )
+            self.connected = True
         elif isinstance(event, LoggedOut):
             attempt.ended, attempt.final = LOGGED_OUT, True
             await self._state("failed", LOGGED_OUT, forget_device=True)
@@ -281,6 +284,13 @@ class SessionHost:
         task = asyncio.create_task(self._guarded(runner), name=f"session-{session_id}")
         self.runners[session_id] = (runner, task)
         return runner
+
+    def connected_driver(self, session_id: str) -> DeviceDriver | None:
+        """The driver of ``session_id`` while it is connected here (what sends go through)."""
+        entry = self.runners.get(session_id)
+        if entry is None or entry[1].done() or not entry[0].connected:
+            return None
+        return entry[0].driver
 
     async def _guarded(self, runner: SessionRunner) -> None:
         try:

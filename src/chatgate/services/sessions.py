@@ -27,6 +27,11 @@ from chatgate.domain.sessions import (
 )
 from chatgate.errors import Conflict, NotFound
 from chatgate.services.audit import Actor, record
+from chatgate.services.session_connections import (
+    add_connection,
+    remove_connection,
+    sync_connection,
+)
 from chatgate.storage import events as event_store
 from chatgate.storage import sessions as session_store
 from chatgate.storage.sessions import StoredSession
@@ -62,7 +67,10 @@ class Pairing:
 
 
 def _name_taken() -> Conflict:
-    return Conflict("a session with this name already exists", code="name_taken", field="name")
+    # A session is a channel too: its name is unique among the account's channels.
+    return Conflict(
+        "a session or channel with this name already exists", code="name_taken", field="name"
+    )
 
 
 def status_detail(stored: StoredSession, state: str) -> dict[str, Any]:
@@ -146,6 +154,7 @@ class SessionService:
         )
         try:
             await session_store.insert_session(conn, stored)
+            await add_connection(conn, stored)
         except IntegrityError:
             raise _name_taken() from None
         await _announce(conn, stored, stored.state, now)
@@ -213,17 +222,20 @@ class SessionService:
             ).model_dump()
         try:
             await session_store.update_session(conn, stored.id, values)
+            after = await self.get(conn, actor.account_id, session_id)
+            await sync_connection(conn, after, now)
         except IntegrityError:
             raise _name_taken() from None
         fields = sorted(k for k in values if k != "updated_at")
         await record(conn, actor, "session.updated", stored.id, {"fields": fields})
-        return await self.get(conn, actor.account_id, session_id)
+        return after
 
     async def remove(self, conn: AsyncConnection, actor: Actor, session_id: str) -> StoredSession:
         """Forget a session and its device keys (its runner logs the device out when it
         reads the ``removed`` status), audited; the session as it was."""
         stored = await self.get(conn, actor.account_id, session_id)
         await session_store.delete_session(conn, stored.id)
+        await remove_connection(conn, stored)
         await _announce(conn, stored, REMOVED, utcnow())
         await record(conn, actor, "session.deleted", stored.id, {"name": stored.name})
         return stored

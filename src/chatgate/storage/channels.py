@@ -18,7 +18,8 @@ from chatgate.storage.tables import channel_connections, inbound_log
 
 @dataclass(frozen=True, slots=True)
 class StoredConnection:
-    """A connection row; ``credentials`` is the encrypted blob."""
+    """A connection row; ``credentials`` is the encrypted blob (empty for a connection
+    that has none: a linked-device session's)."""
 
     id: str
     account_id: str
@@ -37,7 +38,7 @@ def _connection(row: Any) -> StoredConnection:
         account_id=row.account_id,
         type=row.type,
         name=row.name,
-        credentials=bytes(row.credentials),
+        credentials=b"" if row.credentials is None else bytes(row.credentials),
         settings=row.settings,
         is_default=row.is_default,
         created_at=row.created_at,
@@ -53,7 +54,7 @@ async def insert_connection(conn: AsyncConnection, connection: StoredConnection)
             account_id=connection.account_id,
             type=connection.type,
             name=connection.name,
-            credentials=connection.credentials,
+            credentials=connection.credentials or None,
             settings=connection.settings,
             is_default=connection.is_default,
             created_at=connection.created_at,
@@ -152,7 +153,11 @@ async def delete_connection(conn: AsyncConnection, connection_id: str) -> None:
 
 async def all_credentials(conn: AsyncConnection) -> list[tuple[str, bytes]]:
     """Every connection's id and encrypted credentials (for re-encryption)."""
-    rows = await conn.execute(select(channel_connections.c.id, channel_connections.c.credentials))
+    rows = await conn.execute(
+        select(channel_connections.c.id, channel_connections.c.credentials).where(
+            channel_connections.c.credentials.is_not(None)
+        )
+    )
     return [(row.id, bytes(row.credentials)) for row in rows]
 
 

@@ -2,21 +2,26 @@
 
 A job is claimed by stamping it with a worker id and a lease end; a job whose lease has run
 out is claimable again, which is how the work of a dead worker is taken over.
+
+A job that names a held connection (``held_by_connection``: a send through a session only
+one worker keeps open) is claimed only by a worker that holds that connection, passed in as
+``held``; while nobody holds the connection at all (it is stopped), any worker may claim it,
+so that its give-up age still ends it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.storage.notify import notify_at_commit
 from chatgate.storage.staged import staged
-from chatgate.storage.tables import jobs
+from chatgate.storage.tables import jobs, session_holds
 
 # The NOTIFY channel that wakes workers on PostgreSQL (engine/wakeup.py listens on it).
 JOBS_CHANNEL = "chatgate_jobs"
@@ -41,12 +46,15 @@ def job_row(
     *,
     message_id: str | None = None,
     payload: dict[str, Any] | None = None,
+    held_by_connection: str | None = None,
 ) -> dict[str, Any]:
-    """The column values of a new job."""
+    """The column values of a new job (``held_by_connection``: only that connection's holder
+    may claim it)."""
     return {
         "kind": kind,
         "message_id": message_id,
         "payload": payload,
+        "held_by_connection": held_by_connection,
         "run_at": run_at,
         "attempts": 0,
         "locked_by": None,
@@ -74,17 +82,36 @@ async def stage_jobs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> N
     await notify_at_commit(conn, JOBS_CHANNEL)
 
 
+def _claimable_by(held: Collection[str]) -> ColumnElement[bool]:
+    """Jobs a worker holding the connections ``held`` may claim: those of no held
+    connection, those of a connection it holds, and those of a connection nobody holds."""
+    unheld = ~exists().where(session_holds.c.connection_id == jobs.c.held_by_connection)
+    mine = [jobs.c.held_by_connection.in_(sorted(held))] if held else []
+    return or_(jobs.c.held_by_connection.is_(None), *mine, unheld)
+
+
 async def claim_due_jobs(
-    conn: AsyncConnection, worker_id: str, *, now: datetime, lease: timedelta, limit: int
+    conn: AsyncConnection,
+    worker_id: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    held: Collection[str] = frozenset(),
 ) -> list[Job]:
-    """Lease up to ``limit`` due jobs to ``worker_id``, oldest first.
+    """Lease up to ``limit`` due jobs to ``worker_id``, oldest first (of the jobs of held
+    connections, only those of the connections in ``held``, which ``worker_id`` holds).
 
     On PostgreSQL, ``SKIP LOCKED`` lets any number of workers claim at once without waiting
     on each other; on SQLite the caller's ``BEGIN IMMEDIATE`` makes it the only claimer.
     """
     due = (
         select(jobs.c.id)
-        .where(jobs.c.run_at <= now, or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now))
+        .where(
+            jobs.c.run_at <= now,
+            or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now),
+            _claimable_by(held),
+        )
         .order_by(jobs.c.run_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -128,12 +155,20 @@ async def remove_unclaimed(conn: AsyncConnection, message_id: str, kind: str) ->
 
 
 async def reschedule_job(
-    conn: AsyncConnection, job_id: int, run_at: datetime, *, count_attempt: bool = True
+    conn: AsyncConnection,
+    job_id: int,
+    run_at: datetime,
+    *,
+    count_attempt: bool = True,
+    held_by_connection: str | None = None,
 ) -> None:
-    """Release a job to run again at ``run_at``: a retry, or (not counted) a paced wait."""
+    """Release a job to run again at ``run_at``: a retry, or (not counted) a paced wait;
+    from now on only for the holder of ``held_by_connection`` when one is named."""
     values: dict[str, Any] = {"run_at": run_at, "locked_by": None, "locked_until": None}
     if not count_attempt:
         values["attempts"] = jobs.c.attempts - 1
+    if held_by_connection is not None:
+        values["held_by_connection"] = held_by_connection
     await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
 
 
@@ -166,13 +201,17 @@ async def release_jobs(conn: AsyncConnection, worker_id: str, job_ids: Sequence[
         )
 
 
-async def next_due_at(conn: AsyncConnection) -> datetime | None:
-    """When the next job becomes claimable (a pending run time or a lease end)."""
+async def next_due_at(
+    conn: AsyncConnection, held: Collection[str] = frozenset()
+) -> datetime | None:
+    """When the next job a worker holding ``held`` may claim becomes claimable (a pending
+    run time or a lease end): another's held sends must not keep it polling."""
+    claimable = _claimable_by(held)
     pending = await conn.scalar(
-        select(func.min(jobs.c.run_at)).where(jobs.c.locked_until.is_(None))
+        select(func.min(jobs.c.run_at)).where(jobs.c.locked_until.is_(None), claimable)
     )
     lease_end = await conn.scalar(
-        select(func.min(jobs.c.locked_until)).where(jobs.c.locked_until.is_not(None))
+        select(func.min(jobs.c.locked_until)).where(jobs.c.locked_until.is_not(None), claimable)
     )
     candidates: list[datetime] = [value for value in (pending, lease_end) if value is not None]
     return min(candidates) if candidates else None

@@ -1,9 +1,10 @@
-"""Which worker keeps each connection's session open: a hold per connection, renewed.
+"""Which worker keeps each connection open: a hold per connection, renewed.
 
-A worker that keeps sessions (SMPP binds) takes a hold on each connection before it opens
-one, and renews its holds while it lives: a connection another worker holds is left to it,
-so every connection has one session however many workers run. A hold that ran out (its
-worker died or lost the store) is taken over by the next worker that looks.
+A worker that keeps connections open (binds to a platform's server, linked-device
+sessions) takes a hold on each connection before it opens it, and renews its holds while it
+lives: a connection another worker holds is left to it, so every connection is open once
+however many workers run. A hold that ran out (its worker died or lost the store) is taken over by
+the next worker that looks; a worker that stops gracefully releases its holds at once.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatgate.storage.notify import notify_at_commit
 from chatgate.storage.tables import session_holds
 from chatgate.storage.upsert import insert_or_ignore_statement
+
+# The NOTIFY channel that tells the other workers holds were released (PostgreSQL).
+HOLDS_CHANNEL = "chatgate_holds"
 
 
 async def hold(
@@ -65,5 +70,23 @@ async def hold(
 
 
 async def release(conn: AsyncConnection, holder: str) -> None:
-    """Give up every hold of ``holder`` (it stops): another worker may take them at once."""
+    """Give up every hold of ``holder`` (it stops): another worker may take them at once,
+    and is told so at commit (``HOLDS_CHANNEL``)."""
     await conn.execute(delete(session_holds).where(session_holds.c.holder == holder))
+    await notify_at_commit(conn, HOLDS_CHANNEL)
+
+
+async def next_run_out(
+    conn: AsyncConnection, holder: str, connection_ids: Collection[str]
+) -> datetime | None:
+    """When the first hold of another worker on one of ``connection_ids`` runs out (``None``
+    when another holds none): the moment ``holder`` may take it over if it is not renewed."""
+    if not connection_ids:
+        return None
+    found: datetime | None = await conn.scalar(
+        select(func.min(session_holds.c.held_until)).where(
+            session_holds.c.connection_id.in_(sorted(connection_ids)),
+            session_holds.c.holder != holder,
+        )
+    )
+    return found

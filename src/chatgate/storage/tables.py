@@ -220,8 +220,9 @@ channel_connections = Table(
     UniqueConstraint("account_id", "name", name="uq_channel_connections_account_name"),
 )
 
-# Connections a worker keeps a session open for (an SMPP bind): each held by one worker, for
-# as long as it renews its hold; a dead worker's holds run out and another takes them over.
+# Connections a worker keeps open (a bind to a platform's server, a linked-device session):
+# each held by one worker, for as long as it renews its hold; a dead worker's holds run out
+# and another takes them over.
 session_holds = Table(
     "session_holds",
     metadata,
@@ -380,6 +381,8 @@ jobs = Table(
     Column("locked_by", String(64), nullable=True),
     Column("locked_until", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # The connection whose holder alone may claim the job (a send through a held session).
+    Column("held_by_connection", ID, nullable=True),
     Index("ix_jobs_run_at", "run_at"),
 )
 

@@ -8,12 +8,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from chatgate.channels.base import InboundMessage, StatusUpdate
+from chatgate.channels.sms_smpp_events import SmppSink
 from chatgate.domain.ids import new_id
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import Message
 from chatgate.domain.status import Status
 from chatgate.engine.clock import system_clock
-from chatgate.services.smpp_events import SmppEvents
+from chatgate.services.connection_events import ConnectionEvents
 from chatgate.storage import channels as channel_store
 from chatgate.storage import events as event_store
 from chatgate.storage import messages as message_store
@@ -40,9 +41,9 @@ async def _connection(app: FastAPI, tenant: Tenant) -> StoredConnection:
     return stored
 
 
-def _sink(app: FastAPI) -> SmppEvents:
+def _sink(app: FastAPI) -> SmppSink:
     found = gateway(app)
-    return SmppEvents(found.database, system_clock, notify=found.wakeup.notify)
+    return SmppSink(ConnectionEvents(found.database, system_clock, notify=found.wakeup.notify))
 
 
 async def test_a_user_message_is_stored_as_an_inbound_message(app: FastAPI, tenant: Tenant) -> None:

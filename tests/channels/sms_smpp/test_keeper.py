@@ -12,11 +12,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from chatgate.channels.sms_smpp_keeper import SmppHolding
 from chatgate.channels.sms_smpp_pool import SessionPool
 from chatgate.config import Settings
 from chatgate.domain.ids import new_id
 from chatgate.emulators.smsc import Smsc
-from chatgate.services.smpp_sessions import SmppSessionKeeper
+from chatgate.services.channel_holding import ChannelHolding
+from chatgate.services.held_connections import ConnectionKeeper
 from tests.channels.sms_smpp.support import (
     RecordingSink,
     binds_of,
@@ -50,7 +52,7 @@ class StoreAway:
 class Worker:
     """One worker's keeper and sessions."""
 
-    keeper: SmppSessionKeeper
+    keeper: ConnectionKeeper
     pool: SessionPool
     task: asyncio.Task[None]
 
@@ -69,11 +71,10 @@ async def workers(app: FastAPI) -> AsyncIterator[list[Worker]]:
     for _ in range(2):
         pool = SessionPool()
         pool.set_sink(RecordingSink())
-        keeper = SmppSessionKeeper(
+        keeper = ConnectionKeeper(
             found.database,
-            found.channels,
-            pool,
             found.event_feed,
+            [ChannelHolding(found.channels, SmppHolding(pool))],
             holder=new_id("worker"),
             hold_seconds=HOLD_SECONDS,
         )

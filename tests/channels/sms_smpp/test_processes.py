@@ -33,7 +33,7 @@ PASSWORD = "pw-procs"
 SOURCE = "+14155550100"
 USER = "+14155570099"
 # Holds run out fast, so that a killed worker's connection is taken over within seconds.
-SETTINGS = {**SERVE_SETTINGS, "worker_lease_seconds": 2, "log_level": "info"}
+SETTINGS = {**SERVE_SETTINGS, "worker_lease_seconds": 2, "hold_seconds": 2, "log_level": "info"}
 
 
 @dataclass

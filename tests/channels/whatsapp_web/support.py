@@ -13,6 +13,7 @@ from chatgate.channels.device_driver import DriverEvent
 from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
 from chatgate.emulators.app import create_emulator_app
 from chatgate.emulators.core import EmulatorState
+from tests.support import until
 
 BASE = "http://emulator"
 CONTROL = "/_emulator/whatsapp_web"
@@ -50,3 +51,60 @@ async def scan(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer
+
+
+async def session_codes(gateway: httpx.AsyncClient, secret: str, session_id: str) -> list[str]:
+    """The QR codes the session showed, oldest first (from the account's event log)."""
+    found = await gateway.get(
+        "/v1/events",
+        params={"type": "session.qr", "limit": 100},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert found.status_code == 200, found.text
+    events = found.json()["data"]
+    return [e["data"]["qr"] for e in events if e["data"]["session_id"] == session_id]
+
+
+async def session_state(gateway: httpx.AsyncClient, secret: str, session_id: str) -> str:
+    """The session's state as the API shows it."""
+    found = await gateway.get(
+        f"/v1/sessions/{session_id}", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert found.status_code == 200, found.text
+    state: str = found.json()["state"]
+    return state
+
+
+async def paired_session(
+    gateway: httpx.AsyncClient,
+    secret: str,
+    phone: httpx.AsyncClient,
+    name: str,
+    number: str = PHONE,
+    **pacing: int,
+) -> str:
+    """A new session of the key's account (with ``pacing``), paired with the phone
+    ``number`` (it scans the session's code) and ``working``; its id."""
+    created = await gateway.post(
+        "/v1/sessions",
+        json={"name": name, "pacing": pacing},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert created.status_code == 201, created.text
+    session_id: str = created.json()["id"]
+
+    async def shows_a_code() -> bool:
+        return bool(await session_codes(gateway, secret, session_id))
+
+    await until(shows_a_code)
+    codes = await session_codes(gateway, secret, session_id)
+    scanned = await phone.post(
+        f"{CONTROL}/scan", json={"code": codes[-1], "phone": number, "name": name}
+    )
+    assert scanned.status_code == 200, scanned.text
+
+    async def working() -> bool:
+        return await session_state(gateway, secret, session_id) == "working"
+
+    await until(working)
+    return session_id

@@ -93,14 +93,67 @@ async def test_a_paired_device_resumes_without_a_qr(client: httpx.AsyncClient) -
 async def test_sends_are_received_and_acknowledged_to_read(client: httpx.AsyncClient) -> None:
     device, _ = await _paired(client)
     stream = device.events()
-    voice = Outgoing(to="+237699000111", kind="voice", extra={"media_url": "https://x/v.ogg"})
+    voice = Outgoing(
+        to="+237699000111",
+        kind="audio",
+        extra={"ptt": True, "mime_type": "audio/ogg; codecs=opus"},
+        media=b"OggS voice",
+    )
     message_id = await device.send(voice)
     receipts = await take(stream, 3)
     assert receipts == [Receipt(message_id, s) for s in ("sent", "delivered", "read")]
     received = (await client.get(f"{CONTROL}/received")).json()
     assert [(r["recipient"], r["body"]["kind"], r["message_id"]) for r in received] == [
-        ("+237699000111", "voice", message_id)
+        ("+237699000111", "audio", message_id)
     ]
+    # The file travels whole; the control API shows its size and digest, not its bytes.
+    body = received[0]["body"]
+    assert (body["ptt"], body["media"]["size"], "content_base64" in body) == (True, 10, False)
+
+
+async def test_the_platform_refuses_what_is_not_one_of_its_kinds(
+    client: httpx.AsyncClient,
+) -> None:
+    device, _ = await _paired(client)
+    refusals = {
+        "sticker": Outgoing(to="+1555", kind="sticker", text="x"),  # type: ignore[arg-type]
+        "document without a filename": Outgoing(
+            to="+1555", kind="document", extra={"mime_type": "application/pdf"}, media=b"%PDF"
+        ),
+        "a voice note that is not audio": Outgoing(
+            to="+1555", kind="image", extra={"mime_type": "image/png", "ptt": True}, media=b"x"
+        ),
+        "an image of another type": Outgoing(
+            to="+1555", kind="image", extra={"mime_type": "video/mp4"}, media=b"x"
+        ),
+        "a contact that is no vCard": Outgoing(
+            to="+1555", kind="contact", extra={"contacts": ["Ada +1555"]}
+        ),
+    }
+    for case, outgoing in refusals.items():
+        with pytest.raises(DriverError) as refused:
+            await device.send(outgoing)
+        assert (refused.value.code, refused.value.retryable) == ("bad_request", False), case
+    assert (await client.get(f"{CONTROL}/received")).json() == []
+
+
+async def test_an_inbound_file_is_downloaded_through_the_driver(client: httpx.AsyncClient) -> None:
+    device, _ = await _paired(client)
+    stream = device.events()
+    inbound = {
+        "phone": PHONE,
+        "from": "+237699000111",
+        "kind": "voice",
+        "content_base64": base64.b64encode(b"OggS hello").decode(),
+    }
+    assert (await client.post(f"{CONTROL}/inbound", json=inbound)).is_success
+    (message,) = await take(stream)
+    assert isinstance(message, IncomingMessage)
+    assert message.media_id is not None
+    assert await device.download(message.media_id) == b"OggS hello"
+    with pytest.raises(DriverError) as missing:
+        await device.download("media_nothing")
+    assert (missing.value.code, missing.value.retryable) == ("media_not_found", False)
 
 
 async def test_a_refused_send_says_why(client: httpx.AsyncClient) -> None:

@@ -8,34 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx_sse import ServerSentEvent, aconnect_sse
 
 from chatgate.api.app import create_app
 from chatgate.config import Settings
-from chatgate.emulators.app import create_emulator_app
-from tests.channels.whatsapp_web.support import CONTROL, FAST, PHONE
-from tests.support import Tenant, auth, make_tenant, served_in_this_loop, settings_for, until
-
-
-@pytest.fixture
-async def emulator_url() -> AsyncIterator[str]:
-    """The emulators on a loopback port, with fast receipts and codes that last a while."""
-    async with served_in_this_loop(create_emulator_app()) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
-            timing = {**FAST, "qr_interval": 2.0}
-            assert (await http.put(f"{CONTROL}/settings", json=timing)).status_code == 200
-        yield url
-
-
-@pytest.fixture
-def settings(database_url: str, emulator_url: str) -> Settings:
-    """A gateway whose worker runs sessions on the emulated driver."""
-    return settings_for(
-        database_url, whatsapp_web_driver="emulated", whatsapp_web_emulator_url=emulator_url
-    )
+from tests.channels.whatsapp_web.support import CONTROL, PHONE
+from tests.support import Tenant, auth, make_tenant, served_in_this_loop, until
 
 
 async def _first(events: AsyncIterator[ServerSentEvent], wanted: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Only the base URL (``https://thikaa.com/<your-account>/api/messaging/``), the account and
 the key are substituted. The curl command runs through the real ``curl``; the media
 example's body is sent byte for byte as printed. Test keys (``tk_test_…``) reach the
-sandbox; the live key reaches a WhatsApp Cloud number on ``chatgate emulate``, from which
+sandbox; a live key's ``wd`` reaches a linked-device session on the emulated WhatsApp Web
+of ``chatgate emulate``; the live key reaches a WhatsApp Cloud number there too, from which
 an inbound voice note arrives at the customer's receiver as the page's webhook shows it,
 its attachment fetched over HTTP without a key.
 
@@ -18,7 +19,8 @@ import asyncio
 import base64
 import json
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,7 @@ class Stack:
     native_live: str
     native_test: str
     log_dir: Path
+    database_url: str = ""
 
     @property
     def base(self) -> str:
@@ -85,12 +88,12 @@ class Stack:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.log_dir.glob("*.log"))
 
 
-def _keys(database_url: str) -> dict[str, tuple[str, str]]:
+def _keys(database_url: str, account_name: str = ACCOUNT) -> dict[str, tuple[str, str]]:
     async def create() -> dict[str, tuple[str, str]]:
         database = Database(Settings(database_url=database_url))
         made: dict[str, tuple[str, str]] = {}
         try:
-            account = await create_account(database, ACCOUNT)
+            account = await create_account(database, account_name)
             async with database.write() as conn:
                 for name, mode, dialect in (
                     ("thikaa_live", KeyMode.LIVE, Dialect.THIKAA),
@@ -145,6 +148,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         key_cache_refresh_seconds=0.1,
         sandbox_delivered_after=0.05,
         sandbox_read_after=0.1,
+        # The worker runs linked-device sessions on the emulated WhatsApp Web.
+        whatsapp_web_driver="emulated",
+        whatsapp_web_emulator_url=f"http://127.0.0.1:{emulator_port}",
     )
     env = {name: value for name, value in env.items() if not name.lower().endswith("_proxy")}
     with processes(folder) as running:
@@ -167,6 +173,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             keys["native_live"][1],
             keys["native_test"][1],
             folder,
+            database_url,
         )
         _connect_whatsapp(stack)
         yield stack
@@ -174,14 +181,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             running.stop(child)
 
 
-def _run_curl(stack: Stack, key: str) -> dict[str, Any]:
-    """The page's curl command with the base URL and key substituted; its JSON answer."""
+def _run_curl(stack: Stack, key: str, base: str | None = None) -> dict[str, Any]:
+    """The page's curl command with the base URL (the stack's account's unless ``base``)
+    and key substituted; its JSON answer."""
+    base = base or stack.base
     command = (
-        CURL.replace(PAGE_BASE, stack.base)
-        .replace(PAGE_KEY, key)
-        .replace(PAGE_PLACEHOLDER, PAGE_NUMBER)
+        CURL.replace(PAGE_BASE, base).replace(PAGE_KEY, key).replace(PAGE_PLACEHOLDER, PAGE_NUMBER)
     )
-    assert command.count(stack.base) == 1
+    assert command.count(base) == 1
     done = subprocess.run(
         ["bash", "-c", command],
         capture_output=True,
@@ -194,6 +201,17 @@ def _run_curl(stack: Stack, key: str) -> dict[str, Any]:
     return answer
 
 
+def queued_on_wd(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer a send of the page's example has when it was queued (with its id)."""
+    return {
+        "ok": True,
+        "message_id": answer["message_id"],
+        "status": "queued",
+        "channel": "wd",
+        "to": PAGE_NUMBER,
+    }
+
+
 async def _message(http: httpx.AsyncClient, secret: str, message_id: str) -> dict[str, Any]:
     found = await http.get(f"/v1/messages/{message_id}", headers=auth(secret))
     assert found.status_code == 200, found.text
@@ -203,13 +221,7 @@ async def _message(http: httpx.AsyncClient, secret: str, message_id: str) -> dic
 
 async def test_the_curl_send_with_a_test_key_is_queued_in_the_sandbox(stack: Stack) -> None:
     answer = _run_curl(stack, stack.thikaa_test)
-    assert answer == {
-        "ok": True,
-        "message_id": answer["message_id"],
-        "status": "queued",
-        "channel": "wd",
-        "to": PAGE_NUMBER,
-    }
+    assert answer == queued_on_wd(answer)
     async with httpx.AsyncClient(base_url=stack.api_url, trust_env=False) as http:
         message = await _message(http, stack.native_test, answer["message_id"])
     assert message["content"]["text"] == "Your order has shipped 🚚✅"
@@ -317,3 +329,79 @@ async def _received(receiver: Receiver, path: str, stack: Stack) -> list[Any]:
         return await receiver.wait_for(path, 1)
     except TimeoutError:
         raise AssertionError(f"no webhook at {path}\n{stack.logs()}") from None
+
+
+def wait_for(condition: Callable[[], bool], stack: Stack | None = None, limit: float = 15) -> None:
+    """Poll ``condition`` (from this thread) until it holds; fail after ``limit`` seconds,
+    with the processes' logs when ``stack`` is given."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, stack.logs() if stack else "timed out"
+        time.sleep(0.05)
+
+
+def _paired_session(http: httpx.Client, native_live: str, emulator_url: str) -> str:
+    """A session of the key's account, paired by the emulated phone scanning its code."""
+    created = http.post("/v1/sessions", json={"name": "desk"}, headers=auth(native_live))
+    assert created.status_code == 201, created.text
+    session_id: str = created.json()["id"]
+
+    def codes() -> list[str]:
+        found = http.get(
+            "/v1/events", params={"type": "session.qr"}, headers=auth(native_live)
+        ).json()["data"]
+        return [e["data"]["qr"] for e in found if e["data"]["session_id"] == session_id]
+
+    def state() -> str:
+        found: str = http.get(f"/v1/sessions/{session_id}", headers=auth(native_live)).json()[
+            "state"
+        ]
+        return found
+
+    wait_for(lambda: bool(codes()))
+    scan = {"code": codes()[-1], "phone": "+966511111111", "name": "Acme"}
+    scanned = http.post(f"{emulator_url}/_emulator/whatsapp_web/scan", json=scan)
+    assert scanned.status_code == 200, scanned.text
+    wait_for(lambda: state() == "working")
+    return session_id
+
+
+def test_the_curl_send_with_a_live_key_goes_through_the_accounts_session(stack: Stack) -> None:
+    # An account of its own, so that the other tests see one without a session.
+    keys = _keys(stack.database_url, "acme-direct")
+    base = f"{stack.api_url}/compat/thikaa/acme-direct/api/messaging/"
+    native, thikaa = keys["native_live"][1], keys["thikaa_live"][1]
+    with httpx.Client(base_url=stack.api_url, trust_env=False, timeout=10.0) as http:
+        wait_for(lambda: http.get("/v1/sessions", headers=auth(native)).status_code == 200)
+        session_id = _paired_session(http, native, stack.emulator_url)
+        status = http.get(f"{base}?action=status", headers=auth(thikaa)).json()
+        assert {c["channel"]: c["connected"] for c in status["channels"]}["wd"] is True
+
+        answer = _run_curl(stack, thikaa, base)
+        assert answer == queued_on_wd(answer)
+
+        def read() -> bool:
+            found = http.get(f"/v1/messages/{answer['message_id']}", headers=auth(native))
+            return bool(found.json()["status"] == "read")
+
+        wait_for(read, stack)
+        received = http.get(f"{stack.emulator_url}/_emulator/whatsapp_web/received").json()
+        [arrived] = [r for r in received if r["recipient"] == PAGE_NUMBER]
+        assert (arrived["account"], arrived["body"]["kind"]) == ("+966511111111", "text")
+        assert arrived["body"]["text"] == "Your order has shipped 🚚✅"
+
+        # The session stopped: the same send is refused in Thikaa's shape, naming it.
+        stopped = http.post(f"/v1/sessions/{session_id}/stop", headers=auth(native))
+        assert stopped.status_code == 200, stopped.text
+        body = CURL.split("-d '", 1)[1].rstrip("'").replace(PAGE_PLACEHOLDER, PAGE_NUMBER)
+        refused = http.post(
+            f"{base}?action=send",
+            content=body.encode("utf-8"),
+            headers={**auth(thikaa), "Content-Type": "application/json"},
+        )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["ok"] is False
+    error = refused.json()["error"]
+    assert error["code"] == "wd_not_connected"
+    assert "'desk'" in error["message"]
+    assert "stopped" in error["message"]

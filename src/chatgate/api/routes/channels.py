@@ -20,7 +20,7 @@ from chatgate.api.schemas.channels import (
 from chatgate.api.schemas.common import ERROR_RESPONSES
 from chatgate.api.state import gateway_of
 from chatgate.channels.base import ProviderError
-from chatgate.channels.registry import adapter_class, supported_types
+from chatgate.channels.registry import adapter_class, adapter_types
 from chatgate.domain.capabilities import ALL_FEATURES
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
@@ -39,7 +39,7 @@ async def capabilities() -> Capabilities:
         features=list(ALL_FEATURES),
         channels={
             name: [f for f in ALL_FEATURES if f in adapter_class(name).capabilities]
-            for name in supported_types()
+            for name in adapter_types()
         },
     )
 

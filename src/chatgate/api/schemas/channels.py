@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from chatgate.api.schemas.common import ApiModel
 from chatgate.channels.base import ChannelSettings
-from chatgate.channels.registry import adapter_class, supported_types
+from chatgate.channels.registry import adapter_class, made_elsewhere, supported_types
 from chatgate.domain.content import Boolean
 from chatgate.domain.free_form import StorableObject
 from chatgate.domain.schema_rules import branch, storable_everywhere, with_rules
@@ -18,6 +18,13 @@ from chatgate.services.channels import ConnectionView
 
 
 def _connectable(value: object) -> object:
+    route = made_elsewhere(value) if isinstance(value, str) else None
+    if route is not None:
+        raise PydanticCustomError(
+            "unknown_channel",
+            "a {channel} channel is a linked-device session: create one with POST {route}",
+            {"channel": value, "route": route},
+        )
     if value not in supported_types():
         raise PydanticCustomError(
             "unknown_channel",

@@ -186,7 +186,9 @@ class SendMessageRequest(ApiModel):
         alias="from",
         min_length=1,
         max_length=256,
-        description="which of the account's senders to use; the channel's default if absent",
+        description="which of the account's senders to use (its channel's id or name; on "
+        "whatsapp_web the session's); the channel's default if absent (on whatsapp_web, "
+        "the account's only working session)",
     )
     content: Content
     metadata: Metadata | None = Field(

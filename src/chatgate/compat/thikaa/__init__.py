@@ -16,9 +16,11 @@ Decisions where the page is silent:
   401, exactly as an invalid key (whether that account exists is not revealed), and the
   attempt is audited (``wrong_account``).
 - **Channels.** ``wd`` is ``whatsapp_web`` (a linked-device session), ``wa`` ``whatsapp``,
-  ``tg`` ``telegram``, ``fb`` ``messenger``, ``ig`` ``instagram``, ``tt`` ``tiktok``. Until
-  linked-device sessions exist, and whenever the account has no working ``whatsapp_web``
-  connection, a live ``wd`` send is 409 ``wd_not_connected``. Test keys (``tk_test_…``)
+  ``tg`` ``telegram``, ``fb`` ``messenger``, ``ig`` ``instagram``, ``tt`` ``tiktok``. A
+  live ``wd`` send goes through the account's working session (``/v1/sessions``; Thikaa
+  names none, so with several working its oldest session sends); when the account has no
+  session, or that session is not ``working``, it is 409 ``wd_not_connected``, naming the
+  session and its state. Test keys (``tk_test_…``)
   reach only the sandbox, which simulates every channel, ``wd`` included.
 - **Send.** ``media_url`` makes a media message and ``message`` its caption; without it,
   ``message`` is the text. The media type is ``media_type``, else the URL's file extension;

@@ -6,11 +6,13 @@ from chatgate.api.state import Gateway
 from chatgate.compat.thikaa.answers import Balance, ChannelState, StatusAnswer, instance_id
 from chatgate.compat.thikaa.channels import CHANNEL_TYPES
 from chatgate.domain.billing import MICRO
+from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import KeyMode
 from chatgate.domain.records import ApiKey
 from chatgate.errors import NotFound
 from chatgate.storage import accounts as account_store
 from chatgate.storage import channels as channel_store
+from chatgate.storage import sessions as session_store
 
 
 async def instance_status(gateway: Gateway, key: ApiKey) -> StatusAnswer:
@@ -19,11 +21,14 @@ async def instance_status(gateway: Gateway, key: ApiKey) -> StatusAnswer:
     async with gateway.database.read() as conn:
         account = await account_store.get_account(conn, key.account_id)
         connections = await channel_store.list_connections(conn, key.account_id)
+        sessions = await session_store.list_sessions(conn, key.account_id)
     if account is None:
         raise NotFound("no such account")
     # A connection is working once it holds credentials; a channel type with none is not
-    # connected (WhatsApp Direct, until linked-device sessions exist, never is).
+    # connected. WhatsApp Direct is connected while a linked-device session is working.
     working = {connection.type for connection in connections if connection.credentials}
+    if any(session.state == "working" for session in sessions):
+        working.add(ChannelType.WHATSAPP_WEB.value)
     channels = [
         ChannelState(channel=code, connected=True, status="sandbox")
         if key.mode is KeyMode.TEST

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,9 +17,11 @@ from chatgate.compat.thikaa.auth import instance_key
 from chatgate.compat.thikaa.channels import ThikaaChannel
 from chatgate.compat.thikaa.instance import instance_status
 from chatgate.compat.thikaa.requests import SendBody
+from chatgate.domain.channels import ChannelType
 from chatgate.domain.keys import Scope
 from chatgate.domain.records import ApiKey
 from chatgate.errors import ChatgateError, Conflict, Forbidden
+from chatgate.storage import channels as channel_store
 
 router = APIRouter(responses=ERROR_RESPONSES)
 BASE = "/{account}/api/messaging/"
@@ -38,10 +41,14 @@ def _translated(error: ChatgateError, channel: ThikaaChannel) -> ChatgateError:
     if channel is ThikaaChannel.WD and error.code == "channel_not_configured":
         return Conflict(
             "WhatsApp Direct (wd) is not connected on this account: it needs a working "
-            "linked-device session (whatsapp_web); send on wa (WhatsApp Cloud) meanwhile",
+            "linked-device session (POST /v1/sessions, then scan its QR code); send on wa "
+            "(WhatsApp Cloud) meanwhile",
             code="wd_not_connected",
             field="channel",
         )
+    if channel is ThikaaChannel.WD and error.code == "session_not_connected":
+        # The session's own words (its name and state), under Thikaa's code for it.
+        return Conflict(f"WhatsApp Direct (wd): {error.message}", code="wd_not_connected")
     return error
 
 
@@ -67,6 +74,13 @@ async def send(
 
     async def produce(conn: AsyncConnection) -> SendAnswer | ChatgateError:
         result = await accept_one(conn, gateway, key, command)
+        if isinstance(result, ChatgateError) and result.code == "session_required":
+            # Thikaa names no session: with several working, the account's oldest sends.
+            oldest = await channel_store.find_connection(
+                conn, key.account_id, ChannelType.WHATSAPP_WEB.value, None
+            )
+            if oldest is not None:
+                result = await accept_one(conn, gateway, key, replace(command, sender=oldest.id))
         if isinstance(result, ChatgateError):
             return _translated(result, body.channel)
         return SendAnswer(

@@ -1,12 +1,13 @@
-"""session holds: which worker keeps each SMPP connection bound
+"""session holds: which worker keeps each held connection open
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-09 10:00:00.000000
 
-Every worker used to bind every SMPP connection. A worker now holds a connection's session
-through a row here, renewed while it lives: one bind per connection, whatever the number of
-workers, and a dead worker's connections are taken over once its holds run out.
+Every worker used to bind every connection to an SMS centre. A worker now holds a
+connection's session through a row here, renewed while it lives: one bind per connection,
+whatever the number of workers, and a dead worker's connections are taken over once its
+holds run out.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
-"""Where SMPP sessions' events are recorded: the event sink of the process's session pool.
+"""Where a held connection's events are recorded: receipts, users' messages and its states.
 
-An SMPP connection has no webhooks: receipts and users' messages arrive as ``deliver_sm``
-on the session the worker holds open (see :mod:`chatgate.channels.sms_smpp_pool`). The
-session turns them into the same events a webhook becomes, and this sink stores them
-exactly as a webhook's are stored (:func:`~chatgate.services.inbound.record_webhook`):
-messages deduplicated and linked to contacts, statuses moved forward only, and a receipt
-that names a message whose send is not committed yet kept and matched again shortly
-(``status_match`` jobs), so it is not lost. The session answers the SMSC only after the
-commit.
+A connection a worker keeps open (a bind to a platform's server) may have no webhooks:
+receipts and users' messages arrive on the connection itself, and the platform's code turns
+them into the same events a webhook becomes. :class:`ConnectionEvents` stores them exactly as a
+webhook's are stored (:func:`~chatgate.services.inbound.record_webhook`): messages
+deduplicated and linked to contacts, statuses moved forward only, and a receipt that names
+a message whose send is not committed yet kept and matched again shortly (``status_match``
+jobs), so it is not lost. The platform answers its side only after the commit.
 
-Session states become the connection's status: a ``channel.status`` event (``bound``,
-``bind_failed`` with the SMSC's reason, ``disconnected``) each time the state changes.
+The connection's states become its status: a ``channel.status`` event (``bound``,
+``bind_failed`` with the platform's code and reason, ``disconnected``, ...) each time the
+state changes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from smpplib import consts
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatgate.channels.base import InboundEvent
@@ -34,8 +33,8 @@ from chatgate.storage.database import Database
 log = structlog.get_logger(__name__)
 
 
-class SmppEvents:
-    """Records a connection's SMPP events and states (the pool's :class:`EventSink`)."""
+class ConnectionEvents:
+    """Records the events and states of the connections held in this process."""
 
     def __init__(
         self,
@@ -67,10 +66,18 @@ class SmppEvents:
         if result is not None and result.unmatched and self.notify is not None:
             # The worker should see the status_match jobs just queued.
             self.notify()
-        log.info("smpp.events_stored", connection_id=connection_id, result=result)
+        log.info("connection.events_stored", connection_id=connection_id, result=result)
 
-    async def session_state(self, connection_id: str, state: str, status: int | None) -> None:
-        """A ``channel.status`` event when the connection's session changes state."""
+    async def state(
+        self,
+        connection_id: str,
+        state: str,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """A ``channel.status`` event when the connection changes state (``code`` and
+        ``reason``: the platform's, when it refused)."""
         if self._states.get(connection_id) == state:
             return
         self._states[connection_id] = state
@@ -86,9 +93,10 @@ class SmppEvents:
                 "name": connection.name,
                 "status": state,
             }
-            if status is not None:
-                detail["code"] = f"0x{status:02x}"
-                detail["reason"] = consts.DESCRIPTIONS.get(status, "unknown error")
+            if code is not None:
+                detail["code"] = code
+            if reason is not None:
+                detail["reason"] = reason
             await event_store.append_account_event(
                 conn, connection.account_id, KeyMode.LIVE, CHANNEL_STATUS_EVENT, detail, now
             )
