@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from chatgate.channels.device_driver import DriverEvent
 from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
+from chatgate.config import Settings
 from chatgate.emulators.app import create_emulator_app
 from chatgate.emulators.core import EmulatorState
-from tests.support import until
+from tests.support import settings_for, until
 
 BASE = "http://emulator"
 CONTROL = "/_emulator/whatsapp_web"
@@ -108,3 +110,11 @@ async def paired_session(
 
     await until(working)
     return session_id
+
+
+@pytest.fixture
+def settings_without_sessions(database_url: str) -> Settings:
+    """Gateway settings whose worker runs no session: for a module whose tests run sessions
+    in hosts of their own (imported there as ``settings``), so that no second runner of the
+    same session, on another emulator, competes with theirs."""
+    return settings_for(database_url)

@@ -14,6 +14,7 @@ from chatgate.channels.device_driver import DriverError
 from chatgate.channels.whatsapp_web_emulated import EmulatedWebDriver
 from chatgate.services.session_runner import UNRESPONSIVE, RunnerSettings, SessionHost
 from tests.channels.whatsapp_web.support import BASE, CONTROL, PHONE, emulator_client
+from tests.channels.whatsapp_web.support import settings_without_sessions as settings  # noqa: F401
 from tests.channels.whatsapp_web.test_emulated_driver import _paired
 from tests.channels.whatsapp_web.test_runner import _pair, _session, _state_is
 from tests.support import Tenant, gateway, until

@@ -27,6 +27,7 @@ from chatgate.channels.voice_notes import tools_available
 from chatgate.channels.whatsapp_web_device_store import DeviceStore
 from chatgate.channels.whatsapp_web_neonize import ChildTimings, NeonizeWebDriver, device_state
 from chatgate.services.session_runner import RunnerSettings, SessionHost
+from tests.channels.whatsapp_web.support import settings_without_sessions as settings  # noqa: F401
 from tests.channels.whatsapp_web.support import take
 from tests.channels.whatsapp_web.test_health import HeldWaits
 from tests.channels.whatsapp_web.test_runner import _session, _state_is

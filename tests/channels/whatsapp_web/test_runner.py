@@ -25,6 +25,7 @@ from chatgate.storage import sessions as session_store
 from chatgate.storage.sessions import StoredSession
 from chatgate.storage.types import utcnow
 from tests.channels.whatsapp_web.support import CONTROL, PHONE, driver, emulator_client, scan
+from tests.channels.whatsapp_web.support import settings_without_sessions as settings  # noqa: F401
 from tests.support import Tenant, gateway, until
 
 
