@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+import httpx
 import yarl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -147,6 +148,16 @@ def split_url(url: str) -> tuple[str, str, int]:
     except ValueError as exc:
         raise UnsafeURL("the URL's port is not a number from 1 to 65535") from exc
     return parts.scheme, host, port
+
+
+def require_callable(url: str) -> None:
+    """Raise :class:`UnsafeURL` unless the HTTP client can make a request to ``url``: a
+    host that is no valid international domain name (IDNA) reads as a host to ``urlsplit``
+    but not to the client."""
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UnsafeURL(f"the URL cannot be called ({exc})") from exc
 
 
 async def check_url(

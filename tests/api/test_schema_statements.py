@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from chatgate.channels.registry import adapter_class, supported_types
@@ -22,6 +23,8 @@ from tests.api.test_validation import assert_envelope
 from tests.support import Tenant, auth, text_message
 
 _REF = "#/components/schemas/"
+# A Telegram connection's credentials (its creation registers a webhook at once).
+TELEGRAM = {"bot_token": "123:abc", "secret_token": "s3cret"}
 
 
 def _schemas(app: FastAPI) -> dict[str, Any]:
@@ -165,10 +168,19 @@ def test_each_channels_address_shape_is_stated_beside_it(app: FastAPI) -> None:
     assert auto["properties"]["to"] == {"type": "object"}
 
 
+@pytest.mark.parametrize(
+    "api_base",
+    [
+        # The schema's URL shape, but an unbalanced bracket: urlsplit cannot read the host.
+        "http://a[b",
+        # A host that is no valid international domain name: the HTTP client refuses it.
+        "http://a\u00df\u200d.example",
+    ],
+)
 async def test_an_api_base_whose_host_cannot_be_read_is_refused_not_a_500(
-    client: httpx.AsyncClient, tenant: Tenant
+    client: httpx.AsyncClient, tenant: Tenant, api_base: str
 ) -> None:
-    # The schema's URL shape, but an unbalanced bracket: urlsplit cannot read the host.
-    body = _channel("viber", {"auth_token": "t0k3n"}, "http://a[b")
-    response = await client.post("/v1/channels", json=body, headers=auth(tenant.live))
-    assert_envelope(response, 422, "address_not_allowed", "settings.api_base")
+    for channel, credentials in (("viber", {"auth_token": "t0k3n"}), ("telegram", TELEGRAM)):
+        body = _channel(channel, credentials, api_base)
+        response = await client.post("/v1/channels", json=body, headers=auth(tenant.live))
+        assert_envelope(response, 422, "address_not_allowed", "settings.api_base")

@@ -29,7 +29,7 @@ from chatgate.domain.records import Message
 from chatgate.domain.schema_rules import with_rules
 from chatgate.domain.status import Status
 from chatgate.guarded_http import AddressRefused
-from chatgate.net_guard import NetworkPolicy, split_url
+from chatgate.net_guard import NetworkPolicy, require_callable, split_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +462,7 @@ class ChannelAdapter(ABC, Generic[C]):
         if self.settings.api_base is None:
             return []
         _, host, port = split_url(self.settings.api_base)
+        require_callable(self.settings.api_base)
         return [Destination("settings.api_base", host, port)]
 
     @abstractmethod
