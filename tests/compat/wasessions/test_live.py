@@ -12,12 +12,6 @@ from chatgate.config import PlanLimits, Settings
 from tests.compat.wasessions.conftest import BASE, PHONE, refused, working_session
 from tests.support import Tenant, auth, settings_for
 
-# Live sends through a session are the native session send path's (accept's session check).
-pytest.importorskip(
-    "chatgate.services.session_send",
-    reason="live sends from a session need the native whatsapp_web send path",
-)
-
 TEXT = {"to": PHONE, "message": "Hello!"}
 
 

@@ -5,34 +5,16 @@ stream says ``connected``, and the session sends; a logout from the phone is the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
-from chatgate.config import Settings
-from chatgate.emulators.app import create_emulator_app
-from tests.channels.whatsapp_web.support import CONTROL, FAST
+from tests.channels.whatsapp_web import conftest as linked_device
+from tests.channels.whatsapp_web.support import CONTROL
 from tests.compat.wasessions.conftest import BASE, PHONE
-from tests.support import SseSeen, auth, read_sse, served_in_this_loop, settings_for, until
+from tests.support import SseSeen, auth, read_sse, until
 
-
-@pytest.fixture
-async def emulator_url() -> AsyncIterator[str]:
-    """The emulators on a loopback port, with fast receipts and codes that last a while."""
-    async with served_in_this_loop(create_emulator_app()) as url:
-        async with httpx.AsyncClient(base_url=url) as http:
-            timing = {**FAST, "qr_interval": 2.0}
-            assert (await http.put(f"{CONTROL}/settings", json=timing)).status_code == 200
-        yield url
-
-
-@pytest.fixture
-def settings(database_url: str, emulator_url: str) -> Settings:
-    """A gateway whose worker runs sessions on the emulated driver."""
-    return settings_for(
-        database_url, whatsapp_web_driver="emulated", whatsapp_web_emulator_url=emulator_url
-    )
+# The emulated phone, and a gateway whose worker runs sessions on it.
+emulator_url = linked_device.emulator_url
+settings = linked_device.settings
 
 
 async def test_a_session_pairs_over_the_stream_and_sends(
