@@ -11,8 +11,9 @@ Wire protocol (under ``/whatsapp-web``):
 - ``POST /connect`` ``{"device_key": str | null}``: open a connection. Without a key the
   connection pairs: it shows a QR code (a ``qr`` event) and a new one every ``qr_interval``
   seconds, up to ``qr_limit`` codes, then closes with reason ``qr_timeout``. With the key of
-  a linked device it resumes at once (a ``connected`` event, then whatever reached the
-  device while it was away). A key the phone logged out answers ``401
+  a linked device it resumes at once (a ``connected`` event, then the messages and receipts
+  an earlier connection handed out but its driver never confirmed by polling past them,
+  then whatever reached the device while it was away). A key the phone logged out answers ``401
   {"error": "logged_out"}``. Answers ``201 {"connection": id}``.
 - ``GET /connections/{id}/events?after=N&wait=S``: the events after sequence ``N``, waiting
   up to ``S`` seconds (at most 30) for one: ``200 {"events": [...]}``, each with ``seq`` and
@@ -195,6 +196,11 @@ class WhatsAppWebEmulator(PlatformEmulator):
         connection.push(
             {"type": "connected", "jid": device.jid, "phone": device.phone, "name": device.name}
         )
+        # What earlier connections handed out unconfirmed (their driver died) comes again.
+        for earlier in self.connections.values():
+            if earlier.device is device and earlier is not connection:
+                for event in earlier.unconfirmed():
+                    connection.push(event)
         for event in device.waiting:
             connection.push(event)
         device.waiting.clear()

@@ -68,6 +68,11 @@ class Device:
         return f"{self.phone.lstrip('+')}:1@s.whatsapp.net"
 
 
+# What the platform delivers again on the device's next connection when a driver did not
+# confirm it: users' messages and receipts (codes and connection states are of the moment).
+REDELIVERED = frozenset({"message", "receipt"})
+
+
 @dataclass
 class Connection:
     """One open connection of a driver: its events, and the device once linked."""
@@ -81,6 +86,8 @@ class Connection:
     rotation: asyncio.Task[None] | None = None
     # Cleared while the connection "hangs": it stays open and answers nothing.
     answering: asyncio.Event = field(default_factory=asyncio.Event)
+    # The driver confirmed the events up to here (a poll asks for those after it).
+    confirmed: int = 0
 
     def __post_init__(self) -> None:
         self.answering.set()
@@ -114,9 +121,22 @@ class Connection:
         if self.rotation is not None and self.rotation is not asyncio.current_task():
             self.rotation.cancel()
 
+    def unconfirmed(self) -> list[dict[str, Any]]:
+        """The messages and receipts this connection handed out that its driver never
+        confirmed (it died first), without their places; once: they are the next
+        connection's to deliver, as the platform delivers again what was not acknowledged."""
+        found = [
+            {k: v for k, v in event.items() if k != "seq"}
+            for event in self.events[self.confirmed :]
+            if event["type"] in REDELIVERED
+        ]
+        self.confirmed = len(self.events)
+        return found
+
     async def after(self, seq: int, wait: float) -> list[dict[str, Any]]:
         """The events after ``seq``, waiting up to ``wait`` seconds for one (none while the
-        connection hangs)."""
+        connection hangs); asking for them confirms those up to ``seq``."""
+        self.confirmed = min(max(self.confirmed, seq), len(self.events))
         if not self.answering.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):

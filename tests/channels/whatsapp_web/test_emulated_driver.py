@@ -236,3 +236,33 @@ async def test_logout_by_the_gateway_unlinks_too(client: httpx.AsyncClient) -> N
     again = driver(client)
     await again.start(state)
     assert await take(again.events()) == [LoggedOut()]
+
+
+async def test_what_a_driver_never_confirmed_comes_again_on_the_next_connection(
+    client: httpx.AsyncClient,
+) -> None:
+    # A driver that reads a user's message and dies before its next poll confirms it (a
+    # worker killed): the platform delivers it again to the device's next connection.
+    device, state = await _paired(client)
+    stream = device.events()
+    inbound = {"phone": PHONE, "from": "+237677000000", "text": "read, never confirmed"}
+    assert (await client.post(f"{CONTROL}/inbound", json=inbound)).status_code == 200
+    [handed_out] = await take(stream)
+    assert isinstance(handed_out, IncomingMessage)
+    again = driver(client)
+    await again.start(state)
+    resumed, redelivered = await take(again.events(), 2)
+    assert isinstance(resumed, Connected)
+    assert redelivered == handed_out
+    # The second driver confirms it by polling on; a third connection does not get it again.
+    later = {"phone": PHONE, "from": "+237677000000", "text": "after"}
+    assert (await client.post(f"{CONTROL}/inbound", json=later)).status_code == 200
+    [after] = await take(again.events())
+    assert isinstance(after, IncomingMessage)
+    assert after.text == "after"
+    third = driver(client)
+    await third.start(state)
+    third_events = third.events()
+    assert [type(e) for e in await take(third_events)] == [Connected]
+    # "after" was handed out and not yet confirmed (no later poll): that one alone comes.
+    assert await take(third_events) == [after]
