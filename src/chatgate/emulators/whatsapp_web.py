@@ -71,18 +71,17 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Response
 from fastapi.responses import JSONResponse
 
 from chatgate.emulators.core import Account, EmulatorState, PlatformEmulator, Received
+from chatgate.emulators.whatsapp_web_control import control_routes
 from chatgate.emulators.whatsapp_web_parts import (
+    NAME,
     Connection,
     Device,
-    Hang,
-    PhoneRef,
     Scan,
     WebSettings,
     outgoing_problem,
     refusal,
 )
 
-NAME = "whatsapp_web"
 MAX_WAIT = 30.0
 INBOUND_KINDS = ("text", "image", "video", "document", "audio", "voice")
 
@@ -162,12 +161,13 @@ class WhatsAppWebEmulator(PlatformEmulator):
                 return device
         raise ValueError(f"phone: no device linked to {phone!r}")
 
-    def _live(self, device: Device) -> list[Connection]:
+    def live_connections(self, device: Device) -> list[Connection]:
+        """The device's connections that are open."""
         return [c for c in self.connections.values() if c.device is device and not c.closed]
 
     def _to_device(self, device: Device, event: dict[str, Any]) -> None:
         """Hand an event to the device's connection, or keep it until it connects."""
-        live = self._live(device)
+        live = self.live_connections(device)
         if not live:
             device.waiting.append(event)
         for connection in live:
@@ -182,7 +182,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
                 return None
             device.resumes += 1
             # A second connection of one device replaces the first, as on the platform.
-            for old in self._live(device):
+            for old in self.live_connections(device):
                 old.close("replaced")
             self.connections[connection.id] = connection
             self._resume(connection, device)
@@ -246,7 +246,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
         """The user unlinks the device from the phone."""
         device = self._device_of(phone)
         device.linked = False
-        live = self._live(device)
+        live = self.live_connections(device)
         for connection in live:
             connection.push({"type": "logged_out"})
             connection.close("logged_out")
@@ -339,7 +339,7 @@ class WhatsAppWebEmulator(PlatformEmulator):
 
         router = APIRouter(tags=[NAME], lifespan=lifespan)
         self._platform_routes(router)
-        self._control_routes(router)
+        control_routes(self, router)
         return router
 
     def _platform_routes(self, router: APIRouter) -> None:
@@ -390,58 +390,3 @@ class WhatsAppWebEmulator(PlatformEmulator):
             if answer is None:
                 raise HTTPException(404, "no such media")
             return answer
-
-    def _control_routes(self, router: APIRouter) -> None:
-        prefix = f"/_emulator/{NAME}"
-
-        @router.get(f"{prefix}/qr")
-        async def codes() -> list[dict[str, str]]:
-            return [
-                {"connection": c.id, "code": c.qr}
-                for c in self.connections.values()
-                if c.qr is not None and not c.closed
-            ]
-
-        @router.post(f"{prefix}/scan")
-        async def scan(scan: Scan) -> dict[str, str]:
-            device = self.scan(scan)
-            return {"jid": device.jid, "phone": device.phone}
-
-        @router.put(f"{prefix}/settings")
-        async def settings(settings: WebSettings) -> WebSettings:
-            self.settings = settings
-            return settings
-
-        @router.post(f"{prefix}/drop")
-        async def drop(ref: PhoneRef | None = None) -> dict[str, int]:
-            return {"dropped": self.drop(ref.phone if ref else None)}
-
-        @router.post(f"{prefix}/hang")
-        async def hang(hang: Hang) -> dict[str, int]:
-            hung = [c for c in self.connections.values() if not c.closed and c.device is not None]
-            if hang.phone is not None:
-                hung = [c for c in hung if c.device is not None and c.device.phone == hang.phone]
-            for connection in hung:
-                connection.hang(hang.hung)
-            return {"connections": len(hung)}
-
-        @router.post(f"{prefix}/logout")
-        async def logout(ref: PhoneRef) -> dict[str, int]:
-            try:
-                return {"closed": self.logout_phone(ref.phone or "")}
-            except ValueError as exc:
-                raise HTTPException(404, str(exc)) from exc
-
-        @router.get(f"{prefix}/devices")
-        async def devices() -> list[dict[str, Any]]:
-            return [
-                {
-                    "jid": d.jid,
-                    "phone": d.phone,
-                    "name": d.name,
-                    "linked": d.linked,
-                    "connections": len(self._live(d)),
-                    "resumes": d.resumes,
-                }
-                for d in self.devices.values()
-            ]

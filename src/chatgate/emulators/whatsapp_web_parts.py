@@ -11,6 +11,9 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+# The platform's name in the emulator's routes.
+NAME = "whatsapp_web"
+
 
 class WebSettings(BaseModel):
     """How the fake platform paces QR codes and receipts (seconds)."""
