@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from chatgate import __version__
 from chatgate.api import send_lane
@@ -388,7 +389,8 @@ def create_app(
         async with running(gateway, with_worker=settings.worker_enabled):
             yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own copies: the pages work offline.
+    app = FastAPIOffline(
         title="Chatgate",
         version=__version__,
         description=DESCRIPTION,

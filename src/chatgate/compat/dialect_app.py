@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
@@ -102,7 +103,8 @@ def _calls(dependant: Dependant, target: Callable[..., object]) -> bool:
 
 def build_dialect_app(api: DialectApi, gateway: Gateway) -> FastAPI:
     """The dialect's application on ``gateway``, ready to mount at ``api.mount_path``."""
-    app = FastAPI(
+    # Swagger UI from the package's own copy, as on the native API: it works offline.
+    app = FastAPIOffline(
         title=api.title,
         version=__version__,
         description=api.description,

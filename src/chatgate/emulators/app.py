@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException
+from fastapi_offline import FastAPIOffline
 
 from chatgate.emulators.core import EmulatorState, Fault, LostAnswers, PlatformEmulator, Timing
 from chatgate.emulators.graph import GraphProduct, graph_router
@@ -135,7 +136,8 @@ def create_emulator_app(
         yield
         await state.close()
 
-    app = FastAPI(title="Chatgate platform emulator", lifespan=lifespan)
+    # Its /docs and /redoc from the package's own copies, like the gateway's: offline too.
+    app = FastAPIOffline(title="Chatgate platform emulator", lifespan=lifespan)
     app.state.emulator = state
     app.add_middleware(LostAnswers)
     app.include_router(control_router(state, platforms))
