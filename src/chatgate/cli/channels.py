@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from chatgate.cli.common import JsonFlag, console, emit, with_database
+from chatgate.cli.common import JsonFlag, console, emit, id_table, with_database
 from chatgate.config import Settings
 from chatgate.storage.database import Database
 
@@ -117,10 +116,12 @@ def channels_list(
     if as_json:
         emit(rows)
         return
-    table = Table("id", "type", "name", "default", "inbound url")
-    for row in rows:
-        table.add_row(row["id"], row["type"], row["name"], str(row["default"]), row["inbound_url"])
-    console.print(table)
+    console.print(
+        id_table(
+            ("id", "type", "name", "default", "inbound url"),
+            ((r["id"], r["type"], r["name"], str(r["default"]), r["inbound_url"]) for r in rows),
+        )
+    )
 
 
 @channels_app.command("remove")
