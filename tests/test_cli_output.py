@@ -115,3 +115,31 @@ def test_channel_and_session_ids_are_never_cut_in_a_narrow_terminal(cli: Invoke)
     assert sessions.exit_code == 0, sessions.output
     assert "…" not in sessions.output
     assert _whole_on_a_line(sessions.output, session["id"])
+
+
+def test_inbound_urls_use_the_public_url_and_say_so_without_it(cli: Invoke) -> None:
+    """Inbound URLs are built on CHATGATE_PUBLIC_URL; without it, the output says which
+    address they assume and that the variable must be set when the gateway is elsewhere."""
+    ok_json(cli("accounts", "create", "acme", "--json"))
+    public = {**LOCAL, "CHATGATE_PUBLIC_URL": "https://gateway.example.com:8443"}
+    added = cli(
+        "channels", "add", "whatsapp", "support", "--account", "acme", *WHATSAPP, env=public
+    )
+    assert added.exit_code == 0, added.output
+    [channel] = ok_json(cli("channels", "list", "--account", "acme", "--json", env=public))
+    assert channel["inbound_url"] == f"https://gateway.example.com:8443/inbound/{channel['id']}"
+    assert channel["inbound_url"] in flat(added.output)
+    assert "CHATGATE_PUBLIC_URL" not in added.output
+
+    unset = {**LOCAL, "CHATGATE_PORT": "8123"}
+    for args in (("add", "whatsapp", "sales", *WHATSAPP), ("list",)):
+        shown = cli("channels", *args, "--account", "acme", env=unset)
+        assert shown.exit_code == 0, shown.output
+        note = flat(shown.output)
+        assert "CHATGATE_PUBLIC_URL is not set" in note
+        assert "assume the gateway at http://127.0.0.1:8123" in note
+    for args in (("add", "whatsapp", "billing", *WHATSAPP), ("list",)):
+        as_json = cli("channels", *args, "--account", "acme", "--json", env=unset)
+        assert as_json.exit_code == 0, as_json.output
+        assert "CHATGATE_PUBLIC_URL is not set" in flat(as_json.stderr)
+        assert "CHATGATE_PUBLIC_URL" not in as_json.stdout
