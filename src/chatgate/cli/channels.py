@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from chatgate.cli.common import JsonFlag, console, emit, with_database
+from chatgate.cli.common import JsonFlag, console, emit, id_table, with_database
 from chatgate.config import Settings
 from chatgate.storage.database import Database
 
@@ -27,6 +26,33 @@ def _channel_row(view: Any) -> dict[str, Any]:
     }
 
 
+def _public_base(settings: Settings) -> str:
+    """The gateway's address as the platforms reach it, as the server builds it:
+    ``CHATGATE_PUBLIC_URL``, else the address it serves on by the same settings."""
+    return settings.public_url or f"http://{settings.host}:{settings.port}"
+
+
+def _say_where_urls_point(settings: Settings, as_json: bool) -> None:
+    """Say, when CHATGATE_PUBLIC_URL is unset, which address the inbound URLs assume.
+
+    The command does not know where the server runs: without the variable it assumes the
+    host and port of its own environment, which are wrong whenever the server was started
+    elsewhere, on another port, or behind a proxy. With ``--json`` the note goes to stderr,
+    so the JSON on stdout stays whole.
+    """
+    if settings.public_url:
+        return
+    note = (
+        f"CHATGATE_PUBLIC_URL is not set, so the inbound URLs assume the gateway at "
+        f"{_public_base(settings)}; set it to the gateway's address as the platforms reach it "
+        "whenever the gateway is not on that address (another host or port, or a proxy)."
+    )
+    if as_json:
+        typer.echo(note, err=True)
+    else:
+        console.print(note, style="yellow", highlight=False)
+
+
 def _channel_service(settings: Settings) -> Any:
     from chatgate.crypto import credential_box
     from chatgate.net_guard import NetworkPolicy
@@ -34,7 +60,7 @@ def _channel_service(settings: Settings) -> Any:
 
     return ChannelService(
         credential_box(settings),
-        settings.public_url or f"http://{settings.host}:{settings.port}",
+        _public_base(settings),
         NetworkPolicy(allow_private=settings.allow_private_api_base),
     )
 
@@ -94,6 +120,7 @@ def channels_add(
     else:
         console.print(f"connected {view.type} channel {view.name} ({view.id})")
         console.print(f"webhook URL for the platform: {view.inbound_url}", highlight=False)
+    _say_where_urls_point(settings, as_json)
 
 
 @channels_app.command("list")
@@ -116,11 +143,11 @@ def channels_list(
     rows = [_channel_row(view) for view in with_database(settings, work)]
     if as_json:
         emit(rows)
-        return
-    table = Table("id", "type", "name", "default", "inbound url")
-    for row in rows:
-        table.add_row(row["id"], row["type"], row["name"], str(row["default"]), row["inbound_url"])
-    console.print(table)
+    else:
+        cells = ((r["id"], r["type"], r["name"], str(r["default"]), r["inbound_url"]) for r in rows)
+        console.print(id_table(("id", "type", "name", "default", "inbound url"), cells))
+    if rows:
+        _say_where_urls_point(settings, as_json)
 
 
 @channels_app.command("remove")

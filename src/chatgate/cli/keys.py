@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from chatgate.cli.common import JsonFlag, console, emit, with_database
+from chatgate.cli.common import JsonFlag, console, emit, id_table, with_database
 from chatgate.config import Settings
 from chatgate.domain.channels import ChannelType
 from chatgate.domain.dialects import Dialect
@@ -138,17 +137,22 @@ def keys_list(
     if as_json:
         emit(rows)
         return
-    table = Table("id", "name", "mode", "prefix", "scopes", "revoked")
-    for row in rows:
-        table.add_row(
-            row["id"],
-            row["name"],
-            row["mode"],
-            row["prefix"],
-            ",".join(row["scopes"]),
-            row["revoked_at"] or "",
+    console.print(
+        id_table(
+            ("id", "name", "mode", "prefix", "scopes", "revoked"),
+            (
+                (
+                    r["id"],
+                    r["name"],
+                    r["mode"],
+                    r["prefix"],
+                    ",".join(r["scopes"]),
+                    r["revoked_at"] or "",
+                )
+                for r in rows
+            ),
         )
-    console.print(table)
+    )
 
 
 @keys_app.command("revoke")

@@ -160,11 +160,18 @@ def emulate(
         ),
     ] = None,
 ) -> None:
-    """Serve local emulators of the platforms (WhatsApp, Telegram, Messenger, Instagram).
+    """Serve local emulators of every platform: WhatsApp Cloud, WhatsApp Web (linked
+    devices), Telegram, Messenger, Instagram, LINE, Viber, Zalo, TikTok, KakaoTalk (NHN
+    Cloud), SMS through Twilio and SMS over SMPP.
 
-    Point a channel's ``settings.api_base`` at ``http://HOST:PORT/graph`` (Meta platforms)
-    or ``http://HOST:PORT/telegram``; drive users and faults through ``/_emulator``. Linked-device
-    sessions reach its fake WhatsApp Web with ``CHATGATE_WHATSAPP_WEB_DRIVER=emulated``.
+    A connection's settings.api_base is http://HOST:PORT and its
+    platform's prefix: /graph (WhatsApp, Messenger and Instagram),
+    /telegram, /line, /viber, /zalo, /tiktok, /kakao and /twilio.
+    An SMPP connection's host and port are the emulator's SMSC
+    (GET /_emulator/smpp/server names them).
+    Linked-device sessions reach the emulated WhatsApp Web
+    with CHATGATE_WHATSAPP_WEB_DRIVER=emulated.
+    Users and faults are driven through /_emulator.
     """
     from chatgate.emulators.app import create_emulator_app
 

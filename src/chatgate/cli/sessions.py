@@ -16,11 +16,10 @@ from typing import Annotated, Any
 
 import segno
 import typer
-from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatgate.cli.common import JsonFlag, console, emit, with_database
+from chatgate.cli.common import JsonFlag, console, emit, id_table, with_database
 from chatgate.config import Settings
 from chatgate.storage.database import Database
 
@@ -105,10 +104,12 @@ def sessions_list(account: Account, as_json: JsonFlag = False) -> None:
     if as_json:
         emit(rows)
         return
-    table = Table("id", "name", "state", "reason", "phone")
-    for row in rows:
-        table.add_row(row["id"], row["name"], row["state"], row["reason"] or "", row["phone"] or "")
-    console.print(table)
+    console.print(
+        id_table(
+            ("id", "name", "state", "reason", "phone"),
+            ((r["id"], r["name"], r["state"], r["reason"] or "", r["phone"] or "") for r in rows),
+        )
+    )
 
 
 @sessions_app.command("show")
