@@ -72,7 +72,12 @@ class Settings(BaseSettings):
         description="how often each process checks for changed keys; a revocation takes "
         "effect everywhere within this time",
     )
-    default_rate_limit: int = Field(default=60, ge=1, description="requests per minute per key")
+    default_rate_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests per minute per key for a key with no limit of its own on a plan "
+        "without one (such as the default `unlimited` plan); unset: such keys are not limited",
+    )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     inbound_refusals_logged_per_minute: int = Field(

@@ -193,3 +193,28 @@ async def test_auto_needs_a_contact(client: httpx.AsyncClient, tenant: Tenant) -
     assert_envelope(bad_id, 422, "invalid_request", "to.contact_id")
     unknown = await _send(client, tenant.test, channel="fax", to=PHONE)
     assert_envelope(unknown, 422, "invalid_request", "channel")
+
+
+async def test_a_whatsapp_contact_is_no_route_through_a_session_unless_it_names_one(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    template = {"type": "template", "template": {"name": "order_update", "language": "en"}}
+    contact = await _contact(client, tenant.test, identities=[{"channel": "whatsapp", "id": PHONE}])
+    sent = await _send(
+        client, tenant.test, channel="auto", to={"contact_id": contact}, content=template
+    )
+    assert sent.status_code == 202, sent.text
+    route = sent.json()["route"]
+    assert "whatsapp" in route["considered"]
+    assert "whatsapp_web" not in route["considered"] + route.get("passed_over", [])
+    # A named whatsapp_web send still reaches the contact's phone.
+    named = await _send(client, tenant.test, channel="whatsapp_web", to={"contact_id": contact})
+    assert named.status_code == 202, named.text
+    assert named.json()["to"] == PHONE
+    # A contact that prefers a session is routed through one, by its phone.
+    prefers = await _contact(
+        client, tenant.test, phone="+14155550124", preferred_channels=["whatsapp_web"]
+    )
+    sent = await _send(client, tenant.test, channel="auto", to={"contact_id": prefers})
+    assert sent.status_code == 202, sent.text
+    assert (sent.json()["channel"], sent.json()["route"]["rule"]) == ("whatsapp_web", "preference")

@@ -110,7 +110,8 @@ async def test_a_live_send_reserves_its_price_and_settles_once_sent(
         ("topup", 10_000, None),
     ]
     assert entries[1]["key_id"] is not None
-    assert (await _account(client, live))["usage"]["messages_today"] == 0  # no quota: uncounted
+    # Counted on a plan without a quota too (the default, unlimited one).
+    assert (await _account(client, live))["usage"]["messages_today"] == 1
 
 
 async def test_a_failed_message_is_refunded(
@@ -160,6 +161,7 @@ async def test_out_of_credit_is_402_and_writes_nothing(
     assert listed.json()["data"] == []
     assert [entry["kind"] for entry in await _ledger(client, live)] == ["topup"]
     assert (await _account(client, live))["credit"]["balance"] == PRICE - 1
+    assert (await _account(client, live))["usage"]["messages_today"] == 0  # taken back
 
 
 async def test_test_keys_cost_nothing(client: httpx.AsyncClient, tenant: Tenant) -> None:
@@ -179,7 +181,8 @@ async def test_a_batch_refuses_only_what_the_credit_cannot_cover(
     results = answer.json()["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted", "rejected"]
     assert results[2]["error"]["code"] == "insufficient_credit"
-    assert (await _account(client, live))["credit"]["balance"] == 0
+    account = await _account(client, live)
+    assert (account["credit"]["balance"], account["usage"]["messages_today"]) == (0, 2)
 
 
 async def test_concurrent_sends_never_overdraw_the_balance(

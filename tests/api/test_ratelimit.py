@@ -43,12 +43,38 @@ async def test_limit_headers_and_429(
     assert (await client.get("/v1/account", headers=auth(tenant.test))).status_code == 200
 
 
-async def test_default_is_60_per_minute(
+async def test_the_default_unlimited_plan_sets_no_rate(
     client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
 ) -> None:
     _, secret = await make_key(app, tenant.account_id, KeyMode.TEST, rate_limit=None)
-    response = await client.get("/v1/account", headers=auth(secret))
-    assert response.headers["X-RateLimit-Limit"] == "60"
+    account = await client.get("/v1/account", headers=auth(secret))
+    assert account.json()["plan"] == {
+        "name": "unlimited",
+        "rate_limit": None,
+        "daily_messages": None,
+        "sessions": None,
+    }
+    for _ in range(61):  # past the 60 a minute that used to apply
+        response = await client.get("/v1/account", headers=auth(secret))
+        assert response.status_code == 200, response.text
+    assert "X-RateLimit-Limit" not in response.headers  # no limit to state
+
+
+async def test_an_operator_may_set_a_rate_for_plans_without_one(
+    settings: Settings, tenant: Tenant, app: FastAPI
+) -> None:
+    _, secret = await make_key(app, tenant.account_id, KeyMode.TEST, rate_limit=None)
+    limited = create_app(
+        settings.model_copy(update={"default_rate_limit": 2, "worker_enabled": False})
+    )
+    transport = httpx.ASGITransport(app=limited)
+    async with (
+        LifespanManager(limited),
+        httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
+    ):
+        answers = [await client.get("/v1/account", headers=auth(secret)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].headers["X-RateLimit-Limit"] == "2"
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="set CHATGATE_TEST_REDIS_URL=redis://127.0.0.1:6379/0")

@@ -82,14 +82,16 @@ async def authenticate_secret(request: Request, secret: str | None, kind: KeyKin
         or kind.default_rate_limit
         or settings.default_rate_limit
     )
-    limit = await gateway_of(request).limiter.hit(key.id, per_minute)
-    state.rate_limit = limit
-    if not limit.allowed:
-        raise RateLimited(
-            f"rate limit of {limit.limit} requests per minute exceeded; "
-            f"retry in {limit.retry_after} s",
-            headers={"Retry-After": str(limit.retry_after)},
-        )
+    # None: the plan (the default `unlimited` one) sets no rate, so nothing to count or show.
+    if per_minute is not None:
+        limit = await gateway_of(request).limiter.hit(key.id, per_minute)
+        state.rate_limit = limit
+        if not limit.allowed:
+            raise RateLimited(
+                f"rate limit of {limit.limit} requests per minute exceeded; "
+                f"retry in {limit.retry_after} s",
+                headers={"Retry-After": str(limit.retry_after)},
+            )
     state.api_key = key
     return key
 

@@ -89,7 +89,7 @@ async def route_to_contact(
         raise NotFound(f"no contact {command.contact_id}", field=CONTACT_FIELD) from None
     options = command.options
     if command.channel is None:
-        usable = await _usable(conn, key, pairs)
+        usable = await _usable(conn, key, contact_service.routable(contact))
         kind = str(command.content.get("type"))
         windows = await contact_service.open_windows(conn, key.account_id, key.mode, usable, now)
         # Where the channel's rules would refuse this message now, it is no choice; if they

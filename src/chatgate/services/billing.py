@@ -1,5 +1,6 @@
-"""Credit and plans: a live send is counted against the plan's daily quota and its price is
-reserved at accept; the settlement (``services/settlement``) spends or refunds it later.
+"""Credit and plans: a live send is counted in the account's daily usage (against the plan's
+quota, when it has one) and its price is reserved at accept; the settlement
+(``services/settlement``) spends or refunds it later.
 
 Test keys cost nothing and count against no quota. A refusal writes nothing: the quota's
 count is taken back when the credit then falls short, in the same transaction.
@@ -83,9 +84,10 @@ class Billing:
         terms = await self.terms(conn, key, charges)
         at = message.created_at
         day = usage_day(at)
+        # Counted on every plan (GET /v1/account shows today's usage); the same one write
+        # checks the quota on a plan that has one.
         quota = terms.plan.daily_messages
-        counted = quota is not None
-        if counted and not await billing_store.count_messages(conn, key.account_id, day, 1, quota):
+        if not await billing_store.count_messages(conn, key.account_id, day, 1, quota):
             raise _quota_exceeded(terms.plan, at)
         price = price_of(terms.prices, message.channel, str(message.content.get("type")))
         if price == 0:
@@ -94,8 +96,7 @@ class Billing:
             conn, key.account_id, price, at, message_id=message.id, api_key_id=key.id
         )
         if reserved is None:
-            if counted:
-                await billing_store.count_messages(conn, key.account_id, day, -1, None)
+            await billing_store.count_messages(conn, key.account_id, day, -1, None)
             raise PaymentRequired(
                 f"the account's credit does not cover this message "
                 f"({format_amount(price, terms.currency)})",

@@ -357,6 +357,20 @@ def reachable(contact: Contact) -> list[Pair]:
     return pairs
 
 
+def routable(contact: Contact) -> list[Pair]:
+    """The pairs ``"channel": "auto"`` chooses among: those of :func:`reachable`, but the
+    contact's phone on ``whatsapp_web`` only when the contact names that channel in its
+    preferred channels (an identity of its own there always counts).
+
+    A session is the account's own phone paired as a linked device, writing first from it
+    is capped and risks the number: a contact reached on WhatsApp is not thereby a route
+    through a session. A named ``whatsapp_web`` send still takes the phone."""
+    own = {identity.channel for identity in contact.identities}
+    session = ChannelType.WHATSAPP_WEB.value
+    by_phone_allowed = session in own or session in contact.preferred_channels
+    return [pair for pair in reachable(contact) if pair[0] != session or by_phone_allowed]
+
+
 async def contact_targets(
     conn: AsyncConnection, account_id: str, mode: KeyMode, contact_id: str
 ) -> tuple[Contact, list[Pair]]:

@@ -49,8 +49,8 @@ Where the page is silent, Chatgate decides:
 - Errors (:mod:`.errors`): the native code and field kept, the status mapped onto the
   page's list; a revoked key is 403 ``key_revoked``.
 - ``X-RateLimit-*`` on every answer (:mod:`.headers`): a key's own limit (its own, else its
-  plan's: free 60, pro 600, enterprise 6,000 a minute); without a valid key, 60 a minute
-  per source address, past which a refused key is 429 (a platform's webhook never is).
+  plan's: free 60, pro 600, enterprise 6,000 a minute; else 60); without a valid key, 60 a
+  minute per source address, past which a refused key is 429 (a platform's webhook never is).
 - Delivery reports to the customer: the ``messagehub`` webhook format (:mod:`.webhooks`).
 """
 

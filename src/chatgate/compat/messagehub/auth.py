@@ -21,7 +21,12 @@ from chatgate.domain.records import ApiKey
 from chatgate.errors import Forbidden, RateLimited, Unauthenticated
 from chatgate.services.audit import record_refusal
 
-KIND = KeyKind(Dialect.MESSAGEHUB, "'Authorization: Bearer cpk_live_…' (or cpk_test_…)")
+KIND = KeyKind(
+    Dialect.MESSAGEHUB,
+    "'Authorization: Bearer cpk_live_…' (or cpk_test_…)",
+    # The page shows X-RateLimit-* on every answer, so a key always has a limit to show.
+    default_rate_limit=60,
+)
 # Declares the scheme in the OpenAPI document; the key itself is read by ``authenticate``.
 bearer = HTTPBearer(
     auto_error=False,
