@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from chatgate.emulators.app import _platform_classes
 from tests.support import TEST_SECRET_KEY
 from tests.test_cli import Invoke, _restore_logging, cli, flat, ok_json
@@ -143,3 +150,26 @@ def test_inbound_urls_use_the_public_url_and_say_so_without_it(cli: Invoke) -> N
         assert as_json.exit_code == 0, as_json.output
         assert "CHATGATE_PUBLIC_URL is not set" in flat(as_json.stderr)
         assert "CHATGATE_PUBLIC_URL" not in as_json.stdout
+
+
+@pytest.mark.parametrize("command", [["serve"], ["migrate"], ["accounts", "create", "acme"]])
+def test_settings_that_cannot_be_read_end_the_command_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # An empty CHATGATE_DATABASE_URL: a person's mistake, told in one line, not a traceback.
+    env = {**os.environ, "CHATGATE_DATABASE_URL": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "chatgate", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "chatgate: CHATGATE_DATABASE_URL: database_url must be sqlite:///path or "
+        "postgresql://user@host/db"
+    ]
+    assert "Traceback" not in done.stdout + done.stderr

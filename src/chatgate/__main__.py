@@ -1,5 +1,5 @@
 """Allow ``python -m chatgate``."""
 
-from chatgate.cli import app
+from chatgate.cli import main
 
-app()
+main()
